@@ -1,0 +1,62 @@
+// Command casegate is an email-driven case gateway: it files support mail
+// into cases in PostgreSQL, acknowledges it and relays staff replies.
+//
+// Usage:
+//
+//	casegate serve   -config FILE   run the gateway until SIGINT/SIGTERM
+//	casegate migrate -config FILE   create or upgrade the database schema
+//	casegate version                print the version and schema version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "casegate:", err)
+		var ce *configError
+		if errors.As(err, &ce) {
+			os.Exit(2) // bad configuration: restarting will not help
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: casegate <command> [flags]
+
+commands:
+  serve   -config FILE   run the gateway until SIGINT or SIGTERM
+  migrate -config FILE   create or upgrade the database schema
+  version                print the version and schema version
+`
+
+// run is the whole program, testable without a process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return configErrorf("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serveCommand(ctx, args[1:], getenv, stderr)
+	case "migrate":
+		return migrateCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "version":
+		return versionCommand(stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return configErrorf("unknown command %q", args[0])
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/mail"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	gomail "github.com/emersion/go-message/mail"
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+	"golang.org/x/sync/errgroup"
+
+	"casegate"
+	"casegate/mailin"
+	"casegate/mailout"
+	"casegate/templates"
+	"casegate/threads"
+)
+
+func parseFlags(name string, args []string, stderr io.Writer) (string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "/etc/casegate/casegate.toml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return "", configErrorf("%s: %v", name, err)
+	}
+	return *path, nil
+}
+
+func openDatabase(ctx context.Context, c *Config) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", c.Database.URL)
+	if err != nil {
+		return nil, configErrorf("%s: database.url: %v", c.path, err)
+	}
+	db.SetMaxOpenConns(c.Database.MaxConnections)
+	db.SetMaxIdleConns(c.Database.MaxConnections)
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return db, nil
+}
+
+func newLogger(c *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(strings.ToUpper(c.Log.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func migrateCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	path, err := parseFlags("migrate", args, stderr)
+	if err != nil {
+		return err
+	}
+	c, err := loadConfig(path, getenv)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := casegate.Migrate(ctx, db.DB)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "schema is up to date (version %d)\n", casegate.SchemaVersion())
+	} else {
+		fmt.Fprintf(stdout, "applied migrations %v; schema is at version %d\n", applied, casegate.SchemaVersion())
+	}
+	return nil
+}
+
+func versionCommand(stdout io.Writer) error {
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
+	fmt.Fprintf(stdout, "casegate %s, schema version %d\n", v, casegate.SchemaVersion())
+	return nil
+}
+
+func serveCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	path, err := parseFlags("serve", args, stderr)
+	if err != nil {
+		return err
+	}
+	c, err := loadConfig(path, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	return serve(ctx, c, log, nil)
+}
+
+// serve runs the gateway until ctx ends. ready, when not nil, receives the
+// bound SMTP addresses once everything is up (tests listen on port 0).
+func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.Addr) error {
+	tpl, err := templates.Load(c.resolve(c.Templates.Dir))
+	if err != nil {
+		return configErrorf("%s: templates: %v", c.path, err)
+	}
+	db, err := openDatabase(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close() // last: after every component has stopped
+	if err := casegate.CheckSchema(ctx, db.DB); err != nil {
+		return err
+	}
+
+	transport, err := newTransport(c)
+	if err != nil {
+		return err
+	}
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log})
+
+	support, _ := mail.ParseAddress(c.Addresses.Support) // validated
+	store, err := threads.NewStore(threads.Options{
+		DB:          db,
+		Templates:   tpl,
+		Support:     gomail.Address{Name: support.Name, Address: support.Address},
+		Secret:      []byte(c.Staff.Secret),
+		Logger:      log,
+		AfterCommit: sender.Wake,
+	})
+	if err != nil {
+		return configErrorf("%s: %v", c.path, err)
+	}
+	if err := store.Prepare(ctx); err != nil {
+		return err
+	}
+
+	smtpServer := mailin.NewSMTPServer(mailin.SMTPOptions{
+		Filer:           store,
+		Domains:         c.SMTP.Domains,
+		Hostname:        c.SMTP.Hostname,
+		MaxMessageBytes: c.SMTP.MaxMessageBytes,
+		MaxRecipients:   c.SMTP.MaxRecipients,
+		ReadTimeout:     c.SMTP.ReadTimeout.Duration,
+		Logger:          log,
+	})
+	var listeners []net.Listener
+	var addrs []net.Addr
+	for _, a := range c.SMTP.Listen {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("smtp.listen %s: %w", a, err)
+		}
+		listeners = append(listeners, l)
+		addrs = append(addrs, l.Addr())
+	}
+
+	// Listeners stop first (draining sessions), then the sender, then the
+	// database closes (deferred above).
+	listenCtx, stopListening := context.WithCancel(ctx)
+	defer stopListening()
+	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSender()
+
+	var listening errgroup.Group
+	for _, l := range listeners {
+		listening.Go(func() error { return smtpServer.Serve(listenCtx, l) })
+	}
+	senderDone := make(chan error, 1)
+	go func() { senderDone <- sender.Run(senderCtx) }()
+
+	log.Info("casegate: serving", "smtp", addrs, "schema", casegate.SchemaVersion(), "outbound", transportName(c))
+	if ready != nil {
+		ready <- addrs
+	}
+	err = listening.Wait()
+	stopListening()
+	stopSender()
+	<-senderDone
+	log.Info("casegate: stopped")
+	return err
+}
+
+func newTransport(c *Config) (mailout.Transport, error) {
+	if c.Outbound.Maildir != "" {
+		return mailout.NewMaildir(c.resolve(c.Outbound.Maildir))
+	}
+	mode := "starttls"
+	switch {
+	case c.Outbound.ImplicitTLS:
+		mode = "implicit"
+	case c.Outbound.StartTLS != nil && !*c.Outbound.StartTLS:
+		mode = "none"
+	}
+	return mailout.NewSmarthost(mailout.SmarthostOptions{
+		Address:  c.Outbound.Smarthost,
+		Username: c.Outbound.Username,
+		Password: c.Outbound.Password,
+		TLS:      mode,
+		HeloName: c.SMTP.Hostname,
+	}), nil
+}
+
+func transportName(c *Config) string {
+	if c.Outbound.Maildir != "" {
+		return "maildir " + c.resolve(c.Outbound.Maildir)
+	}
+	return "smarthost " + c.Outbound.Smarthost
+}

@@ -1,0 +1,258 @@
+// Package mailin turns received bytes into a parsed, classified message and
+// hands it to threads for filing. It receives over SMTP (RFC 5321, with
+// go-smtp) and knows nothing of cases.
+//
+// Parsing never rejects a message: whatever cannot be decoded is recorded as
+// a problem on the message and the raw bytes are kept, so an odd mail costs
+// the customer nothing.
+package mailin
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decode every charset go-message knows, not only UTF-8
+	"github.com/emersion/go-message/mail"
+
+	"casegate/threads"
+)
+
+// Parse limits: they bound the cost of hostile input, not what real mail needs.
+const (
+	maxParts     = 500
+	maxTextBytes = 1 << 20
+)
+
+// Parse reads raw into an Inbound. It never fails: problems are listed in
+// Inbound.Problems. Envelope fields are left for the caller.
+func Parse(raw []byte) *threads.Inbound {
+	in := &threads.Inbound{Raw: raw}
+	body := raw
+	if i := headerEnd(raw); i >= 0 {
+		body = raw[i:]
+	}
+	sum := sha256.Sum256(body)
+	in.BodySHA256 = sum[:]
+
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil && e == nil {
+		in.Problems = append(in.Problems, "header: "+err.Error())
+		in.MessageID = syntheticMessageID(raw)
+		in.Text = validText(body)
+		return in
+	}
+	if err != nil {
+		in.Problems = append(in.Problems, err.Error())
+	}
+	h := mail.Header{Header: e.Header}
+	readHeader(in, h)
+	classify(in, h)
+	readText(in, e)
+	return in
+}
+
+func readHeader(in *threads.Inbound, h mail.Header) {
+	from, err := h.AddressList("From")
+	switch {
+	case err != nil:
+		in.Problems = append(in.Problems, "From: "+err.Error())
+		in.From.Address = looseAddress(h.Get("From"))
+	case len(from) == 0:
+		in.Problems = append(in.Problems, "no From address")
+	default:
+		in.From = *from[0]
+		if len(from) > 1 || len(h.Values("From")) > 1 {
+			in.Problems = append(in.Problems, "more than one From address")
+		}
+	}
+	in.From.Name = validText([]byte(in.From.Name))
+
+	subject, err := h.Subject()
+	if err != nil {
+		in.Problems = append(in.Problems, "Subject: "+err.Error())
+		subject = h.Get("Subject")
+	}
+	in.Subject = strings.Join(strings.Fields(validText([]byte(subject))), " ")
+
+	id, err := h.MessageID()
+	if err != nil || id == "" {
+		id = looseIDs(h.Get("Message-Id"))
+	}
+	if id == "" {
+		id = syntheticMessageID(in.Raw)
+		in.Problems = append(in.Problems, "no Message-ID; synthesised "+id)
+	}
+	in.MessageID = validText([]byte(id))
+	in.InReplyTo = msgIDs(h, "In-Reply-To")
+	in.References = msgIDs(h, "References")
+}
+
+var idPattern = regexp.MustCompile(`<([^<>\s]+)>`)
+
+// msgIDs reads a list of message ids, leniently: real mail breaks the
+// RFC 5322 grammar often enough that a strict parse would lose threading.
+func msgIDs(h mail.Header, key string) []string {
+	ids, err := h.MsgIDList(key)
+	if err == nil {
+		return ids
+	}
+	var out []string
+	for _, m := range idPattern.FindAllStringSubmatch(h.Get(key), 100) {
+		out = append(out, validText([]byte(m[1])))
+	}
+	return out
+}
+
+func looseIDs(v string) string {
+	if m := idPattern.FindStringSubmatch(v); m != nil {
+		return m[1]
+	}
+	return strings.TrimSpace(v)
+}
+
+var addrPattern = regexp.MustCompile(`[^\s<>"(),;:]+@[^\s<>"(),;:]+`)
+
+func looseAddress(v string) string {
+	return addrPattern.FindString(v)
+}
+
+// syntheticMessageID names a message that has no Message-ID by the hash of
+// its bytes, so a re-delivery of the same bytes is still recognised.
+func syntheticMessageID(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return "sha256-" + hex.EncodeToString(sum[:16]) + "@casegate.invalid"
+}
+
+// classify marks mail that must never be answered automatically (RFC 3834
+// §2; the header set Request Tracker and Zammad check).
+func classify(in *threads.Inbound, h mail.Header) {
+	why := func(reason string) {
+		if !in.Automatic {
+			in.Automatic, in.Why = true, reason
+		}
+	}
+	if v := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); v != "" && v != "no" {
+		why("Auto-Submitted: " + v)
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("Precedence"))) {
+	case "bulk", "junk", "list":
+		why("Precedence: " + h.Get("Precedence"))
+	}
+	if h.Has("List-Id") || h.Has("List-Unsubscribe") {
+		why("mailing list")
+	}
+	if h.Has("X-Auto-Response-Suppress") {
+		why("X-Auto-Response-Suppress")
+	}
+	if h.Has("X-Casegate-Loop") {
+		why("our own mail came back")
+	}
+	local, _, _ := strings.Cut(strings.ToLower(in.From.Address), "@")
+	if local == "mailer-daemon" || local == "postmaster" {
+		why("From " + in.From.Address)
+	}
+	if t, params, _ := h.ContentType(); t == "multipart/report" {
+		why("report (" + params["report-type"] + ")")
+	}
+}
+
+// MarkNullSender records that the envelope sender was "<>": a bounce or
+// other notification that must not be answered (RFC 5321 §4.5.5).
+func MarkNullSender(in *threads.Inbound) {
+	if !in.Automatic {
+		in.Automatic, in.Why = true, "null return path"
+	}
+}
+
+// readText finds the text a person wrote: the first text/plain part that is
+// not an attachment, else the first text/html part turned into text.
+func readText(in *threads.Inbound, e *message.Entity) {
+	var plain, html string
+	parts := 0
+	err := e.Walk(func(path []int, part *message.Entity, err error) error {
+		if err != nil {
+			in.Problems = append(in.Problems, fmt.Sprintf("part %v: %v", path, err))
+			return nil
+		}
+		if parts++; parts > maxParts {
+			return fmt.Errorf("more than %d parts; the rest is kept raw only", maxParts)
+		}
+		t, params, _ := part.Header.ContentType()
+		if t == "" {
+			t = "text/plain"
+		}
+		disp, _, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+		if disp == "attachment" || !strings.HasPrefix(t, "text/") {
+			return nil
+		}
+		if t != "text/plain" && t != "text/html" || t == "text/plain" && plain != "" || t == "text/html" && html != "" {
+			return nil
+		}
+		b, rerr := io.ReadAll(io.LimitReader(part.Body, maxTextBytes))
+		if rerr != nil {
+			in.Problems = append(in.Problems, fmt.Sprintf("part %v (%s; charset %s): %v", path, t, params["charset"], rerr))
+		}
+		if t == "text/plain" {
+			plain = validText(b)
+		} else {
+			html = validText(b)
+		}
+		return nil
+	})
+	if err != nil {
+		in.Problems = append(in.Problems, err.Error())
+	}
+	switch {
+	case plain != "":
+		in.Text = plain
+	case html != "":
+		in.Text = htmlToText(html)
+	}
+}
+
+var (
+	htmlDrop  = regexp.MustCompile(`(?is)<(script|style|head)[^>]*>.*?</(script|style|head)>`)
+	htmlBreak = regexp.MustCompile(`(?i)<(br|/p|/div|/tr|/li|/h[1-6])[^>]*>`)
+	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
+	blankRuns = regexp.MustCompile(`\n{3,}`)
+)
+
+// htmlToText makes a readable, inert text of an HTML body: nothing of it is
+// ever shown as HTML.
+func htmlToText(s string) string {
+	s = htmlDrop.ReplaceAllString(s, "")
+	s = htmlBreak.ReplaceAllString(s, "\n")
+	s = htmlTag.ReplaceAllString(s, "")
+	s = strings.NewReplacer("&nbsp;", " ", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'", "&amp;", "&").Replace(s)
+	return strings.TrimSpace(blankRuns.ReplaceAllString(s, "\n\n"))
+}
+
+// validText makes b storable as PostgreSQL text: valid UTF-8 without NULs.
+func validText(b []byte) string {
+	s := string(b)
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// headerEnd returns the offset of the body: just after the first empty line.
+func headerEnd(raw []byte) int {
+	crlf := bytes.Index(raw, []byte("\r\n\r\n"))
+	lf := bytes.Index(raw, []byte("\n\n"))
+	switch {
+	case crlf >= 0 && (lf < 0 || crlf < lf):
+		return crlf + 4
+	case lf >= 0:
+		return lf + 2
+	}
+	return -1
+}

@@ -1,0 +1,207 @@
+package mailin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"casegate/threads"
+)
+
+// Filer files a parsed message; *threads.Store is the implementation.
+type Filer interface {
+	File(ctx context.Context, in *threads.Inbound) (threads.Filed, error)
+	AcceptsRecipient(addr string) bool
+}
+
+// SMTPOptions configures the SMTP listener. Zero values are the documented
+// defaults.
+type SMTPOptions struct {
+	Filer   Filer
+	Domains []string // recipient domains we accept mail for; others get 550 (no relaying)
+	// Hostname is announced in the greeting; default "localhost".
+	Hostname string
+	// MaxMessageBytes is the size limit (announced as SIZE, enforced with
+	// 552); default 25 MiB.
+	MaxMessageBytes int64
+	// MaxRecipients per transaction; more get 452. Default 100 (RFC 5321 §4.5.3.1.8).
+	MaxRecipients int
+	// ReadTimeout bounds a whole DATA phase as well as each command in
+	// go-smtp, so it must allow a slow large upload; default 10 minutes.
+	ReadTimeout time.Duration
+	// FileTimeout bounds filing one message in the database; default 1 minute.
+	FileTimeout time.Duration
+	// ShutdownGrace is how long Serve waits for sessions to finish after its
+	// context ends before it closes them; default 10 seconds.
+	ShutdownGrace time.Duration
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// SMTPServer receives mail for the support address (RFC 5321). It answers
+// 250 to DATA only after the message is committed to the database, and 451
+// whenever filing fails, so the sending MTA keeps the message and retries.
+type SMTPServer struct {
+	opts    SMTPOptions
+	domains map[string]bool
+}
+
+var (
+	_ smtp.Backend = (*SMTPServer)(nil)
+	_ smtp.Session = (*session)(nil)
+)
+
+// NewSMTPServer returns a server; call Serve with a listener.
+func NewSMTPServer(opts SMTPOptions) *SMTPServer {
+	if opts.Hostname == "" {
+		opts.Hostname = "localhost"
+	}
+	if opts.MaxMessageBytes == 0 {
+		opts.MaxMessageBytes = 25 << 20
+	}
+	if opts.MaxRecipients == 0 {
+		opts.MaxRecipients = 100
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = 10 * time.Minute
+	}
+	if opts.FileTimeout == 0 {
+		opts.FileTimeout = time.Minute
+	}
+	if opts.ShutdownGrace == 0 {
+		opts.ShutdownGrace = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	d := make(map[string]bool)
+	for _, dom := range opts.Domains {
+		d[strings.ToLower(dom)] = true
+	}
+	return &SMTPServer{opts: opts, domains: d}
+}
+
+// Serve accepts connections on l until ctx ends, then lets running sessions
+// finish for ShutdownGrace and closes the rest.
+func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
+	srv := smtp.NewServer(s)
+	srv.Domain = s.opts.Hostname
+	srv.MaxMessageBytes = s.opts.MaxMessageBytes
+	srv.MaxRecipients = s.opts.MaxRecipients
+	srv.MaxLineLength = 4000 // real mail breaks the 998 limit; maddy uses 4000 too
+	srv.ReadTimeout = s.opts.ReadTimeout
+	srv.WriteTimeout = time.Minute
+	srv.ErrorLog = slogAdapter{s.opts.Logger}
+	filing := context.WithoutCancel(ctx) // a filing under way finishes even during shutdown
+	srv.Backend = smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{srv: s, ctx: filing, remote: c.Conn().RemoteAddr().String()}, nil
+	})
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	grace, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(grace); err != nil {
+		srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+// NewSession is required by smtp.Backend; Serve installs its own.
+func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{srv: s, ctx: context.Background(), remote: c.Conn().RemoteAddr().String()}, nil
+}
+
+type session struct {
+	srv    *SMTPServer
+	ctx    context.Context
+	remote string
+	from   string
+	rcpts  []string
+}
+
+func (s *session) Reset()        { s.from, s.rcpts = "", nil }
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+
+// SMTP replies of the listener; the text never carries internal details.
+var (
+	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied: we accept mail only for our own domains"}
+	errNoMailbox   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
+	errTempFailure = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing your message; please try again later"}
+)
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	_, domain, ok := strings.Cut(to, "@")
+	if !ok || !s.srv.domains[strings.ToLower(domain)] {
+		return errRelayDenied
+	}
+	if !s.srv.opts.Filer.AcceptsRecipient(to) {
+		return errNoMailbox
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) { // e.g. 552 message too big
+			return se
+		}
+		s.srv.opts.Logger.Warn("smtp: reading message failed", "remote", s.remote, "err", err)
+		return errTempFailure
+	}
+	in := Parse(buf.Bytes())
+	in.Source = "smtp"
+	in.EnvelopeFrom = s.from
+	in.Recipients = append([]string(nil), s.rcpts...)
+	in.ReceivedAt = s.srv.opts.Now()
+	if s.from == "" {
+		MarkNullSender(in)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.FileTimeout)
+	defer cancel()
+	filed, err := s.srv.opts.Filer.File(ctx, in)
+	log := s.srv.opts.Logger.With("remote", s.remote, "message_id", in.MessageID)
+	if err != nil {
+		// The one place where an internal error becomes an SMTP reply:
+		// always temporary, so the sender keeps the message and retries.
+		log.Error("smtp: filing failed; answered 451", "err", err)
+		return errTempFailure
+	}
+	log.Info("smtp: filed", "case", filed.Case, "new_case", filed.NewCase, "duplicate", filed.Duplicate, "bytes", buf.Len())
+	return nil
+}
+
+// slogAdapter lets go-smtp's own messages (accept errors, panics) reach slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Printf(format string, v ...any) {
+	a.l.Warn("smtp server", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
+func (a slogAdapter) Println(v ...any) {
+	a.l.Warn("smtp server", "msg", strings.TrimSpace(fmt.Sprintln(v...)))
+}

@@ -1,0 +1,190 @@
+package mailout
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Transport delivers one mail to one recipient. Smarthost and Maildir are
+// the two implementations.
+type Transport interface {
+	Deliver(ctx context.Context, from, to string, raw []byte) error
+}
+
+// SenderOptions configures a Sender. The zero value of every field but DB
+// and Transport is a documented default.
+type SenderOptions struct {
+	DB        *sqlx.DB
+	Transport Transport
+	Logger    *slog.Logger     // default slog.Default()
+	Now       func() time.Time // default time.Now
+	// ReturnPath gives the envelope sender of one delivery; a bounce to it
+	// names the delivery. Default: the null path "<>".
+	ReturnPath func(deliveryID int64) string
+	Batch      int           // deliveries claimed at once; default 32
+	Poll       time.Duration // how often to look for due rows without a Wake; default 5s
+	Lease      time.Duration // how long a claimed row is ours before others retry it; default 10m
+	// GiveUpAfter is how long after queueing a temporary failure becomes
+	// permanent; default 5 days (RFC 5321 §4.5.4.1).
+	GiveUpAfter time.Duration
+	// OnFailed is called after a delivery failed for good, e.g. to tell
+	// staff; it must not block.
+	OnFailed func(d FailedDelivery)
+}
+
+// FailedDelivery describes a recipient casegate gave up on.
+type FailedDelivery struct {
+	DeliveryID, OutboxID int64
+	MessageID, Recipient string
+	Err                  string
+}
+
+// Sender delivers queued outbox rows. Any number of Senders, in any number
+// of processes, may run against one database: rows are claimed with
+// FOR UPDATE SKIP LOCKED and leased.
+type Sender struct {
+	opts SenderOptions
+	wake chan struct{}
+}
+
+// NewSender returns a Sender; call Run to start it.
+func NewSender(opts SenderOptions) *Sender {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ReturnPath == nil {
+		opts.ReturnPath = func(int64) string { return "" }
+	}
+	if opts.Batch == 0 {
+		opts.Batch = 32
+	}
+	if opts.Poll == 0 {
+		opts.Poll = 5 * time.Second
+	}
+	if opts.Lease == 0 {
+		opts.Lease = 10 * time.Minute
+	}
+	if opts.GiveUpAfter == 0 {
+		opts.GiveUpAfter = 5 * 24 * time.Hour
+	}
+	return &Sender{opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the sender look for due rows now, e.g. right after a commit
+// that queued mail. It never blocks.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due rows until ctx is cancelled. A delivery under way when
+// ctx ends is finished (bounded by its own timeouts), so no row is left
+// half-sent without a record.
+func (s *Sender) Run(ctx context.Context) error {
+	t := time.NewTicker(s.opts.Poll)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.RunOnce(context.WithoutCancel(ctx))
+			if err != nil {
+				s.opts.Logger.Error("outbox: claim failed", "err", err)
+				break
+			}
+			if n < s.opts.Batch || ctx.Err() != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+type claimed struct {
+	ID        int64     `db:"id"`
+	OutboxID  int64     `db:"outbox_id"`
+	Recipient string    `db:"recipient"`
+	Attempts  int       `db:"attempts"`
+	MessageID string    `db:"message_id"`
+	Raw       []byte    `db:"raw"`
+	Automatic bool      `db:"automatic"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// RunOnce claims one batch of due deliveries and attempts each; it returns
+// how many it claimed.
+func (s *Sender) RunOnce(ctx context.Context) (int, error) {
+	now := s.opts.Now()
+	var batch []claimed
+	err := s.opts.DB.SelectContext(ctx, &batch, queries["claim"], now, now.Add(s.opts.Lease), s.opts.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("claim deliveries: %w", err)
+	}
+	for _, d := range batch {
+		s.attempt(ctx, d)
+	}
+	return len(batch), nil
+}
+
+func (s *Sender) attempt(ctx context.Context, d claimed) {
+	log := s.opts.Logger.With("delivery", d.ID, "message_id", d.MessageID, "recipient", d.Recipient, "attempt", d.Attempts)
+	err := s.opts.Transport.Deliver(ctx, s.opts.ReturnPath(d.ID), d.Recipient, d.Raw)
+	now := s.opts.Now()
+	switch {
+	case err == nil:
+		_, err = s.opts.DB.ExecContext(ctx, queries["mark-sent"], d.ID, now)
+		if err == nil {
+			log.Info("outbox: delivered")
+		}
+	case IsPermanent(err) || now.Sub(d.CreatedAt) >= s.opts.GiveUpAfter:
+		reason := err.Error()
+		log.Warn("outbox: delivery failed for good", "err", reason)
+		if _, err = s.opts.DB.ExecContext(ctx, queries["mark-failed"], d.ID, now, reason); err == nil && s.opts.OnFailed != nil {
+			s.opts.OnFailed(FailedDelivery{DeliveryID: d.ID, OutboxID: d.OutboxID, MessageID: d.MessageID, Recipient: d.Recipient, Err: reason})
+		}
+	default:
+		next := now.Add(Backoff(d.Attempts))
+		log.Info("outbox: delivery deferred", "err", err, "next_attempt", next)
+		_, err = s.opts.DB.ExecContext(ctx, queries["reschedule"], d.ID, next, err.Error())
+	}
+	if err != nil {
+		// The row stays leased and is retried when the lease ends:
+		// a duplicate delivery rather than a lost one.
+		log.Error("outbox: recording outcome failed", "err", err)
+	}
+}
+
+// Backoff is the wait before attempt n+1 after n failed attempts:
+// 1, 5, 15, 30 minutes, then doubling up to 4 hours. Acknowledgements
+// matter most in their first minutes; RFC 5321 §4.5.4.1's 30 minutes is
+// the floor for the long tail.
+func Backoff(attempts int) time.Duration {
+	steps := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute}
+	if attempts <= 0 {
+		return steps[0]
+	}
+	if attempts <= len(steps) {
+		return steps[attempts-1]
+	}
+	d := steps[len(steps)-1] << (attempts - len(steps))
+	if d > 4*time.Hour || d <= 0 {
+		d = 4 * time.Hour
+	}
+	return d
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,172 @@
+package mailout
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// PermanentError marks a delivery failure that retrying cannot fix, such as
+// a 5xx reply. Every other error is treated as temporary (as maddy's queue
+// does): an unknown failure is retried, never dropped.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err says the delivery can never succeed.
+func IsPermanent(err error) bool {
+	var pe *PermanentError
+	if errors.As(err, &pe) {
+		return true
+	}
+	var se *smtp.SMTPError
+	return errors.As(err, &se) && se.Code >= 500
+}
+
+// SmarthostOptions configures delivery through a relay.
+type SmarthostOptions struct {
+	Address  string // host:port
+	Username string // AUTH PLAIN when not empty; needs TLS unless the relay is loopback
+	Password string
+	// TLS is "starttls" (the default: refuse to send without it),
+	// "implicit" (TLS from the first byte, port 465) or "none".
+	TLS string
+	// TLSConfig verifies the relay's certificate; nil means the system
+	// roots and the host part of Address.
+	TLSConfig *tls.Config
+	HeloName  string        // default "localhost"
+	Timeout   time.Duration // dial and per-command timeout; default 1 minute
+}
+
+// Smarthost delivers each mail through an SMTP relay.
+type Smarthost struct {
+	opts SmarthostOptions
+}
+
+// NewSmarthost returns a transport to the relay in opts.
+func NewSmarthost(opts SmarthostOptions) *Smarthost {
+	if opts.TLS == "" {
+		opts.TLS = "starttls"
+	}
+	if opts.HeloName == "" {
+		opts.HeloName = "localhost"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Minute
+	}
+	if opts.TLSConfig == nil {
+		host, _, _ := net.SplitHostPort(opts.Address)
+		opts.TLSConfig = &tls.Config{ServerName: host}
+	}
+	return &Smarthost{opts: opts}
+}
+
+// Deliver sends raw from the envelope sender from to one recipient. A reply
+// of 5xx gives a permanent error; anything else, a temporary one. A lost
+// connection after the final dot leaves the outcome unknown: the caller
+// retries with the same bytes and Message-ID.
+func (s *Smarthost) Deliver(ctx context.Context, from, to string, raw []byte) error {
+	d := net.Dialer{Timeout: s.opts.Timeout}
+	var conn net.Conn
+	var err error
+	if s.opts.TLS == "implicit" {
+		td := tls.Dialer{NetDialer: &d, Config: s.opts.TLSConfig}
+		conn, err = td.DialContext(ctx, "tcp", s.opts.Address)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", s.opts.Address)
+	}
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", s.opts.Address, err)
+	}
+	// No context in go-smtp: bound the whole exchange by a deadline.
+	deadline := time.Now().Add(10 * s.opts.Timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	conn.SetDeadline(deadline)
+	var c *smtp.Client
+	if s.opts.TLS == "starttls" {
+		c, err = smtp.NewClientStartTLS(conn, s.opts.TLSConfig)
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("starttls %s: %w", s.opts.Address, err)
+		}
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	defer c.Close()
+	c.CommandTimeout = s.opts.Timeout
+	c.SubmissionTimeout = 10 * time.Minute // RFC 5321 §4.5.3.2.6
+	if err := c.Hello(s.opts.HeloName); err != nil {
+		return fmt.Errorf("hello %s: %w", s.opts.Address, err)
+	}
+	if s.opts.Username != "" {
+		if err := c.Auth(sasl.NewPlainClient("", s.opts.Username, s.opts.Password)); err != nil {
+			return fmt.Errorf("auth %s: %w", s.opts.Address, err)
+		}
+	}
+	if err := c.SendMail(from, []string{to}, bytesReader(raw)); err != nil {
+		return fmt.Errorf("send via %s: %w", s.opts.Address, err)
+	}
+	c.Quit()
+	return nil
+}
+
+// Maildir delivers every mail into one Maildir, for development and tests:
+// the file appears in new/ only once it is complete (written in tmp/, then
+// renamed), as the Maildir convention requires.
+type Maildir struct {
+	dir string
+	seq atomic.Uint64
+}
+
+// NewMaildir creates dir/{tmp,new,cur} when missing.
+func NewMaildir(dir string) (*Maildir, error) {
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return nil, fmt.Errorf("maildir: %w", err)
+		}
+	}
+	return &Maildir{dir: dir}, nil
+}
+
+// Deliver writes raw with Return-Path and Delivered-To headers, as a local
+// delivery agent would.
+func (m *Maildir) Deliver(ctx context.Context, from, to string, raw []byte) error {
+	host, _ := os.Hostname()
+	name := strconv.FormatInt(time.Now().UnixNano(), 10) + "." + strconv.Itoa(os.Getpid()) + "_" + strconv.FormatUint(m.seq.Add(1), 10) + "." + host
+	tmp := filepath.Join(m.dir, "tmp", name)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return fmt.Errorf("maildir: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", from, to)
+	if err == nil {
+		_, err = f.Write(raw)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(m.dir, "new", name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("maildir: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+// Package templates renders the text of every mail casegate writes from Go
+// text/template files: embedded defaults under default/, each of which an
+// admin may override file by file from a directory of their own.
+//
+// A template file is a mail in miniature: a "Subject:" line, a blank line,
+// then the plain-text body. Templates are parsed and test-rendered when the
+// Set is loaded, so a broken template stops the gateway at start, not when a
+// customer is waiting for the mail.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+)
+
+//go:embed default/*.tmpl
+var defaults embed.FS
+
+// Kind names one kind of outgoing mail.
+type Kind string
+
+// The kinds of mail casegate writes, with the data each one is rendered from.
+const (
+	Acknowledgement Kind = "acknowledgement" // AcknowledgementData
+)
+
+// kinds lists every Kind with sample data used to test-render it at load.
+var kinds = map[Kind]any{
+	Acknowledgement: AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
+}
+
+// AcknowledgementData is what an acknowledgement is rendered from.
+type AcknowledgementData struct {
+	Case         int64  // case number
+	Subject      string // the customer's subject, without our tag
+	CustomerName string // display name from the customer's From, may be empty
+	Team         string // signature, e.g. "Example Support"
+}
+
+// Rendered is the text of one mail.
+type Rendered struct {
+	Subject string // one line, safe to put in a header
+	Text    string // plain-text body, LF line endings
+}
+
+// ErrMissingSubject means a template file does not start with a Subject line.
+var ErrMissingSubject = errors.New("template must start with a \"Subject:\" line and a blank line")
+
+// Set holds the parsed templates of every kind.
+type Set struct {
+	byKind map[Kind]parsed
+}
+
+type parsed struct {
+	subject, body *template.Template
+}
+
+// Load parses the embedded templates and, when dir is not empty, those in
+// dir that override them (same file names). Every template is rendered once
+// with sample data; any error names the file.
+func Load(dir string) (*Set, error) {
+	s := &Set{byKind: make(map[Kind]parsed)}
+	for kind, sample := range kinds {
+		name := string(kind) + ".txt.tmpl"
+		src, path, err := read(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		p, err := parse(path, src)
+		if err != nil {
+			return nil, err
+		}
+		s.byKind[kind] = p
+		if _, err := s.Render(kind, sample); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// parse splits a template file into its Subject line and body and parses
+// both; the body keeps its line numbers for error messages.
+func parse(path, src string) (parsed, error) {
+	src = strings.ReplaceAll(src, "\r\n", "\n")
+	head, body, ok := strings.Cut(src, "\n\n")
+	subject, found := strings.CutPrefix(head, "Subject:")
+	if !ok || !found || strings.Contains(head, "\n") {
+		return parsed{}, fmt.Errorf("template %s: %w", path, ErrMissingSubject)
+	}
+	st, err := template.New(path).Option("missingkey=error").Parse(subject)
+	if err != nil {
+		return parsed{}, fmt.Errorf("template %s: %w", path, err)
+	}
+	// Pad with the two lines the subject took so errors give file lines.
+	bt, err := template.New(path).Option("missingkey=error").Parse("{{/* subject */}}\n\n" + body)
+	if err != nil {
+		return parsed{}, fmt.Errorf("template %s: %w", path, err)
+	}
+	return parsed{subject: st, body: bt}, nil
+}
+
+// Render renders the template of kind with data.
+func (s *Set) Render(kind Kind, data any) (Rendered, error) {
+	p, ok := s.byKind[kind]
+	if !ok {
+		return Rendered{}, fmt.Errorf("template %q: unknown kind", kind)
+	}
+	var subject, body bytes.Buffer
+	if err := p.subject.Execute(&subject, data); err != nil {
+		return Rendered{}, fmt.Errorf("template %s: %w", p.subject.Name(), err)
+	}
+	if err := p.body.Execute(&body, data); err != nil {
+		return Rendered{}, fmt.Errorf("template %s: %w", p.body.Name(), err)
+	}
+	return Rendered{Subject: HeaderValue(subject.String()), Text: strings.TrimPrefix(body.String(), "\n\n")}, nil
+}
+
+// HeaderValue makes s safe to use as one header value: line breaks and other
+// control characters become spaces (so no value can start a new header) and
+// runs of white space fold to one.
+func HeaderValue(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// read returns the source of template file name: from dir when it has the
+// file, else the embedded default.
+func read(dir, name string) (src, path string, err error) {
+	if dir != "" {
+		path = filepath.Join(dir, name)
+		b, err := os.ReadFile(path)
+		if err == nil {
+			return string(b), path, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", path, fmt.Errorf("template %s: %w", path, err)
+		}
+	}
+	b, err := defaults.ReadFile("default/" + name)
+	if err != nil {
+		return "", "", fmt.Errorf("template %s: %w", name, err)
+	}
+	return string(b), "default/" + name, nil
+}

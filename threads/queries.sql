@@ -1,0 +1,60 @@
+-- Queries of cases, participants, messages and events (see schema.sql).
+
+-- name: find-duplicate
+-- Exactly once: the same Message-ID with the same body was filed before.
+SELECT case_id, id FROM messages
+WHERE direction = 'inbound' AND message_id = $1 AND body_sha256 = $2;
+
+-- name: case-by-message-ids
+-- Threading by In-Reply-To/References: the newest case that holds any of
+-- the ids, whether we received or sent that message.
+SELECT case_id FROM messages
+WHERE message_id = ANY(CAST($1 AS text[]))
+ORDER BY id DESC
+LIMIT 1;
+
+-- name: case-exists
+SELECT id FROM cases WHERE id = $1;
+
+-- name: is-participant
+SELECT EXISTS (SELECT 1 FROM participants WHERE case_id = $1 AND address = $2);
+
+-- name: open-case
+-- A new case with its customer as first participant, in one round trip.
+WITH c AS (
+    INSERT INTO cases (subject, customer, opened_at, updated_at)
+    VALUES ($1, $2, $4, $4)
+    RETURNING id
+), p AS (
+    INSERT INTO participants (case_id, address, name, role, added_at)
+    SELECT c.id, $2, $3, 'customer', $4 FROM c
+)
+SELECT id FROM c;
+
+-- name: lock-case
+SELECT status FROM cases WHERE id = $1 FOR UPDATE;
+
+-- name: touch-case
+-- A customer wrote: a case waiting on them or resolved is open again.
+UPDATE cases
+SET updated_at = $2,
+    status = CASE WHEN status IN ('pending', 'resolved') THEN CAST('open' AS case_status) ELSE status END,
+    resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END
+WHERE id = $1;
+
+-- name: insert-inbound
+INSERT INTO messages (case_id, direction, message_id, body_sha256, raw, source,
+    envelope_from, envelope_to, from_address, from_name, subject, text_body,
+    in_reply_to, automatic, problems, received_at)
+VALUES ($1, 'inbound', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+RETURNING id;
+
+-- name: insert-outbound
+INSERT INTO messages (case_id, direction, message_id, outbox_id, source,
+    from_address, subject, text_body, in_reply_to, automatic, received_at)
+VALUES ($1, 'outbound', $2, $3, 'casegate', $4, $5, $6, $7, $8, $9)
+RETURNING id;
+
+-- name: add-event
+INSERT INTO events (case_id, at, kind, actor, message_id, detail)
+VALUES ($1, $2, $3, $4, $5, $6);

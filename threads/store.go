@@ -1,0 +1,395 @@
+// Package threads owns cases: it decides which case a message belongs to
+// (reply token, then In-Reply-To/References, then subject tag, else a new
+// case), applies the change, records every decision as an event, and queues
+// the mail the change causes through mailout in the same transaction.
+package threads
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"casegate/internal/sqlfile"
+	"casegate/mailout"
+	"casegate/templates"
+)
+
+//go:embed queries.sql
+var queriesSQL string
+
+// CaseStatus mirrors the case_status ENUM.
+type CaseStatus string
+
+// Case statuses.
+const (
+	StatusNew      CaseStatus = "new"
+	StatusOpen     CaseStatus = "open"
+	StatusPending  CaseStatus = "pending" // waiting on the customer
+	StatusResolved CaseStatus = "resolved"
+	StatusClosed   CaseStatus = "closed"
+)
+
+// Inbound is one received message, parsed and classified by mailin, ready
+// to be filed.
+type Inbound struct {
+	Raw          []byte    // exactly as received
+	BodySHA256   []byte    // hash of the body, with MessageID the exactly-once key
+	Source       string    // "smtp", "imap:<account>/<mailbox>", …
+	EnvelopeFrom string    // MAIL FROM; "" for the null path
+	Recipients   []string  // RCPT TO (or the mailbox's address for IMAP)
+	ReceivedAt   time.Time // when we took it
+
+	MessageID  string       // without angle brackets; never empty (mailin synthesises one)
+	InReplyTo  []string     // ids in In-Reply-To (normally one)
+	References []string     // ids in References, oldest first
+	From       mail.Address // the one author
+	Subject    string       // decoded, valid UTF-8
+	Text       string       // decoded text body, valid UTF-8
+	Automatic  bool         // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
+	Why        string       // why Automatic is set, for the case timeline
+	Problems   []string     // what could not be parsed or decoded
+}
+
+// Filed says what filing did with a message.
+type Filed struct {
+	Case      int64 // case number
+	Message   int64 // messages.id of the stored message
+	NewCase   bool  // the message opened the case
+	Duplicate bool  // the message was filed before; nothing was changed or sent
+}
+
+// Options configures a Store. Fields other than DB, Templates, Support and
+// Secret have documented defaults.
+type Options struct {
+	DB        *sqlx.DB
+	Templates *templates.Set
+	Support   mail.Address // the support address and the name mail is sent under
+	Secret    []byte       // HMAC key of reply tokens
+	Team      string       // signature of automatic mail; default Support.Name, else "Support"
+	Now       func() time.Time
+	Logger    *slog.Logger
+	// AfterCommit runs after a commit that queued mail (e.g. the Sender's
+	// Wake). It must not block.
+	AfterCommit func()
+}
+
+// Store files messages into cases in PostgreSQL.
+type Store struct {
+	opts        Options
+	q           map[string]string
+	supportBase string // local part of the support address, before any "+"
+	domain      string
+}
+
+// NewStore checks opts and returns a Store.
+func NewStore(opts Options) (*Store, error) {
+	q, err := sqlfile.Parse(queriesSQL, "find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
+		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event")
+	if err != nil {
+		return nil, fmt.Errorf("threads/queries.sql: %w", err)
+	}
+	local, domain, ok := strings.Cut(opts.Support.Address, "@")
+	if !ok || local == "" || domain == "" {
+		return nil, fmt.Errorf("threads: support address %q is not an address", opts.Support.Address)
+	}
+	if len(opts.Secret) < 16 {
+		return nil, errors.New("threads: reply-token secret must be at least 16 bytes")
+	}
+	if opts.Templates == nil || opts.DB == nil {
+		return nil, errors.New("threads: DB and Templates are required")
+	}
+	if opts.Team == "" {
+		opts.Team = opts.Support.Name
+	}
+	if opts.Team == "" {
+		opts.Team = "Support"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	base, _, _ := strings.Cut(local, "+")
+	return &Store{opts: opts, q: q, supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}, nil
+}
+
+// Prepare checks every query against the database, so a query that does not
+// fit the schema stops the gateway at start.
+func (s *Store) Prepare(ctx context.Context) error {
+	for name, q := range s.q {
+		st, err := s.opts.DB.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("threads: prepare %s: %w", name, err)
+		}
+		st.Close()
+	}
+	return nil
+}
+
+// ReplyAddress is the address that files a reply on caseID with role.
+func (s *Store) ReplyAddress(caseID int64, role Role) string {
+	return replyLocalPart(s.supportBase, s.opts.Secret, caseID, role) + "@" + s.domain
+}
+
+// AcceptsRecipient reports whether mail to addr is ours to file: the
+// support mailbox or one of its "+detail" forms. Which domains are ours is
+// the listener's business (mailin checks them before asking).
+func (s *Store) AcceptsRecipient(addr string) bool {
+	local, _, ok := strings.Cut(strings.ToLower(addr), "@")
+	if !ok {
+		return false
+	}
+	base, _, _ := strings.Cut(local, "+")
+	return base == s.supportBase
+}
+
+// File stores in on its case in one transaction: the raw bytes, the case
+// change, the events and any mail it causes. It commits before it returns;
+// an error means nothing was stored.
+func (s *Store) File(ctx context.Context, in *Inbound) (Filed, error) {
+	f, queued, err := s.fileTx(ctx, in)
+	if isUniqueViolation(err) {
+		// A concurrent copy of the same message committed first.
+		f, queued, err = s.fileTx(ctx, in)
+	}
+	if err != nil {
+		return Filed{}, fmt.Errorf("file %s: %w", in.MessageID, err)
+	}
+	if queued && s.opts.AfterCommit != nil {
+		s.opts.AfterCommit()
+	}
+	return f, nil
+}
+
+func (s *Store) fileTx(ctx context.Context, in *Inbound) (Filed, bool, error) {
+	tx, err := s.opts.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return Filed{}, false, err
+	}
+	defer tx.Rollback()
+	f, queued, err := s.fileInTx(ctx, tx, in)
+	if err != nil {
+		return Filed{}, false, err
+	}
+	return f, queued, tx.Commit()
+}
+
+// fileInTx files one message within tx and reports whether it queued mail.
+// A message filed before (same Message-ID and body) changes nothing.
+func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed, queued bool, err error) {
+	if in.MessageID == "" || len(in.BodySHA256) == 0 {
+		return f, false, errors.New("inbound message without Message-ID or body hash")
+	}
+	err = tx.QueryRowxContext(ctx, s.q["find-duplicate"], in.MessageID, in.BodySHA256).Scan(&f.Case, &f.Message)
+	if err == nil {
+		f.Duplicate = true
+		return f, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return f, false, err
+	}
+
+	now := s.opts.Now()
+	from := strings.ToLower(in.From.Address)
+	caseID, how, err := s.thread(ctx, tx, in)
+	if err != nil {
+		return f, false, err
+	}
+	if caseID == 0 {
+		subject := strings.TrimSpace(in.Subject)
+		if subject == "" {
+			subject = "(no subject)"
+		}
+		if err := tx.QueryRowxContext(ctx, s.q["open-case"], subject, from, in.From.Name, now).Scan(&caseID); err != nil {
+			return f, false, fmt.Errorf("open case: %w", err)
+		}
+		f.NewCase = true
+	} else {
+		if err := tx.QueryRowxContext(ctx, s.q["lock-case"], caseID).Scan(new(string)); err != nil {
+			return f, false, fmt.Errorf("lock case %d: %w", caseID, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q["touch-case"], caseID, now); err != nil {
+			return f, false, fmt.Errorf("update case %d: %w", caseID, err)
+		}
+	}
+	f.Case = caseID
+
+	err = tx.QueryRowxContext(ctx, s.q["insert-inbound"], caseID, in.MessageID, in.BodySHA256, in.Raw, in.Source,
+		in.EnvelopeFrom, textArray(in.Recipients), from, in.From.Name, in.Subject, in.Text,
+		textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), now).Scan(&f.Message)
+	if err != nil {
+		return f, false, fmt.Errorf("store message: %w", err)
+	}
+	kind, detail := "received", "threaded by "+how
+	if f.NewCase {
+		kind, detail = "opened", "new case from "+in.Source
+	}
+	if err := s.addEvent(ctx, tx, caseID, now, kind, from, f.Message, detail); err != nil {
+		return f, false, err
+	}
+
+	if f.NewCase {
+		if in.Automatic {
+			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, "automatic mail is never answered (RFC 3834): "+in.Why)
+		} else {
+			err = s.acknowledge(ctx, tx, caseID, in, now)
+			queued = err == nil
+		}
+		if err != nil {
+			return f, false, err
+		}
+	}
+	return f, queued, nil
+}
+
+var subjectTag = regexp.MustCompile(`\[#(\d{1,18})\]`)
+
+// thread finds the case in belongs to, or 0 for a new case, and says how.
+func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, string, error) {
+	// 1. A reply token we signed, in a recipient address.
+	for _, rcpt := range in.Recipients {
+		local, _, _ := strings.Cut(strings.ToLower(rcpt), "@")
+		base, detail, hasDetail := strings.Cut(local, "+")
+		if !hasDetail || base != s.supportBase {
+			continue
+		}
+		if caseID, _, ok := parseReplyToken(s.opts.Secret, detail); ok {
+			err := tx.QueryRowxContext(ctx, s.q["case-exists"], caseID).Scan(&caseID)
+			if err == nil {
+				return caseID, "reply token", nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return 0, "", err
+			}
+		}
+	}
+	// 2. In-Reply-To / References naming a message we stored or sent.
+	if ids := in.threadingIDs(); len(ids) > 0 {
+		var caseID int64
+		err := tx.QueryRowxContext(ctx, s.q["case-by-message-ids"], pq.Array(ids)).Scan(&caseID)
+		if err == nil {
+			return caseID, "references", nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, "", err
+		}
+	}
+	// 3. A subject tag [#N], when the sender is on case N.
+	for _, m := range subjectTag.FindAllStringSubmatch(in.Subject, 3) {
+		caseID, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		var ok bool
+		if err := tx.QueryRowxContext(ctx, s.q["is-participant"], caseID, strings.ToLower(in.From.Address)).Scan(&ok); err != nil {
+			return 0, "", err
+		}
+		if ok {
+			return caseID, "subject tag", nil
+		}
+	}
+	return 0, "", nil
+}
+
+// acknowledge queues the acknowledgement of a new case, threaded under the
+// customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
+func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
+	text, err := s.opts.Templates.Render(templates.Acknowledgement, templates.AcknowledgementData{
+		Case:         caseID,
+		Subject:      stripSubjectPrefixes(in.Subject),
+		CustomerName: in.From.Name,
+		Team:         s.opts.Team,
+	})
+	if err != nil {
+		return err
+	}
+	// RFC 5322 §3.6.4: the parent's References (or In-Reply-To), then its id.
+	refs := append([]string(nil), in.References...)
+	if len(refs) == 0 {
+		refs = append(refs, in.InReplyTo...)
+	}
+	refs = append(refs, in.MessageID)
+	m := &mailout.Message{
+		From:       mail.Address{Name: s.opts.Team, Address: s.opts.Support.Address},
+		To:         []mail.Address{{Name: in.From.Name, Address: in.From.Address}},
+		ReplyTo:    []mail.Address{{Name: s.opts.Team, Address: s.ReplyAddress(caseID, RoleCustomer)}},
+		Subject:    text.Subject,
+		MessageID:  mailout.NewMessageID(s.domain),
+		InReplyTo:  in.MessageID,
+		References: refs,
+		Auto:       mailout.AutoReplied,
+		Loop:       s.domain,
+		Text:       text.Text,
+	}
+	q, err := mailout.Enqueue(ctx, tx, m, now)
+	if err != nil {
+		return err
+	}
+	var msgRow int64
+	err = tx.QueryRowxContext(ctx, s.q["insert-outbound"], caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
+		m.Subject, m.Text, pq.Array([]string{in.MessageID}), true, now).Scan(&msgRow)
+	if err != nil {
+		return fmt.Errorf("store acknowledgement: %w", err)
+	}
+	return s.addEvent(ctx, tx, caseID, now, "acknowledged", "casegate", msgRow, "to "+in.From.Address)
+}
+
+func (s *Store) addEvent(ctx context.Context, tx *sqlx.Tx, caseID int64, at time.Time, kind, actor string, message int64, detail string) error {
+	var msg sql.NullInt64
+	if message != 0 {
+		msg = sql.NullInt64{Int64: message, Valid: true}
+	}
+	if _, err := tx.ExecContext(ctx, s.q["add-event"], caseID, at, kind, actor, msg, detail); err != nil {
+		return fmt.Errorf("add %s event: %w", kind, err)
+	}
+	return nil
+}
+
+var replyPrefix = regexp.MustCompile(`(?i)^\s*((re|fwd?|aw|wg|sv|vs)\s*(\[\d+\])?\s*:\s*)+`)
+
+// stripSubjectPrefixes removes "Re:", "Fwd:" and their common translations
+// and our own case tag, so a subject is not repeated as "Re: Re: …".
+func stripSubjectPrefixes(s string) string {
+	s = subjectTag.ReplaceAllString(s, "")
+	s = replyPrefix.ReplaceAllString(s, "")
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "(no subject)"
+	}
+	return s
+}
+
+// threadingIDs lists the ids a message answers, most relevant first:
+// In-Reply-To, then References from the newest.
+func (in *Inbound) threadingIDs() []string {
+	ids := append([]string(nil), in.InReplyTo...)
+	for i := len(in.References) - 1; i >= 0; i-- {
+		ids = append(ids, in.References[i])
+	}
+	return ids
+}
+
+// textArray passes s as a text[]; nil becomes '{}', not NULL.
+func textArray(s []string) any {
+	if s == nil {
+		s = []string{}
+	}
+	return pq.Array(s)
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
