@@ -37,8 +37,8 @@ func Migrations() ([]Migration, error) {
 			if err != nil {
 				return nil, fmt.Errorf("schema.sql: bad migrate line %q", strings.TrimSpace(line))
 			}
-			if len(out) > 0 && v != out[len(out)-1].Version+1 || len(out) == 0 && v != 1 {
-				return nil, fmt.Errorf("schema.sql: migration %d out of sequence", v)
+			if len(out) > 0 && v <= out[len(out)-1].Version || v < 1 {
+				return nil, fmt.Errorf("schema.sql: migration %d out of order", v)
 			}
 			out = append(out, Migration{Version: v})
 			continue
