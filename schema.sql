@@ -22,6 +22,7 @@ CREATE TABLE cases (
     priority      case_priority NOT NULL DEFAULT 'normal',
     category      case_category NOT NULL DEFAULT 'customer',
     customer      text NOT NULL,              -- lower-cased address of the customer
+    assignee      text NOT NULL DEFAULT '',   -- staff address the case is assigned to
     opened_at     timestamptz NOT NULL,
     updated_at    timestamptz NOT NULL,
     resolved_at   timestamptz
@@ -102,3 +103,18 @@ CREATE TABLE events (
     detail      text NOT NULL DEFAULT ''
 );
 CREATE INDEX events_case ON events (case_id, id);
+
+-- Messages that could not be filed (unparseable, hostile, looping), kept
+-- whole for the operator (`casegate quarantine`), never silently dropped.
+CREATE TABLE quarantine (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source         text NOT NULL,             -- smtp, imap:<account>/<mailbox>, …
+    reason         text NOT NULL,
+    raw            bytea NOT NULL,
+    envelope_from  text NOT NULL DEFAULT '',
+    envelope_to    text[] NOT NULL DEFAULT '{}',
+    message_id     text NOT NULL DEFAULT '',
+    received_at    timestamptz NOT NULL,
+    refiled_at     timestamptz,
+    refiled_case   bigint REFERENCES cases (id)
+);

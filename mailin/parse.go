@@ -189,8 +189,20 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		if t == "" {
 			t = "text/plain"
 		}
-		disp, _, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
-		if disp == "attachment" || !strings.HasPrefix(t, "text/") {
+		disp, dparams, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+		if strings.HasPrefix(t, "multipart/") {
+			return nil
+		}
+		name := dparams["filename"]
+		if name == "" {
+			name = params["name"]
+		}
+		if disp == "attachment" || !strings.HasPrefix(t, "text/") || name != "" && disp != "inline" {
+			b, rerr := io.ReadAll(part.Body)
+			if rerr != nil {
+				in.Problems = append(in.Problems, fmt.Sprintf("attachment %v: %v", path, rerr))
+			}
+			in.Attachments = append(in.Attachments, threads.Attachment{Filename: SafeFilename(name), ContentType: t, Data: b})
 			return nil
 		}
 		if t != "text/plain" && t != "text/html" || t == "text/plain" && plain != "" || t == "text/html" && html != "" {
@@ -216,6 +228,32 @@ func readText(in *threads.Inbound, e *message.Entity) {
 	case html != "":
 		in.Text = htmlToText(html)
 	}
+	in.NewText = SplitReply(in.Text)
+}
+
+// SafeFilename makes an attachment's name harmless to show and store: the
+// last path element only, no control characters, at most 200 bytes. It is
+// never used as a file-system path.
+func SafeFilename(name string) string {
+	name = validText([]byte(name))
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(strings.TrimLeft(name, "."))
+	for len(name) > 200 {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if name == "" {
+		name = "attachment"
+	}
+	return name
 }
 
 var (

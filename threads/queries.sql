@@ -58,3 +58,22 @@ RETURNING id;
 -- name: add-event
 INSERT INTO events (case_id, at, kind, actor, message_id, detail)
 VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: set-status
+-- resolved_at marks the latest resolution; reopening clears it.
+UPDATE cases
+SET status = CAST($2 AS case_status), updated_at = $3,
+    resolved_at = CASE WHEN CAST($2 AS case_status) = 'resolved' THEN $3
+                       WHEN CAST($2 AS case_status) IN ('open', 'new', 'pending') THEN NULL
+                       ELSE resolved_at END
+WHERE id = $1;
+
+-- name: set-priority
+UPDATE cases SET priority = CAST($2 AS case_priority), updated_at = $3 WHERE id = $1;
+
+-- name: set-assignee
+UPDATE cases SET assignee = $2, updated_at = $3 WHERE id = $1;
+
+-- name: case-header
+SELECT id, subject, status, priority, category, customer, assignee, opened_at, updated_at, resolved_at
+FROM cases WHERE id = $1;

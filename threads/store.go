@@ -56,9 +56,31 @@ type Inbound struct {
 	From       mail.Address // the one author
 	Subject    string       // decoded, valid UTF-8
 	Text       string       // decoded text body, valid UTF-8
-	Automatic  bool         // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
-	Why        string       // why Automatic is set, for the case timeline
-	Problems   []string     // what could not be parsed or decoded
+	// NewText is Text without quoted history and signature: what the
+	// author added in this message.
+	NewText     string
+	Attachments []Attachment
+	Auth        Authentication // what mailin could prove about the sender
+	Automatic   bool           // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
+	Why         string         // why Automatic is set, for the case timeline
+	Problems    []string       // what could not be parsed or decoded
+}
+
+// Attachment is one attached file of a message, decoded.
+type Attachment struct {
+	Filename    string // sanitised: no path, no control characters, bounded length
+	ContentType string
+	Data        []byte
+}
+
+// Authentication is what mailin could prove about a message's sender. A From
+// header alone proves nothing (DESIGN.md, "Who is staff?").
+type Authentication struct {
+	DKIMAligned bool   // a valid DKIM signature whose d= aligns with the From domain
+	DMARCPass   bool   // DMARC pass, ours or from a trusted upstream Authentication-Results
+	SMTPAuth    string // SMTP AUTH identity, when the client authenticated
+	Trusted     bool   // from a source the admin marks internal (trusted network, trusted mailbox)
+	Summary     string // human-readable verdicts, kept with the message
 }
 
 // Filed says what filing did with a message.
@@ -95,7 +117,8 @@ type Store struct {
 // NewStore checks opts and returns a Store.
 func NewStore(opts Options) (*Store, error) {
 	q, err := sqlfile.Parse(queriesSQL, "find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
-		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event")
+		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event",
+		"set-status", "set-priority", "set-assignee", "case-header")
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
