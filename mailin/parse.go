@@ -131,6 +131,9 @@ func syntheticMessageID(raw []byte) string {
 	return "sha256-" + hex.EncodeToString(sum[:16]) + "@casegate.invalid"
 }
 
+// Subjects mail clients give the vacation notes they generate.
+var autoReplySubject = regexp.MustCompile(`(?i)^(auto(matic)?[ -]?reply|autosvar|réponse automatique|automatische antwort|respuesta automática)\s*:`)
+
 // classify marks mail that must never be answered automatically (RFC 3834
 // §2; the header set Request Tracker and Zammad check).
 func classify(in *threads.Inbound, h mail.Header) {
@@ -151,6 +154,15 @@ func classify(in *threads.Inbound, h mail.Header) {
 	}
 	if h.Has("X-Auto-Response-Suppress") {
 		why("X-Auto-Response-Suppress")
+	}
+	// Vendor auto-reply markers (Apple iCloud, Exchange, common autoresponders).
+	for _, key := range []string{"X-Apple-Action", "X-Autoreply", "X-Autorespond", "X-Autoresponder"} {
+		if h.Has(key) {
+			why(key + ": " + h.Get(key))
+		}
+	}
+	if autoReplySubject.MatchString(in.Subject) {
+		why("auto-reply subject")
 	}
 	if h.Has("X-Casegate-Loop") {
 		why("our own mail came back")

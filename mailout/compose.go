@@ -70,37 +70,39 @@ func Compose(m *Message) ([]byte, error) {
 	if m.MessageID == "" {
 		return nil, fmt.Errorf("compose: message has no Message-ID")
 	}
+	// go-message writes fields in the reverse order of setting them; set
+	// them bottom-up so the mail reads From, To, Subject, … as clients show.
 	var h mail.Header
-	h.SetDate(m.Date)
-	h.SetAddressList("From", []*mail.Address{&m.From})
-	if len(m.To) > 0 {
-		h.SetAddressList("To", pointers(m.To))
+	h.Set("Content-Transfer-Encoding", "quoted-printable")
+	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	h.Set("MIME-Version", "1.0")
+	if m.Loop != "" {
+		h.Set(LoopHeader, oneLine(m.Loop))
 	}
-	if len(m.Cc) > 0 {
-		h.SetAddressList("Cc", pointers(m.Cc))
-	}
-	if len(m.ReplyTo) > 0 {
-		h.SetAddressList("Reply-To", pointers(m.ReplyTo))
-	}
-	h.SetSubject(oneLine(m.Subject))
-	h.SetMessageID(m.MessageID)
-	if m.InReplyTo != "" {
-		h.SetMsgIDList("In-Reply-To", []string{m.InReplyTo})
+	if m.Auto != Human {
+		// Ask Exchange not to answer with out-of-office notes (MS-OXCMAIL).
+		h.Set("X-Auto-Response-Suppress", "All")
+		h.Set("Auto-Submitted", string(m.Auto))
 	}
 	if len(m.References) > 0 {
 		h.SetMsgIDList("References", m.References)
 	}
-	if m.Auto != Human {
-		h.Set("Auto-Submitted", string(m.Auto))
-		// Ask Exchange not to answer with out-of-office notes (MS-OXCMAIL).
-		h.Set("X-Auto-Response-Suppress", "All")
+	if m.InReplyTo != "" {
+		h.SetMsgIDList("In-Reply-To", []string{m.InReplyTo})
 	}
-	if m.Loop != "" {
-		h.Set(LoopHeader, oneLine(m.Loop))
+	h.SetMessageID(m.MessageID)
+	h.SetDate(m.Date)
+	h.SetSubject(oneLine(m.Subject))
+	if len(m.ReplyTo) > 0 {
+		h.SetAddressList("Reply-To", pointers(m.ReplyTo))
 	}
-	h.Set("MIME-Version", "1.0")
-	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-	h.Set("Content-Transfer-Encoding", "quoted-printable")
+	if len(m.Cc) > 0 {
+		h.SetAddressList("Cc", pointers(m.Cc))
+	}
+	if len(m.To) > 0 {
+		h.SetAddressList("To", pointers(m.To))
+	}
+	h.SetAddressList("From", []*mail.Address{&m.From})
 
 	var buf bytes.Buffer
 	w, err := mail.CreateSingleInlineWriter(&buf, h)
