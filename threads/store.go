@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-message/mail"
@@ -104,11 +105,21 @@ type Options struct {
 	// AfterCommit runs after a commit that queued mail (e.g. the Sender's
 	// Wake). It must not block.
 	AfterCommit func()
+	// BatchSize is the most messages filed in one transaction while Run is
+	// running (group commit); default 64, 1 turns batching off.
+	BatchSize int
+	// Committers is how many batches may be filed at once; default 4.
+	Committers int
+	// BatchTimeout bounds one shared transaction; default 30 seconds.
+	BatchTimeout time.Duration
 }
 
 // Store files messages into cases in PostgreSQL.
 type Store struct {
 	opts        Options
+	requests    chan fileRequest
+	mu          sync.RWMutex // guards running against Run's shutdown
+	running     bool
 	q           map[string]string
 	supportBase string // local part of the support address, before any "+"
 	domain      string
@@ -144,8 +155,17 @@ func NewStore(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = 64
+	}
+	if opts.Committers == 0 {
+		opts.Committers = 4
+	}
+	if opts.BatchTimeout == 0 {
+		opts.BatchTimeout = defaultBatchTimeout
+	}
 	base, _, _ := strings.Cut(local, "+")
-	return &Store{opts: opts, q: q, supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}, nil
+	return &Store{opts: opts, q: q, requests: make(chan fileRequest, 256), supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}, nil
 }
 
 // Prepare checks every query against the database, so a query that does not
@@ -182,6 +202,14 @@ func (s *Store) AcceptsRecipient(addr string) bool {
 // change, the events and any mail it causes. It commits before it returns;
 // an error means nothing was stored.
 func (s *Store) File(ctx context.Context, in *Inbound) (Filed, error) {
+	if res, ok := s.fileGrouped(ctx, in); ok {
+		return res.filed, res.err
+	}
+	return s.fileAlone(ctx, in)
+}
+
+// fileAlone files in in a transaction of its own.
+func (s *Store) fileAlone(ctx context.Context, in *Inbound) (Filed, error) {
 	f, queued, err := s.fileTx(ctx, in)
 	if isUniqueViolation(err) {
 		// A concurrent copy of the same message committed first.

@@ -35,7 +35,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (string, error) {
 }
 
 func openDatabase(ctx context.Context, c *Config) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", c.Database.URL)
+	db, err := sqlx.Open("postgres", withBinaryParameters(c.Database.URL))
 	if err != nil {
 		return nil, configErrorf("%s: database.url: %v", c.path, err)
 	}
@@ -48,6 +48,23 @@ func openDatabase(ctx context.Context, c *Config) (*sqlx.DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return db, nil
+}
+
+// withBinaryParameters asks lib/pq to send parameters in binary, which
+// lets it send a parameterised query in one round trip instead of two and
+// passes bytea without hex-encoding it (PERF-NOTES.md: ~25 % more ingest).
+// An explicit binary_parameters setting in the URL wins.
+func withBinaryParameters(dsn string) string {
+	if strings.Contains(dsn, "binary_parameters") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if strings.Contains(dsn, "?") {
+			return dsn + "&binary_parameters=yes"
+		}
+		return dsn + "?binary_parameters=yes"
+	}
+	return dsn + " binary_parameters=yes"
 }
 
 func newLogger(c *Config, w io.Writer) *slog.Logger {
@@ -182,6 +199,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 	senderDone := make(chan error, 1)
 	go func() { senderDone <- sender.Run(senderCtx) }()
+	// The committers outlive the listeners so sessions draining at shutdown
+	// still get their messages filed.
+	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStore()
+	storeDone := make(chan error, 1)
+	go func() { storeDone <- store.Run(storeCtx) }()
 
 	log.Info("casegate: serving", "smtp", addrs, "schema", casegate.SchemaVersion(), "outbound", transportName(c))
 	if ready != nil {
@@ -189,6 +212,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 	err = listening.Wait()
 	stopListening()
+	stopStore()
+	<-storeDone
 	stopSender()
 	<-senderDone
 	log.Info("casegate: stopped")

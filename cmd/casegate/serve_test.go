@@ -50,7 +50,7 @@ secret = "test-secret-0123456789"
 maildir = "maildir"
 `
 
-func startGateway(t *testing.T, dbURL string) *gateway {
+func startGateway(t testing.TB, dbURL string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "casegate.toml")
@@ -100,7 +100,7 @@ func startGateway(t *testing.T, dbURL string) *gateway {
 	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db, stop: stop}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"math/rand"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// load is the outcome of one load-generator run.
+type load struct {
+	sent      int           // messages answered 250
+	failed    int           // messages answered otherwise
+	wall      time.Duration // first connect to last reply
+	latencies []time.Duration
+}
+
+func (l load) rate() float64 { return float64(l.sent) / l.wall.Seconds() }
+
+func (l load) percentile(p float64) time.Duration {
+	if len(l.latencies) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), l.latencies...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(float64(len(s)-1)*p)]
+}
+
+// mailFactory writes realistic customer mail: about 10 KB, 30 % replies to
+// earlier messages of the same sender, one in five with an attachment.
+type mailFactory struct {
+	run   string
+	text  string
+	attch string
+}
+
+func newMailFactory(run string) *mailFactory {
+	words := strings.Fields("the printer order invoice delivery broken refund please help account password reset login error screen again still waiting since monday tuesday week yesterday customer number tracking parcel arrived damaged box wrong colour size replacement")
+	rng := rand.New(rand.NewSource(1))
+	var b strings.Builder
+	for b.Len() < 9000 {
+		for i := 0; i < 12; i++ {
+			b.WriteString(words[rng.Intn(len(words))])
+			b.WriteByte(' ')
+		}
+		b.WriteString("\r\n")
+	}
+	blob := make([]byte, 6000)
+	rng.Read(blob)
+	enc := base64.StdEncoding.EncodeToString(blob)
+	var a strings.Builder
+	for len(enc) > 76 {
+		a.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	a.WriteString(enc + "\r\n")
+	return &mailFactory{run: run, text: b.String(), attch: a.String()}
+}
+
+// message returns mail number n of worker w; parent is an earlier
+// Message-ID of the same sender to reply to, or "".
+func (f *mailFactory) message(w, n int, parent string) (id string, raw []byte) {
+	id = fmt.Sprintf("%s.%d.%d@customer%d.example", f.run, w, n, w)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: Customer %d <c%d@customer%d.example>\r\nTo: support@support.example.com\r\n", w, w, w)
+	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: <%s>\r\n", time.Now().Format(time.RFC1123Z), id)
+	if parent != "" {
+		fmt.Fprintf(&b, "Subject: Re: Problem %d\r\nIn-Reply-To: <%s>\r\nReferences: <%s>\r\n", n, parent, parent)
+	} else {
+		fmt.Fprintf(&b, "Subject: Problem %d with my order\r\n", n)
+	}
+	b.WriteString("MIME-Version: 1.0\r\n")
+	body := f.text
+	if n%5 == 4 {
+		body = f.text[:3000]
+		b.WriteString("Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
+		b.WriteString(body)
+		b.WriteString("--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"receipt.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+		b.WriteString(f.attch)
+		b.WriteString("--b1--\r\n")
+	} else {
+		b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
+		b.WriteString(body)
+	}
+	return id, b.Bytes()
+}
+
+// generate sends total messages over conc connections, perConn
+// transactions per connection, and records each end-of-DATA → reply time.
+func generate(addr, run string, conc, total, perConn int) load {
+	f := newMailFactory(run)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var res load
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(w)))
+			var mine []string
+			var lat []time.Duration
+			sent, failed := 0, 0
+			for next.Load() < int64(total) {
+				c, err := smtp.Dial(addr)
+				if err != nil {
+					failed++
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				for i := 0; i < perConn; i++ {
+					n := int(next.Add(1)) - 1
+					if n >= total {
+						break
+					}
+					parent := ""
+					if len(mine) > 0 && rng.Intn(10) < 3 {
+						parent = mine[rng.Intn(len(mine))]
+					}
+					id, raw := f.message(w, n, parent)
+					d, ok := sendOne(c, raw)
+					if ok {
+						sent++
+						lat = append(lat, d)
+						mine = append(mine, id)
+					} else {
+						failed++
+					}
+				}
+				c.Quit()
+				c.Close()
+			}
+			mu.Lock()
+			res.sent += sent
+			res.failed += failed
+			res.latencies = append(res.latencies, lat...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	res.wall = time.Since(start)
+	return res
+}
+
+// sendOne runs one transaction on c and returns the time from the end of
+// the data to the server's reply.
+func sendOne(c *smtp.Client, raw []byte) (time.Duration, bool) {
+	if err := c.Mail("bench@customer.example", nil); err != nil {
+		return 0, false
+	}
+	if err := c.Rcpt("support@support.example.com", nil); err != nil {
+		return 0, false
+	}
+	w, err := c.Data()
+	if err != nil {
+		return 0, false
+	}
+	if _, err := w.Write(raw); err != nil {
+		return 0, false
+	}
+	start := time.Now()
+	err = w.Close()
+	return time.Since(start), err == nil
+}
+
+// runSMTPIngest is scenario 1.
+func runSMTPIngest(ctx context.Context, e *env, r *report) error {
+	total := map[int]int{1: 1500, 8: 4000, 32: 6000}
+	if e.quick {
+		total = map[int]int{1: 50, 8: 200, 32: 320}
+	}
+	sec := section{Title: "1. SMTP ingest (10 KB mails, 30 % replies, 20 % with attachment; durable: 250 after commit)"}
+	for _, conc := range []int{1, 8, 32} {
+		var rates, p50s, p99s, rss, cpu []float64
+		for run := 0; run < e.runs; run++ {
+			dbURL, err := e.freshDatabase("smtp")
+			if err != nil {
+				return err
+			}
+			g, err := startGateway(ctx, e, dbURL, "")
+			if err != nil {
+				return err
+			}
+			pid := g.cmd.Process.Pid
+			resetPeak(pid)
+			before, _ := readProc(pid)
+			res := generate(g.addr, fmt.Sprintf("r%d-%d", conc, run), conc, total[conc], 50)
+			after, _ := readProc(pid)
+			g.stop()
+			filed, err := countInbound(dbURL)
+			e.dropDatabase(dbURL)
+			if err != nil {
+				return err
+			}
+			if res.failed > 0 || filed != res.sent {
+				return fmt.Errorf("concurrency %d: %d answered 250, %d failed, %d filed: every 250 must be a filed message", conc, res.sent, res.failed, filed)
+			}
+			rates = append(rates, res.rate())
+			p50s = append(p50s, ms(res.percentile(0.50)))
+			p99s = append(p99s, ms(res.percentile(0.99)))
+			rss = append(rss, float64(after.hwm)/(1<<20))
+			cpu = append(cpu, float64((after.cpu-before.cpu).Microseconds())/1000/float64(res.sent))
+		}
+		rate := newFigure(fmt.Sprintf("messages/s at %d connections", conc), "msg/s", rates)
+		p99 := newFigure(fmt.Sprintf("p99 end of DATA → 250 at %d", conc), "ms", p99s)
+		mem := newFigure(fmt.Sprintf("gateway peak RSS at %d", conc), "MB", rss)
+		if conc == 32 {
+			rate = rate.withTarget(">=", 1000)
+			p99 = p99.withTarget("<=", 100)
+			mem = mem.withTarget("<=", 150)
+		}
+		sec.Figures = append(sec.Figures, rate,
+			newFigure(fmt.Sprintf("p50 end of DATA → 250 at %d", conc), "ms", p50s), p99, mem,
+			newFigure(fmt.Sprintf("gateway CPU per message at %d", conc), "ms", cpu))
+		if conc == 32 {
+			r.ingest32 = rate.Median
+		}
+	}
+	r.add(sec)
+	return nil
+}
+
+func countInbound(dbURL string) (int, error) {
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRow(`SELECT count(*) FROM messages WHERE direction = 'inbound'`).Scan(&n)
+	return n, err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
