@@ -17,3 +17,8 @@ test:
 clean:
 	rm -rf bin
 	@echo "var/ (the make run database and Maildir) is kept; remove it by hand."
+
+# Benchmarks (not part of make test): see README "Performance".
+.PHONY: bench
+bench:
+	scripts/bench.sh
