@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,6 +29,7 @@ type SenderOptions struct {
 	// names the delivery. Default: the null path "<>".
 	ReturnPath func(deliveryID int64) string
 	Batch      int           // deliveries claimed at once; default 32
+	Parallel   int           // deliveries under way at once; default 8
 	Poll       time.Duration // how often to look for due rows without a Wake; default 5s
 	Lease      time.Duration // how long a claimed row is ours before others retry it; default 10m
 	// GiveUpAfter is how long after queueing a temporary failure becomes
@@ -66,6 +68,9 @@ func NewSender(opts SenderOptions) *Sender {
 	}
 	if opts.Batch == 0 {
 		opts.Batch = 32
+	}
+	if opts.Parallel == 0 {
+		opts.Parallel = 8
 	}
 	if opts.Poll == 0 {
 		opts.Poll = 5 * time.Second
@@ -107,6 +112,9 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			if c, ok := s.opts.Transport.(io.Closer); ok {
+				c.Close()
+			}
 			return nil
 		case <-t.C:
 		case <-s.wake:
@@ -134,9 +142,22 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("claim deliveries: %w", err)
 	}
-	for _, d := range batch {
-		s.attempt(ctx, d)
+	work := make(chan claimed)
+	var wg sync.WaitGroup
+	for i := 0; i < min(s.opts.Parallel, len(batch)); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range work {
+				s.attempt(ctx, d)
+			}
+		}()
 	}
+	for _, d := range batch {
+		work <- d
+	}
+	close(work)
+	wg.Wait()
 	return len(batch), nil
 }
 

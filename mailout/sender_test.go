@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -32,6 +33,7 @@ type relay struct {
 	received []relayed
 	fail     func(rcpt string) *smtp.SMTPError
 	addr     string
+	sessions int
 }
 
 type relayed struct {
@@ -42,7 +44,12 @@ type relayed struct {
 func startRelay(t *testing.T) *relay {
 	t.Helper()
 	r := &relay{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &relaySession{r: r}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		r.mu.Lock()
+		r.sessions++
+		r.mu.Unlock()
+		return &relaySession{r: r}, nil
+	}))
 	srv.Domain = "relay.test"
 	srv.AllowInsecureAuth = true
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -351,5 +358,28 @@ func TestBackoffAndPermanence(t *testing.T) {
 	}
 	if !IsPermanent(&smtp.SMTPError{Code: 554}) || IsPermanent(&smtp.SMTPError{Code: 452}) || IsPermanent(errors.New("connection reset")) {
 		t.Error("IsPermanent misclassifies")
+	}
+}
+
+// Deliveries run in parallel and reuse connections to the relay.
+func TestSenderReusesConnections(t *testing.T) {
+	db := pgtest.DB(t)
+	r := startRelay(t)
+	c := &clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	for i := 0; i < 40; i++ {
+		enqueue(t, db, c.Now(), testMessage(fmt.Sprintf("casegate.reuse%d@support.example.com", i), fmt.Sprintf("c%d@customer.example", i)))
+	}
+	s := NewSender(SenderOptions{DB: db, Transport: NewSmarthost(SmarthostOptions{Address: r.addr, TLS: "none"}), Now: c.Now, Parallel: 4})
+	for i := 0; i < 3; i++ {
+		s.RunOnce(context.Background())
+	}
+	if got := len(r.messages()); got != 40 {
+		t.Fatalf("relay got %d messages, want 40", got)
+	}
+	r.mu.Lock()
+	sessions := r.sessions
+	r.mu.Unlock()
+	if sessions > 4 {
+		t.Errorf("%d connections for 40 mails with 4 in parallel: connections are not reused", sessions)
 	}
 }

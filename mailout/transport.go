@@ -49,9 +49,12 @@ type SmarthostOptions struct {
 	Timeout   time.Duration // dial and per-command timeout; default 1 minute
 }
 
-// Smarthost delivers each mail through an SMTP relay.
+// Smarthost delivers each mail through an SMTP relay. It keeps a few idle
+// connections open between deliveries, since a TLS handshake and AUTH cost
+// more than a transaction.
 type Smarthost struct {
 	opts SmarthostOptions
+	idle chan *smtp.Client
 }
 
 // NewSmarthost returns a transport to the relay in opts.
@@ -69,7 +72,7 @@ func NewSmarthost(opts SmarthostOptions) *Smarthost {
 		host, _, _ := net.SplitHostPort(opts.Address)
 		opts.TLSConfig = &tls.Config{ServerName: host}
 	}
-	return &Smarthost{opts: opts}
+	return &Smarthost{opts: opts, idle: make(chan *smtp.Client, 16)}
 }
 
 // Deliver sends raw from the envelope sender from to one recipient. A reply
@@ -77,6 +80,76 @@ func NewSmarthost(opts SmarthostOptions) *Smarthost {
 // connection after the final dot leaves the outcome unknown: the caller
 // retries with the same bytes and Message-ID.
 func (s *Smarthost) Deliver(ctx context.Context, from, to string, raw []byte) error {
+	c, reused, err := s.client(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.send(c, from, to, raw)
+	var se *smtp.SMTPError
+	if err != nil && reused && !errors.As(err, &se) && !errors.Is(err, errAfterData) {
+		// The idle connection died while we did not look; nothing was
+		// accepted on it, so a fresh one may try.
+		c.Close()
+		if c, err = s.dial(ctx); err != nil {
+			return err
+		}
+		err = s.send(c, from, to, raw)
+	}
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("send via %s: %w", s.opts.Address, err)
+	}
+	select {
+	case s.idle <- c:
+	default:
+		c.Quit()
+	}
+	return nil
+}
+
+// errAfterData marks a failure after the message was handed over, when the
+// relay may have accepted it: never retried on another connection at once.
+var errAfterData = errors.New("connection failed after the data was sent")
+
+func (s *Smarthost) send(c *smtp.Client, from, to string, raw []byte) error {
+	c.CommandTimeout = s.opts.Timeout
+	c.SubmissionTimeout = 10 * time.Minute // RFC 5321 §4.5.3.2.6
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		c.Reset()
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(raw); err != nil {
+		return fmt.Errorf("%w: %v", errAfterData, err)
+	}
+	if err := w.Close(); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errAfterData, err)
+	}
+	return nil
+}
+
+// client returns an idle connection or a new one.
+func (s *Smarthost) client(ctx context.Context) (c *smtp.Client, reused bool, err error) {
+	select {
+	case c = <-s.idle:
+		return c, true, nil
+	default:
+	}
+	c, err = s.dial(ctx)
+	return c, false, err
+}
+
+func (s *Smarthost) dial(ctx context.Context) (*smtp.Client, error) {
 	d := net.Dialer{Timeout: s.opts.Timeout}
 	var conn net.Conn
 	var err error
@@ -87,40 +160,42 @@ func (s *Smarthost) Deliver(ctx context.Context, from, to string, raw []byte) er
 		conn, err = d.DialContext(ctx, "tcp", s.opts.Address)
 	}
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", s.opts.Address, err)
+		return nil, fmt.Errorf("dial %s: %w", s.opts.Address, err)
 	}
-	// No context in go-smtp: bound the whole exchange by a deadline.
-	deadline := time.Now().Add(10 * s.opts.Timeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	conn.SetDeadline(deadline)
 	var c *smtp.Client
 	if s.opts.TLS == "starttls" {
 		c, err = smtp.NewClientStartTLS(conn, s.opts.TLSConfig)
 		if err != nil {
 			conn.Close()
-			return fmt.Errorf("starttls %s: %w", s.opts.Address, err)
+			return nil, fmt.Errorf("starttls %s: %w", s.opts.Address, err)
 		}
 	} else {
 		c = smtp.NewClient(conn)
 	}
-	defer c.Close()
 	c.CommandTimeout = s.opts.Timeout
-	c.SubmissionTimeout = 10 * time.Minute // RFC 5321 §4.5.3.2.6
 	if err := c.Hello(s.opts.HeloName); err != nil {
-		return fmt.Errorf("hello %s: %w", s.opts.Address, err)
+		c.Close()
+		return nil, fmt.Errorf("hello %s: %w", s.opts.Address, err)
 	}
 	if s.opts.Username != "" {
 		if err := c.Auth(sasl.NewPlainClient("", s.opts.Username, s.opts.Password)); err != nil {
-			return fmt.Errorf("auth %s: %w", s.opts.Address, err)
+			c.Close()
+			return nil, fmt.Errorf("auth %s: %w", s.opts.Address, err)
 		}
 	}
-	if err := c.SendMail(from, []string{to}, bytesReader(raw)); err != nil {
-		return fmt.Errorf("send via %s: %w", s.opts.Address, err)
+	return c, nil
+}
+
+// Close ends the idle connections.
+func (s *Smarthost) Close() error {
+	for {
+		select {
+		case c := <-s.idle:
+			c.Quit()
+		default:
+			return nil
+		}
 	}
-	c.Quit()
-	return nil
 }
 
 // Maildir delivers every mail into one Maildir, for development and tests:
