@@ -62,6 +62,7 @@ func outboxRate(ctx context.Context, e *env, total int) (float64, error) {
 		return 0, err
 	}
 	defer db.Close()
+	db.SetMaxIdleConns(20) // as casegate serve does: no reconnect per delivery
 	if _, err := casegate.Migrate(ctx, db.DB); err != nil {
 		return 0, err
 	}

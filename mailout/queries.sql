@@ -28,7 +28,8 @@ WHERE d.id IN (
 RETURNING d.id, d.outbox_id, d.recipient, d.attempts, o.message_id, o.raw, o.automatic, o.created_at;
 
 -- name: mark-sent
-UPDATE deliveries SET status = 'sent', sent_at = $2, last_error = '' WHERE id = $1;
+-- One statement for every delivery of a batch that went through.
+UPDATE deliveries SET status = 'sent', sent_at = $2, last_error = '' WHERE id = ANY(CAST($1 AS bigint[]));
 
 -- name: mark-failed
 UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3 WHERE id = $1;

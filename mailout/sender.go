@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Transport delivers one mail to one recipient. Smarthost and Maildir are
@@ -28,7 +29,7 @@ type SenderOptions struct {
 	// ReturnPath gives the envelope sender of one delivery; a bounce to it
 	// names the delivery. Default: the null path "<>".
 	ReturnPath func(deliveryID int64) string
-	Batch      int           // deliveries claimed at once; default 32
+	Batch      int           // deliveries claimed at once; default 64
 	Parallel   int           // deliveries under way at once; default 8
 	Poll       time.Duration // how often to look for due rows without a Wake; default 5s
 	Lease      time.Duration // how long a claimed row is ours before others retry it; default 10m
@@ -67,7 +68,7 @@ func NewSender(opts SenderOptions) *Sender {
 		opts.ReturnPath = func(int64) string { return "" }
 	}
 	if opts.Batch == 0 {
-		opts.Batch = 32
+		opts.Batch = 64
 	}
 	if opts.Parallel == 0 {
 		opts.Parallel = 8
@@ -144,12 +145,18 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	}
 	work := make(chan claimed)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var sent []int64
 	for i := 0; i < min(s.opts.Parallel, len(batch)); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for d := range work {
-				s.attempt(ctx, d)
+				if s.attempt(ctx, d) {
+					mu.Lock()
+					sent = append(sent, d.ID)
+					mu.Unlock()
+				}
 			}
 		}()
 	}
@@ -158,19 +165,26 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	}
 	close(work)
 	wg.Wait()
+	if len(sent) > 0 {
+		if _, err := s.opts.DB.ExecContext(ctx, queries["mark-sent"], pq.Array(sent), s.opts.Now()); err != nil {
+			// The rows stay leased and are sent again when the lease
+			// ends: a duplicate (same Message-ID) rather than a loss.
+			return len(batch), fmt.Errorf("record %d deliveries as sent: %w", len(sent), err)
+		}
+	}
 	return len(batch), nil
 }
 
-func (s *Sender) attempt(ctx context.Context, d claimed) {
+// attempt delivers d and reports whether it went through; failures are
+// recorded on the row here, successes by the caller for the whole batch.
+func (s *Sender) attempt(ctx context.Context, d claimed) bool {
 	log := s.opts.Logger.With("delivery", d.ID, "message_id", d.MessageID, "recipient", d.Recipient, "attempt", d.Attempts)
 	err := s.opts.Transport.Deliver(ctx, s.opts.ReturnPath(d.ID), d.Recipient, d.Raw)
 	now := s.opts.Now()
 	switch {
 	case err == nil:
-		_, err = s.opts.DB.ExecContext(ctx, queries["mark-sent"], d.ID, now)
-		if err == nil {
-			log.Info("outbox: delivered")
-		}
+		log.Info("outbox: delivered")
+		return true
 	case IsPermanent(err) || now.Sub(d.CreatedAt) >= s.opts.GiveUpAfter:
 		reason := err.Error()
 		log.Warn("outbox: delivery failed for good", "err", reason)
@@ -187,6 +201,7 @@ func (s *Sender) attempt(ctx context.Context, d claimed) {
 		// a duplicate delivery rather than a lost one.
 		log.Error("outbox: recording outcome failed", "err", err)
 	}
+	return false
 }
 
 // Backoff is the wait before attempt n+1 after n failed attempts:

@@ -118,6 +118,7 @@ func DB(t testing.TB) *sqlx.DB {
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+	db.SetMaxIdleConns(20) // as casegate serve does; the default of 2 reconnects constantly
 	t.Cleanup(func() { db.Close() })
 	return db
 }
