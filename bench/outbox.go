@@ -92,17 +92,14 @@ func outboxRate(ctx context.Context, e *env, total int) (float64, error) {
 	}
 
 	s := &sink{}
-	srv := smtp.NewServer(s)
-	srv.Domain = "sink.test"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, addr, err := startSinkWith(s)
 	if err != nil {
 		return 0, err
 	}
-	go srv.Serve(l)
 	defer srv.Close()
 	sender := mailout.NewSender(mailout.SenderOptions{
 		DB:        db,
-		Transport: mailout.NewSmarthost(mailout.SmarthostOptions{Address: l.Addr().String(), TLS: "none"}),
+		Transport: mailout.NewSmarthost(mailout.SmarthostOptions{Address: addr, TLS: "none"}),
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Poll:      50 * time.Millisecond,
 	})
@@ -123,4 +120,18 @@ func outboxRate(ctx context.Context, e *env, total int) (float64, error) {
 	cancel()
 	<-done
 	return float64(total) / elapsed.Seconds(), nil
+}
+
+// startSink starts a local SMTP server that accepts everything.
+func startSink() (*smtp.Server, string, error) { return startSinkWith(&sink{}) }
+
+func startSinkWith(s *sink) (*smtp.Server, string, error) {
+	srv := smtp.NewServer(s)
+	srv.Domain = "sink.test"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	go srv.Serve(l)
+	return srv, l.Addr().String(), nil
 }

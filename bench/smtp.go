@@ -187,8 +187,14 @@ func runSMTPIngest(ctx context.Context, e *env, r *report) error {
 			if err != nil {
 				return err
 			}
-			g, err := startGateway(ctx, e, dbURL, "")
+			// Acknowledgements go to a local relay, as in production.
+			relay, relayAddr, err := startSink()
 			if err != nil {
+				return err
+			}
+			g, err := startGateway(ctx, e, dbURL, fmt.Sprintf("smarthost = %q\nstarttls = false", relayAddr))
+			if err != nil {
+				relay.Close()
 				return err
 			}
 			pid := g.cmd.Process.Pid
@@ -197,6 +203,7 @@ func runSMTPIngest(ctx context.Context, e *env, r *report) error {
 			res := generate(g.addr, fmt.Sprintf("r%d-%d", conc, run), conc, total[conc], 50)
 			after, _ := readProc(pid)
 			g.stop()
+			relay.Close()
 			filed, err := countInbound(dbURL)
 			e.dropDatabase(dbURL)
 			if err != nil {

@@ -183,7 +183,7 @@ func (c *Cluster) Start(t testing.TB) {
 }
 
 func startCluster() (*Cluster, error) {
-	bin, err := binDir()
+	bin, err := BinDir()
 	if err != nil {
 		return nil, err
 	}
@@ -258,9 +258,9 @@ func (c *Cluster) chownToPostgres() error {
 	return os.Chown(c.Dir, uid, gid)
 }
 
-// binDir finds the PostgreSQL server binaries: CASEGATE_PG_BIN, else the
+// BinDir finds the PostgreSQL server binaries: CASEGATE_PG_BIN, else the
 // newest /usr/lib/postgresql/*/bin (Debian), else initdb on PATH.
-func binDir() (string, error) {
+func BinDir() (string, error) {
 	if d := os.Getenv("CASEGATE_PG_BIN"); d != "" {
 		return d, nil
 	}
