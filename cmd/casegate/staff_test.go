@@ -350,6 +350,22 @@ add_cc_participants = true`)
 	if c := getCase(t, g.db, caseID); c != (caseRow{"open", "high", "alice@example.com"}) {
 		t.Errorf("after the commands: %+v", c)
 	}
+	// Exactly once: the same reply delivered again relays and applies nothing.
+	if err := send(t, g.addr, "alice@example.com", []string{staffToken}, reply); err != nil {
+		t.Fatal(err)
+	}
+	box.expect(t)
+	// No loops: Alice's out-of-office answer to the notification is filed,
+	// never relayed to the customer (RFC 3834).
+	if err := send(t, g.addr, "alice@example.com", []string{staffToken}, strings.Replace(
+		staffReply("Alice Example <alice@example.com>", staffToken, msgID(t, notification), caseID, "OOO", "I am out of the office until Monday."),
+		"User-Agent:", "Auto-Submitted: auto-replied\nUser-Agent:", 1)); err != nil {
+		t.Fatal(err)
+	}
+	box.expect(t)
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'not-relayed'`, caseID); n != 1 {
+		t.Errorf("not-relayed events = %d, want 1", n)
+	}
 
 	// 3. Ada answers the relayed mail; the assignee is told.
 	if err := send(t, g.addr, "ada@customer.example", []string{customerToken}, fmt.Sprintf(`From: Ada Lovelace <ada@customer.example>
@@ -539,4 +555,37 @@ func mailTo(t *testing.T, mails []*mail.Reader, addr string) []*mail.Reader {
 		t.Fatalf("no mail to %s", addr)
 	}
 	return out
+}
+
+// With [staff] show_names the customer sees the staff member's name, still
+// never their address; automatic mail opening a case tells nobody.
+func TestShowNamesAndAutomaticMail(t *testing.T) {
+	g := startStaffGateway(t, `trusted_networks = ["127.0.0.0/8"]
+show_names = true`)
+	box := &outbox{db: g.db}
+	caseID, _, staffToken, notificationID := openCase(t, g, box)
+	if err := send(t, g.addr, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "SN1", "Hello Ada.")); err != nil {
+		t.Fatal(err)
+	}
+	m := box.expect(t, "ada@customer.example")["ada@customer.example"]
+	from, _ := m.h.AddressList("From")
+	if len(from) != 1 || from[0].Name != "Alice Example (Example Support)" || from[0].Address != "support@support.example.com" {
+		t.Errorf("From = %v", from)
+	}
+	if want := fmt.Sprintf("Hello Ada.\n\n-- \nAlice Example, Example Support\nCase #%d: reply to this email to add to it.\n", caseID); m.text != want {
+		t.Errorf("relayed text %q, want %q", m.text, want)
+	}
+	if strings.Contains(m.raw, "alice@example.com") {
+		t.Errorf("the staff address reached the customer:\n%s", m.raw)
+	}
+
+	// A vacation notice opens a case (nothing is lost) but nobody is told.
+	auto := strings.Replace(strings.Replace(customerMail, "first-1", "vacation-1", 1), "Subject: Printer on fire", "Subject: Out of office\nAuto-Submitted: auto-replied", 1)
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, auto); err != nil {
+		t.Fatal(err)
+	}
+	box.expect(t)
+	if n := count(t, g.db, `SELECT count(*) FROM cases`); n != 2 {
+		t.Errorf("cases = %d, want 2", n)
+	}
 }
