@@ -198,6 +198,9 @@ func (s *Store) workByMail(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inboun
 // the sender is told why.
 func (s *Store) staffReply(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inbound, r route, now time.Time) (bool, error) {
 	actor := strings.ToLower(in.From.Address)
+	if err := s.addEvent(ctx, tx, f.Case, now, "staff", actor, f.Message, fmt.Sprintf("staff authority: directory, %s, %s token", r.proof, r.token)); err != nil {
+		return false, err
+	}
 	cmds, text, errs := s.parseCommands(in.NewText)
 	note := r.token == RoleNote
 	for _, c := range cmds {
