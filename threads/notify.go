@@ -46,6 +46,9 @@ func (s *Store) notifyStaff(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inbou
 		NoteAddress: s.ReplyAddress(c.ID, RoleNote),
 		Team:        s.opts.Team,
 	}
+	if !f.NewCase && strings.TrimSpace(in.NewText) != "" {
+		data.Text = in.NewText // staff have the history; show what is new
+	}
 	for _, a := range in.Attachments {
 		data.Attachments = append(data.Attachments, a.Filename)
 	}

@@ -71,8 +71,15 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 			}
 		})
 	}
-	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'not-staff'`, caseID); n != 4 {
-		t.Errorf("not-staff events = %d, want 4", n)
+	// A robot answering with the staff token is filed; nobody is told (no loops).
+	robot := strings.Replace(staffReply("Eve <eve@elsewhere.example>", staffToken, notificationID, caseID, "robot", "I am away."),
+		"User-Agent:", "Auto-Submitted: auto-replied\nUser-Agent:", 1)
+	if err := send(t, g.addr, "", []string{staffToken}, robot); err != nil {
+		t.Fatal(err)
+	}
+	box.expect(t)
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'not-staff'`, caseID); n != 5 {
+		t.Errorf("not-staff events = %d, want 5", n)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = 'ada@customer.example'`); n != 1 {
 		t.Errorf("mails to the customer = %d, want 1 (the acknowledgement only)", n)

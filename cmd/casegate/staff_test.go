@@ -459,6 +459,24 @@ status
 		t.Errorf("status requests changed the case: %+v", c)
 	}
 
+	// A participant may ask by case number, outside the thread; the answer
+	// threads under the question and no case is opened.
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, fmt.Sprintf(`From: Ada Lovelace <ada@customer.example>
+To: support@support.example.com
+Subject: status #%d
+Message-ID: <status-5@customer.example>
+
+Hello?
+`, caseID)); err != nil {
+		t.Fatal(err)
+	}
+	if status := box.expect(t, "ada@customer.example")["ada@customer.example"]; !strings.Contains(status.text, "State:             resolved") {
+		t.Errorf("status by case number:\n%s", status.text)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM cases`); n != 1 {
+		t.Errorf("cases = %d after a status request by number, want 1", n)
+	}
+
 	// 6. Ada writes again: the resolved case reopens and Alice is told.
 	if err := send(t, g.addr, "ada@customer.example", []string{customerToken}, fmt.Sprintf(`From: Ada Lovelace <ada@customer.example>
 To: %s
@@ -467,10 +485,18 @@ Message-ID: <third-4@customer.example>
 In-Reply-To: <%s>
 
 It caught fire again.
+
+On Sun, 22 Nov 2026 at 10:06, Example Support wrote:
+> Hello Ada,
+>
+> the manual is attached; page 3 covers fires.
 `, customerToken, caseID, msgID(t, relayed))); err != nil {
 		t.Fatal(err)
 	}
-	box.expect(t, "alice@example.com")
+	again := box.expect(t, "alice@example.com")["alice@example.com"]
+	if !strings.Contains(again.text, "It caught fire again.") || strings.Contains(again.text, "page 3 covers fires") {
+		t.Errorf("the assignee is not shown just the new text:\n%s", again.text)
+	}
 	if c := getCase(t, g.db, caseID); c.Status != "open" {
 		t.Errorf("after the customer wrote again: %+v, want open", c)
 	}
@@ -521,8 +547,8 @@ It caught fire again.
 	var toCustomer []string
 	g.db.Select(&toCustomer, `SELECT convert_from(o.raw, 'UTF8') FROM outbox o WHERE EXISTS (
 		SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id AND d.recipient IN ('ada@customer.example', 'carol@customer.example'))`)
-	if len(toCustomer) != 5 {
-		t.Errorf("mails to the customer side = %d, want 5 (ack, 3 replies, status)", len(toCustomer))
+	if len(toCustomer) != 6 {
+		t.Errorf("mails to the customer side = %d, want 6 (ack, 3 replies, 2 status replies)", len(toCustomer))
 	}
 	for _, raw := range toCustomer {
 		for _, secret := range []string{"alice@example.com", "bob@example.com", "1998 model", "replacement at cost", "#priority", staffToken, noteAddr} {
