@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -44,6 +45,9 @@ type SMTPOptions struct {
 	ShutdownGrace time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// TrustedNetworks are client networks whose connections prove the
+	// sender's origin (the organisation's own relay); default none.
+	TrustedNetworks []netip.Prefix
 }
 
 // SMTPServer receives mail for the support address (RFC 5321). It answers
@@ -182,6 +186,7 @@ func (s *session) Data(r io.Reader) error {
 	if s.from == "" {
 		MarkNullSender(in)
 	}
+	markTrusted(in, s.remote, s.srv.opts.TrustedNetworks)
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.FileTimeout)
 	defer cancel()
 	filed, err := s.srv.opts.Filer.File(ctx, in)

@@ -40,6 +40,16 @@ type Message struct {
 	Loop       string // value of LoopHeader, typically our domain
 	Date       time.Time
 	Text       string // plain-text body, LF or CRLF line endings
+	// Attachments, when there are any, make the mail multipart/mixed: the
+	// text first, then each file base64-encoded (RFC 2046 §5.1.3).
+	Attachments []Attachment
+}
+
+// Attachment is one file sent with a Message.
+type Attachment struct {
+	Filename    string // shown to the recipient; RFC 2231-encoded when not ASCII
+	ContentType string // default application/octet-stream
+	Data        []byte
 }
 
 // Recipients returns the envelope recipients of m: To then Cc, each once.
@@ -73,8 +83,10 @@ func Compose(m *Message) ([]byte, error) {
 	// go-message writes fields in the reverse order of setting them; set
 	// them bottom-up so the mail reads From, To, Subject, … as clients show.
 	var h mail.Header
-	h.Set("Content-Transfer-Encoding", "quoted-printable")
-	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	if len(m.Attachments) == 0 {
+		h.Set("Content-Transfer-Encoding", "quoted-printable")
+		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	}
 	h.Set("MIME-Version", "1.0")
 	if m.Loop != "" {
 		h.Set(LoopHeader, oneLine(m.Loop))
@@ -103,6 +115,9 @@ func Compose(m *Message) ([]byte, error) {
 		h.SetAddressList("To", pointers(m.To))
 	}
 	h.SetAddressList("From", []*mail.Address{&m.From})
+	if len(m.Attachments) > 0 {
+		return composeMixed(h, m)
+	}
 
 	var buf bytes.Buffer
 	w, err := mail.CreateSingleInlineWriter(&buf, h)

@@ -34,6 +34,13 @@ const (
 // kinds lists every Kind with sample data used to test-render it at load.
 var kinds = map[Kind]any{
 	Acknowledgement: AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
+	// Staff work by mail (staff.go).
+	Notification:  sampleNotification,
+	Relayed:       sampleRelayed,
+	StatusReply:   sampleStatus,
+	CommandError:  sampleCommandError,
+	NotAuthorised: sampleNotAuthorised,
+	Escalation:    sampleEscalation,
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.

@@ -77,3 +77,41 @@ UPDATE cases SET assignee = $2, updated_at = $3 WHERE id = $1;
 -- name: case-header
 SELECT id, subject, status, priority, category, customer, assignee, opened_at, updated_at, resolved_at
 FROM cases WHERE id = $1;
+
+-- Staff work by mail (issue 4: staff.go, commands.go, notify.go, status.go).
+
+-- name: touch-case-quiet
+-- Staff wrote, or someone asked for the status: the case changed, its
+-- status did not.
+UPDATE cases SET updated_at = $2 WHERE id = $1;
+
+-- name: add-participant
+-- Returns a row only when the address was not on the case yet.
+INSERT INTO participants (case_id, address, name, role, added_at)
+VALUES ($1, $2, $3, CAST($4 AS participant_role), $5)
+ON CONFLICT (case_id, address) DO NOTHING
+RETURNING address;
+
+-- name: participant-role
+SELECT role FROM participants WHERE case_id = $1 AND address = $2;
+
+-- name: relay-recipients
+-- Who a staff reply goes to: the customer side and PR, oldest first.
+SELECT address, name, role FROM participants
+WHERE case_id = $1 AND role IN ('customer', 'cc', 'pr')
+ORDER BY added_at, address;
+
+-- name: last-customer-message
+-- The latest message the customer side wrote: staff replies thread under it.
+SELECT m.message_id, m.raw, m.text_body FROM messages m
+JOIN participants p ON p.case_id = m.case_id AND p.address = m.from_address
+WHERE m.case_id = $1 AND m.direction = 'inbound' AND p.role IN ('customer', 'cc')
+ORDER BY m.id DESC
+LIMIT 1;
+
+-- name: last-staff-action
+-- What a status reply may tell: staff's visible actions, not their notes.
+SELECT kind, at FROM events
+WHERE case_id = $1 AND actor = ANY(CAST($2 AS text[])) AND kind IN ('relayed', 'status', 'assigned')
+ORDER BY id DESC
+LIMIT 1;

@@ -112,6 +112,12 @@ type Options struct {
 	Committers int
 	// BatchTimeout bounds one shared transaction; default 30 seconds.
 	BatchTimeout time.Duration
+
+	// Staff work by mail (staff.go).
+	StaffAddresses    []string // the staff directory; notifications go here
+	PR                string   // the PR mailbox, also counted as staff; "" for none
+	ShowNames         bool     // relayed replies carry the staff member's name (never their address)
+	AddCCParticipants bool     // addresses the customer copies become participants
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -129,7 +135,10 @@ type Store struct {
 func NewStore(opts Options) (*Store, error) {
 	q, err := sqlfile.Parse(queriesSQL, "find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
 		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event",
-		"set-status", "set-priority", "set-assignee", "case-header")
+		"set-status", "set-priority", "set-assignee", "case-header",
+		// Staff work by mail (staff.go).
+		"touch-case-quiet", "add-participant", "participant-role", "relay-recipients",
+		"last-customer-message", "last-staff-action")
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -255,9 +264,13 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	now := s.opts.Now()
 	from := strings.ToLower(in.From.Address)
 	caseID, how, err := s.thread(ctx, tx, in)
+	if err == nil && caseID == 0 {
+		caseID, how, err = s.threadStatusRequest(ctx, tx, in)
+	}
 	if err != nil {
 		return f, false, err
 	}
+	var r route
 	if caseID == 0 {
 		subject := strings.TrimSpace(in.Subject)
 		if subject == "" {
@@ -271,7 +284,14 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		if err := tx.QueryRowxContext(ctx, s.q["lock-case"], caseID).Scan(new(string)); err != nil {
 			return f, false, fmt.Errorf("lock case %d: %w", caseID, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q["touch-case"], caseID, now); err != nil {
+		if r, err = s.route(ctx, tx, caseID, in); err != nil {
+			return f, false, err
+		}
+		touch := "touch-case"
+		if r.keepsStatus(in) {
+			touch = "touch-case-quiet"
+		}
+		if _, err := tx.ExecContext(ctx, s.q[touch], caseID, now); err != nil {
 			return f, false, fmt.Errorf("update case %d: %w", caseID, err)
 		}
 	}
@@ -302,7 +322,11 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 			return f, false, err
 		}
 	}
-	return f, queued, nil
+	more, err := s.workByMail(ctx, tx, f, in, r, now)
+	if err != nil {
+		return f, false, err
+	}
+	return f, queued || more, nil
 }
 
 var subjectTag = regexp.MustCompile(`\[#(\d{1,18})\]`)

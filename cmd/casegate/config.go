@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,13 @@ type AddressesConfig struct {
 type StaffConfig struct {
 	Secret     string `toml:"secret"`
 	SecretFile string `toml:"secret_file"`
+	// Staff work by mail (staff.go).
+	TrustedNetworks   []string `toml:"trusted_networks"`    // CIDRs or addresses whose SMTP clients count as proof
+	AuthservID        string   `toml:"authserv_id"`         // the upstream MX whose Authentication-Results are trusted
+	ShowNames         bool     `toml:"show_names"`          // customers see the staff member's name (never the address)
+	AddCCParticipants bool     `toml:"add_cc_participants"` // addresses the customer copies become participants
+
+	trusted []netip.Prefix // TrustedNetworks, parsed by validate
 }
 
 // OutboundConfig is [outbound].
@@ -214,6 +222,9 @@ func (c *Config) validate() error {
 		if _, err := mail.ParseAddress(s); err != nil {
 			return bad("addresses.staff", "%q: %v", s, err)
 		}
+	}
+	if err := c.validateStaff(); err != nil {
+		return err
 	}
 	if len(c.Staff.Secret) < 16 {
 		return bad("staff.secret", "at least 16 characters are required (or set CASEGATE_STAFF_SECRET or staff.secret_file)")

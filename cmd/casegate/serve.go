@@ -155,6 +155,11 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		Secret:      []byte(c.Staff.Secret),
 		Logger:      log,
 		AfterCommit: sender.Wake,
+
+		StaffAddresses:    staffAddresses(c),
+		PR:                prAddress(c),
+		ShowNames:         c.Staff.ShowNames,
+		AddCCParticipants: c.Staff.AddCCParticipants,
 	})
 	if err != nil {
 		return configErrorf("%s: %v", c.path, err)
@@ -171,6 +176,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		MaxRecipients:   c.SMTP.MaxRecipients,
 		ReadTimeout:     c.SMTP.ReadTimeout.Duration,
 		Logger:          log,
+		TrustedNetworks: c.Staff.trusted,
 	})
 	var listeners []net.Listener
 	var addrs []net.Addr

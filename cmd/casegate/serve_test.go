@@ -208,7 +208,7 @@ func TestMailBecomesCaseAndIsAcknowledged(t *testing.T) {
 		t.Errorf("raw bytes not kept exactly:\n%q\nwant\n%q", raw, want)
 	}
 
-	acks := waitMaildir(t, g.maildir, 1)
+	acks := mailTo(t, waitMaildir(t, g.maildir, 2), "ada@customer.example") // and the staff notification
 	h := acks[0].Header
 	subject, _ := h.Subject()
 	if want := fmt.Sprintf("Re: Printer on fire [#%d]", c.ID); subject != want {
@@ -262,8 +262,8 @@ It is still burning.
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND direction = 'inbound'`, c.ID); n != 2 {
 		t.Errorf("inbound messages on the case = %d, want 2", n)
 	}
-	if n := count(t, g.db, `SELECT count(*) FROM outbox`); n != 1 {
-		t.Errorf("outbox rows = %d, want 1 (no second acknowledgement)", n)
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = 'ada@customer.example'`); n != 1 {
+		t.Errorf("mails to the customer = %d, want 1 (no second acknowledgement)", n)
 	}
 
 	// The same message delivered again (a lost 250, a second MX) files nothing.
@@ -273,11 +273,11 @@ It is still burning.
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE direction = 'inbound'`); n != 2 {
 		t.Errorf("inbound messages = %d after a re-delivery, want 2", n)
 	}
-	if n := count(t, g.db, `SELECT count(*) FROM outbox`); n != 1 {
-		t.Errorf("outbox rows = %d after a re-delivery, want 1", n)
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = 'ada@customer.example'`); n != 1 {
+		t.Errorf("mails to the customer = %d after a re-delivery, want 1", n)
 	}
 	g.stop()
-	waitMaildir(t, g.maildir, 1)
+	waitMaildir(t, g.maildir, 3) // the acknowledgement, and staff told of both messages
 }
 
 func TestRecipientsAndSizeChecked(t *testing.T) {
@@ -341,7 +341,7 @@ func TestDatabaseDownGivesTemporaryFailure(t *testing.T) {
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE direction = 'inbound'`); n != 1 {
 		t.Errorf("inbound messages = %d, want exactly 1", n)
 	}
-	waitMaildir(t, g.maildir, 1)
+	waitMaildir(t, g.maildir, 2) // the acknowledgement and the staff notification
 }
 
 func TestServeRefusesUnmigratedDatabase(t *testing.T) {

@@ -1,0 +1,147 @@
+package threads
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/jmoiron/sqlx"
+
+	"casegate/mailout"
+	"casegate/templates"
+)
+
+// isStatusRequest reports whether in asks for its case's status: the word
+// "status" as the whole subject (after "Re:" and the case tag) or as the
+// whole new text.
+func isStatusRequest(in *Inbound) bool {
+	word := func(s string) bool {
+		s = strings.Trim(strings.TrimSpace(s), ".!?:")
+		return strings.EqualFold(s, "status")
+	}
+	subject := strings.TrimSpace(caseNumberMention.ReplaceAllString(stripSubjectPrefixes(in.Subject), ""))
+	return word(subject) || word(in.NewText)
+}
+
+// caseNumberMention is a case number quoted in a status request: "#1042".
+var caseNumberMention = regexp.MustCompile(`#(\d{1,18})\b`)
+
+// threadStatusRequest finds the case a status request names by number
+// ("status #1042") when nothing else threaded it, but only for a participant
+// of that case: nobody else learns anything about it.
+func (s *Store) threadStatusRequest(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, string, error) {
+	if !isStatusRequest(in) {
+		return 0, "", nil
+	}
+	for _, m := range caseNumberMention.FindAllStringSubmatch(in.Subject+"\n"+in.NewText, 3) {
+		caseID, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		var ok bool
+		if err := tx.QueryRowxContext(ctx, s.q["is-participant"], caseID, strings.ToLower(in.From.Address)).Scan(&ok); err != nil {
+			return 0, "", err
+		}
+		if ok {
+			return caseID, "case number in a status request", nil
+		}
+	}
+	return 0, "", nil
+}
+
+// replyStatus answers a participant's status request (RFC 3834 §3: an
+// automatic reply, never to automatic mail; the caller checks that).
+func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
+	c, err := s.lockedCase(ctx, tx, caseID)
+	if err != nil {
+		return err
+	}
+	data := templates.StatusData{
+		Case:       c.ID,
+		Subject:    stripSubjectPrefixes(c.Subject),
+		Status:     string(c.Status),
+		ReceivedAt: timeText(c.OpenedAt),
+		Team:       s.opts.Team,
+	}
+	var kind string
+	var at time.Time
+	err = tx.QueryRowxContext(ctx, s.q["last-staff-action"], caseID, s.staffArray()).Scan(&kind, &at)
+	switch {
+	case err == nil:
+		data.LastStaffAction = map[string]string{"relayed": "replied", "status": "changed the status", "assigned": "took the case"}[kind] + " on " + timeText(at)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("last staff action: %w", err)
+	}
+	if c.Assignee != "" {
+		// The customer never sees a staff member's address unless names are shown.
+		data.Assignee = "a member of our team"
+		if s.opts.ShowNames {
+			data.Assignee = c.Assignee
+		}
+	}
+	rendered, err := s.opts.Templates.Render(templates.StatusReply, data)
+	if err != nil {
+		return err
+	}
+	refs := append([]string(nil), in.References...)
+	if len(refs) == 0 {
+		refs = append(refs, in.InReplyTo...)
+	}
+	m := &mailout.Message{
+		From:       mail.Address{Name: s.opts.Team, Address: s.opts.Support.Address},
+		To:         []mail.Address{{Name: in.From.Name, Address: in.From.Address}},
+		ReplyTo:    []mail.Address{{Name: s.opts.Team, Address: s.ReplyAddress(caseID, RoleCustomer)}},
+		Subject:    rendered.Subject,
+		MessageID:  mailout.NewMessageID(s.domain),
+		InReplyTo:  in.MessageID,
+		References: append(refs, in.MessageID),
+		Auto:       mailout.AutoReplied,
+		Loop:       s.domain,
+		Text:       rendered.Text,
+	}
+	row, err := s.queue(ctx, tx, caseID, m, in.MessageID, now)
+	if err != nil {
+		return fmt.Errorf("status reply: %w", err)
+	}
+	return s.addEvent(ctx, tx, caseID, now, "status-sent", "casegate", row, "to "+in.From.Address)
+}
+
+// addCopiedParticipants makes the addresses a customer put in To or Cc
+// participants of the case (role cc, copied on replies), when the
+// configuration allows it. Our own addresses and staff are never added.
+func (s *Store) addCopiedParticipants(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
+	if !s.opts.AddCCParticipants {
+		return nil
+	}
+	role, err := s.participantRole(ctx, tx, caseID, in.From.Address)
+	if err != nil || role != ParticipantCustomer {
+		return err
+	}
+	e, _ := message.Read(bytes.NewReader(in.Raw))
+	if e == nil {
+		return nil
+	}
+	h := mail.Header{Header: e.Header}
+	for _, field := range []string{"To", "Cc"} {
+		list, _ := h.AddressList(field) // a list that does not parse adds nobody
+		for _, a := range list {
+			addr := strings.ToLower(a.Address)
+			_, domain, _ := strings.Cut(addr, "@")
+			if domain == "" || domain == s.domain || s.isStaff(addr) || strings.EqualFold(addr, in.From.Address) {
+				continue
+			}
+			if err := s.addParticipant(ctx, tx, caseID, mail.Address{Name: a.Name, Address: addr}, ParticipantCC, strings.ToLower(in.From.Address), "copied by the customer", now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
