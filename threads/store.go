@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-message/mail"
@@ -112,13 +113,16 @@ type Store struct {
 	q           map[string]string
 	supportBase string // local part of the support address, before any "+"
 	domain      string
+	live        atomic.Pointer[Settings] // what SIGHUP may replace (reload.go)
 }
 
 // NewStore checks opts and returns a Store.
 func NewStore(opts Options) (*Store, error) {
 	q, err := sqlfile.Parse(queriesSQL, "find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
 		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event",
-		"set-status", "set-priority", "set-assignee", "case-header")
+		"set-status", "set-priority", "set-assignee", "case-header",
+		"list-cases", "case-participants", "case-messages", "case-events", // cases.go
+		"list-quarantine", "get-quarantined", "mark-refiled")
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -145,7 +149,9 @@ func NewStore(opts Options) (*Store, error) {
 		opts.Logger = slog.Default()
 	}
 	base, _, _ := strings.Cut(local, "+")
-	return &Store{opts: opts, q: q, supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}, nil
+	s := &Store{opts: opts, q: q, supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}
+	s.live.Store(&Settings{Templates: opts.Templates})
+	return s, nil
 }
 
 // Prepare checks every query against the database, so a query that does not
@@ -329,7 +335,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 // acknowledge queues the acknowledgement of a new case, threaded under the
 // customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
 func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.opts.Templates.Render(templates.Acknowledgement, templates.AcknowledgementData{
+	text, err := s.settings().Templates.Render(templates.Acknowledgement, templates.AcknowledgementData{
 		Case:         caseID,
 		Subject:      stripSubjectPrefixes(in.Subject),
 		CustomerName: in.From.Name,
