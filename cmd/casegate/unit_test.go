@@ -105,3 +105,46 @@ func TestSysusersAndTmpfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestMakeInstall installs into a DESTDIR and checks that every piece is in
+// place, that the installed unit verifies against the installed binary, and
+// that a second install keeps the admin's configuration.
+func TestMakeInstall(t *testing.T) {
+	analyze := systemdTool(t, "systemd-analyze")
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make not found: %v", err)
+	}
+	dest := t.TempDir()
+	runTool(t, "make", "-s", "-C", "../..", "install", "DESTDIR="+dest)
+	for path, mode := range map[string]os.FileMode{
+		"usr/local/bin/casegate":                             0o755,
+		"etc/systemd/system/casegate.service":                0o644,
+		"usr/lib/sysusers.d/casegate.conf":                   0o644,
+		"usr/lib/tmpfiles.d/casegate.conf":                   0o644,
+		"etc/casegate/casegate.toml":                         0o640,
+		"usr/local/share/doc/casegate/README.md":             0o644,
+		"usr/local/share/doc/casegate/casegate.example.toml": 0o644,
+	} {
+		fi, err := os.Stat(filepath.Join(dest, path))
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v %v, want mode %o", path, fi, err, mode)
+		}
+	}
+	out := runTool(t, filepath.Join(dest, "usr/local/bin/casegate"), "version")
+	if !strings.HasPrefix(out, "casegate ") {
+		t.Errorf("installed binary says %q", out)
+	}
+	unit, _ := os.ReadFile(filepath.Join(dest, "etc/systemd/system/casegate.service"))
+	check := filepath.Join(t.TempDir(), "casegate.service")
+	os.WriteFile(check, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/casegate", filepath.Join(dest, "usr/local/bin/casegate"))), 0o644)
+	if out := runTool(t, analyze, "verify", check); strings.TrimSpace(out) != "" {
+		t.Errorf("installed unit: %s", out)
+	}
+
+	conf := filepath.Join(dest, "etc/casegate/casegate.toml")
+	os.WriteFile(conf, []byte("# the admin's own\n"), 0o640)
+	runTool(t, "make", "-s", "-C", "../..", "install", "DESTDIR="+dest)
+	if b, _ := os.ReadFile(conf); string(b) != "# the admin's own\n" {
+		t.Errorf("make install overwrote the configuration: %q", b)
+	}
+}
