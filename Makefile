@@ -40,6 +40,9 @@ install:
 		systemd-sysusers /usr/lib/sysusers.d/casegate.conf && \
 		systemd-tmpfiles --create /usr/lib/tmpfiles.d/casegate.conf && \
 		chgrp casegate /etc/casegate/casegate.toml && \
+		{ test -e /etc/casegate/staff-secret || \
+		  { install -m 0640 -g casegate /dev/null /etc/casegate/staff-secret && \
+		    head -c 32 /dev/urandom | base64 > /etc/casegate/staff-secret; }; } && \
 		systemctl daemon-reload; \
 	fi
 	@echo "installed; edit /etc/casegate/casegate.toml, then: casegate check-config && systemctl enable --now casegate"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -13,12 +14,23 @@ import (
 const exampleConfig = "../../etc/casegate.example.toml"
 
 // TestExampleConfigLoads checks that the example `make install` puts in
-// /etc/casegate passes validation as shipped (with the staff secret from the
-// environment, as the README recommends).
+// /etc/casegate passes validation as shipped, beside the staff-secret file
+// make install creates.
 func TestExampleConfigLoads(t *testing.T) {
-	env := map[string]string{"CASEGATE_STAFF_SECRET": "0123456789abcdef0123"}
-	if _, err := loadConfig(exampleConfig, func(k string) string { return env[k] }); err != nil {
+	dir := t.TempDir()
+	b, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "casegate.toml")
+	os.WriteFile(path, b, 0o640)
+	os.WriteFile(filepath.Join(dir, "staff-secret"), []byte("bm90IGEgcmVhbCBzZWNyZXQsIGEgdGVzdCBvbmUh\n"), 0o640)
+	c, err := loadConfig(path, func(string) string { return "" })
+	if err != nil {
 		t.Fatalf("example config: %v", err)
+	}
+	if c.Staff.Secret != "bm90IGEgcmVhbCBzZWNyZXQsIGEgdGVzdCBvbmUh" {
+		t.Errorf("secret from secret_file = %q", c.Staff.Secret)
 	}
 }
 
