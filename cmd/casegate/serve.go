@@ -200,13 +200,13 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 
 	var listening errgroup.Group
 	for _, l := range listeners {
-		listening.Go(func() error { return smtpServer.Serve(listenCtx, l) })
+		listening.Go(svc.listener(func() error { return smtpServer.Serve(listenCtx, l) }))
 	}
 	if lmtpListener != nil {
 		lmtpServer := mailin.NewLMTPServer(mailin.SMTPOptions{Filer: store, Domains: c.SMTP.Domains, Hostname: c.SMTP.Hostname,
 			MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
 			ReadTimeout: c.SMTP.ReadTimeout.Duration, Logger: log, Observe: m.observeMessage})
-		listening.Go(func() error { return lmtpServer.Serve(listenCtx, lmtpListener) })
+		listening.Go(svc.listener(func() error { return lmtpServer.Serve(listenCtx, lmtpListener) }))
 	}
 	listening.Go(func() error { return svc.Run(listenCtx) })
 	svc.listening.Store(true)

@@ -87,6 +87,18 @@ func (s *service) notify(state string) {
 	}
 }
 
+// listener wraps a listener's Serve: when it ends with an error, the
+// gateway is no longer ready and the watchdog stops being fed.
+func (s *service) listener(serve func() error) func() error {
+	return func() error {
+		err := serve()
+		if err != nil {
+			s.listening.Store(false) // serve reports err when it returns
+		}
+		return err
+	}
+}
+
 // alive is what the watchdog vouches for: the listeners accept and the
 // sender runs. A database outage is not in it, on purpose: a restart does
 // not cure it, while casegate keeps answering 451 so senders retry; it
