@@ -452,3 +452,33 @@ func sendLMTP(t *testing.T, sock string, rcpts []string, raw string) (map[string
 	}
 	return w.CloseWithLMTPResponse()
 }
+
+// The watchdog is fed only while the listeners accept and the sender runs:
+// a gateway that lost them is left to systemd's WatchdogSec to restart.
+func TestWatchdogStarvesWhenNotAlive(t *testing.T) {
+	msgs := fakeNotifySocket(t, 150*time.Millisecond)
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	s := &service{log: log, metrics: newMetrics(nil, log, time.Now), hup: make(chan os.Signal, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	s.sending.Store(true)            // listeners down, sender up
+	quiet := time.After(time.Second) // about 20 ping intervals
+	for waiting := true; waiting; {
+		select {
+		case m := <-msgs:
+			if strings.Contains(m, "WATCHDOG=1") {
+				t.Fatal("watchdog fed while the listeners are down")
+			}
+		case <-quiet:
+			waiting = false
+		}
+	}
+	s.listening.Store(true)
+	waitNotify(t, msgs, "WATCHDOG=1")
+}
