@@ -48,6 +48,10 @@ type SMTPOptions struct {
 	// TrustedNetworks are client networks whose connections prove the
 	// sender's origin (the organisation's own relay); default none.
 	TrustedNetworks []netip.Prefix
+	// Observe, when set, is told the outcome of every message: its source
+	// ("smtp", "lmtp"), the result ("filed", "duplicate", "failed",
+	// "rejected") and how long filing took. It must not block (metrics).
+	Observe func(source, result string, took time.Duration)
 }
 
 // SMTPServer receives mail for the support address (RFC 5321). It answers
@@ -56,6 +60,7 @@ type SMTPOptions struct {
 type SMTPServer struct {
 	opts    SMTPOptions
 	domains map[string]bool
+	lmtp    bool // speak LMTP (RFC 2033), see lmtp.go
 }
 
 var (
@@ -107,6 +112,7 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 	srv.ReadTimeout = s.opts.ReadTimeout
 	srv.WriteTimeout = time.Minute
 	srv.ErrorLog = slogAdapter{s.opts.Logger}
+	srv.LMTP = s.lmtp
 	filing := context.WithoutCancel(ctx) // a filing under way finishes even during shutdown
 	srv.Backend = smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{srv: s, ctx: filing, remote: c.Conn().RemoteAddr().String()}, nil
@@ -173,13 +179,15 @@ func (s *session) Data(r io.Reader) error {
 	if _, err := buf.ReadFrom(r); err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) { // e.g. 552 message too big
+			s.srv.observe("rejected", 0)
 			return se
 		}
 		s.srv.opts.Logger.Warn("smtp: reading message failed", "remote", s.remote, "err", err)
+		s.srv.observe("failed", 0)
 		return errTempFailure
 	}
 	in := Parse(buf.Bytes())
-	in.Source = "smtp"
+	in.Source = s.srv.source()
 	in.EnvelopeFrom = s.from
 	in.Recipients = append([]string(nil), s.rcpts...)
 	in.ReceivedAt = s.srv.opts.Now()
@@ -190,6 +198,7 @@ func (s *session) Data(r io.Reader) error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.FileTimeout)
 	defer cancel()
 	filed, err := s.srv.opts.Filer.File(ctx, in)
+	s.srv.observeFiling(filed, err, s.srv.opts.Now().Sub(in.ReceivedAt))
 	log := s.srv.opts.Logger.With("remote", s.remote, "message_id", in.MessageID)
 	if err != nil {
 		// The one place where an internal error becomes an SMTP reply:

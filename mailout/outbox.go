@@ -23,7 +23,8 @@ var queriesSQL string
 var queries = mustQueries()
 
 func mustQueries() map[string]string {
-	q, err := sqlfile.Parse(queriesSQL, "enqueue", "claim", "mark-sent", "mark-failed", "reschedule")
+	q, err := sqlfile.Parse(queriesSQL, "enqueue", "claim", "mark-sent", "mark-failed", "reschedule",
+		"list-deliveries", "retry-delivery", "outbox-stats")
 	if err != nil {
 		// queries.sql is compiled in; a broken file is a programming error
 		// caught by every test of the package.

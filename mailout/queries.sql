@@ -36,3 +36,33 @@ UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3 WHERE i
 
 -- name: reschedule
 UPDATE deliveries SET next_attempt_at = $2, last_error = $3 WHERE id = $1;
+
+-- Admin and metrics (casegate outbox, /metrics).
+
+-- name: list-deliveries
+-- $1: only failed deliveries; $2: at most this many, newest first.
+SELECT d.id, d.outbox_id, o.message_id, d.recipient, d.status, d.attempts,
+       d.next_attempt_at, d.last_error, d.sent_at, d.failed_at, o.created_at
+FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+WHERE NOT $1 OR d.status = 'failed'
+ORDER BY d.id DESC
+LIMIT $2;
+
+-- name: retry-delivery
+-- A failed delivery goes back into the queue, due now; a queued one is
+-- brought forward. A sent one is left alone (status tells the caller).
+WITH d AS (SELECT id, status FROM deliveries WHERE id = $1 FOR UPDATE),
+upd AS (
+    UPDATE deliveries SET status = 'queued', next_attempt_at = $2, failed_at = NULL
+    FROM d WHERE deliveries.id = d.id AND d.status IN ('queued', 'failed')
+    RETURNING deliveries.id
+)
+SELECT d.status, EXISTS (SELECT 1 FROM upd) FROM d;
+
+-- name: outbox-stats
+-- Queued deliveries and the age of the oldest, failed deliveries.
+SELECT count(*) FILTER (WHERE status = 'queued'),
+       COALESCE(min(o.created_at) FILTER (WHERE status = 'queued'), $1),
+       count(*) FILTER (WHERE status = 'failed')
+FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+WHERE d.status IN ('queued', 'failed');

@@ -39,6 +39,9 @@ type SenderOptions struct {
 	// OnFailed is called after a delivery failed for good, e.g. to tell
 	// staff; it must not block.
 	OnFailed func(d FailedDelivery)
+	// OnAttempt, when set, is told the result of every delivery attempt:
+	// "sent", "deferred" or "failed" (for good). It must not block (metrics).
+	OnAttempt func(result string)
 }
 
 // FailedDelivery describes a recipient casegate gave up on.
@@ -181,12 +184,18 @@ func (s *Sender) attempt(ctx context.Context, d claimed) bool {
 	log := s.opts.Logger.With("delivery", d.ID, "message_id", d.MessageID, "recipient", d.Recipient, "attempt", d.Attempts)
 	err := s.opts.Transport.Deliver(ctx, s.opts.ReturnPath(d.ID), d.Recipient, d.Raw)
 	now := s.opts.Now()
+	result := "deferred"
 	switch {
 	case err == nil:
+		result = "sent"
+		if s.opts.OnAttempt != nil {
+			s.opts.OnAttempt(result)
+		}
 		log.Info("outbox: delivered")
 		return true
 	case IsPermanent(err) || now.Sub(d.CreatedAt) >= s.opts.GiveUpAfter:
 		reason := err.Error()
+		result = "failed"
 		log.Warn("outbox: delivery failed for good", "err", reason)
 		if _, err = s.opts.DB.ExecContext(ctx, queries["mark-failed"], d.ID, now, reason); err == nil && s.opts.OnFailed != nil {
 			s.opts.OnFailed(FailedDelivery{DeliveryID: d.ID, OutboxID: d.OutboxID, MessageID: d.MessageID, Recipient: d.Recipient, Err: reason})
@@ -195,6 +204,9 @@ func (s *Sender) attempt(ctx context.Context, d claimed) bool {
 		next := now.Add(Backoff(d.Attempts))
 		log.Info("outbox: delivery deferred", "err", err, "next_attempt", next)
 		_, err = s.opts.DB.ExecContext(ctx, queries["reschedule"], d.ID, next, err.Error())
+	}
+	if s.opts.OnAttempt != nil {
+		s.opts.OnAttempt(result)
 	}
 	if err != nil {
 		// The row stays leased and is retried when the lease ends:

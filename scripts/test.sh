@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh mutt # mutt: staff replies from a real mail client (cmd/casegate)
+scripts/install-deps.sh systemd # systemd-analyze, -sysusers, -tmpfiles: unit tests
 
 tmp=$(mktemp -d /tmp/casegate-test.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55433)

@@ -52,7 +52,7 @@ func (s *Store) notifyStaff(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inbou
 	for _, a := range in.Attachments {
 		data.Attachments = append(data.Attachments, a.Filename)
 	}
-	rendered, err := s.opts.Templates.Render(templates.Notification, data)
+	rendered, err := s.settings().Templates.Render(templates.Notification, data)
 	if err != nil {
 		return false, err
 	}
@@ -89,7 +89,7 @@ func (s *Store) tellNotAuthorised(ctx context.Context, tx *sqlx.Tx, caseID int64
 	if err != nil {
 		return false, err
 	}
-	rendered, err := s.opts.Templates.Render(templates.NotAuthorised, templates.NotAuthorisedData{
+	rendered, err := s.settings().Templates.Render(templates.NotAuthorised, templates.NotAuthorisedData{
 		Case: caseID, Subject: stripSubjectPrefixes(c.Subject), From: formatAddress(in.From), Reasons: r.whyNotStaff(in), Team: s.opts.Team,
 	})
 	if err != nil {
@@ -118,7 +118,7 @@ func (s *Store) replyCommandError(ctx context.Context, tx *sqlx.Tx, caseID int64
 	if err != nil {
 		return err
 	}
-	rendered, err := s.opts.Templates.Render(templates.CommandError, templates.CommandErrorData{
+	rendered, err := s.settings().Templates.Render(templates.CommandError, templates.CommandErrorData{
 		Case: caseID, Subject: stripSubjectPrefixes(c.Subject), Errors: errs, Team: s.opts.Team,
 	})
 	if err != nil {
@@ -160,7 +160,7 @@ func (s *Store) escalate(ctx context.Context, tx *sqlx.Tx, caseID int64, actor s
 	if err := tx.QueryRowxContext(ctx, s.q["last-customer-message"], caseID).Scan(&lastID, &raw, &lastText); err != nil {
 		lastText = "(no message from the customer)"
 	}
-	rendered, err := s.opts.Templates.Render(templates.Escalation, templates.EscalationData{
+	rendered, err := s.settings().Templates.Render(templates.Escalation, templates.EscalationData{
 		Case: caseID, Subject: stripSubjectPrefixes(c.Subject), Customer: c.Customer, Status: string(c.Status),
 		Priority: string(c.Priority), By: actor, Text: lastText, Team: s.opts.Team,
 	})

@@ -115,3 +115,45 @@ SELECT kind, at FROM events
 WHERE case_id = $1 AND actor = ANY(CAST($2 AS text[])) AND kind IN ('relayed', 'status', 'assigned')
 ORDER BY id DESC
 LIMIT 1;
+-- Admin CLI (casegate cases, case show, quarantine): read side.
+
+-- name: list-cases
+-- $1 status or '' for every open status (new, open, pending); 'all' for all.
+-- $2 category or ''. $3 at most this many, most recently updated first.
+SELECT id, subject, status, priority, category, customer, assignee, opened_at, updated_at, resolved_at
+FROM cases
+WHERE (CASE WHEN $1 = '' THEN status IN ('new', 'open', 'pending')
+            WHEN $1 = 'all' THEN true
+            ELSE CAST(status AS text) = $1 END)
+  AND ($2 = '' OR CAST(category AS text) = $2)
+ORDER BY updated_at DESC, id DESC
+LIMIT $3;
+
+-- name: case-participants
+SELECT address, name, role, added_at FROM participants WHERE case_id = $1 ORDER BY added_at, address;
+
+-- name: case-messages
+SELECT id, direction, message_id, source, from_address, from_name, subject, text_body,
+       envelope_to, automatic, problems, received_at
+FROM messages WHERE case_id = $1 ORDER BY id;
+
+-- name: case-events
+SELECT id, at, kind, actor, COALESCE(message_id, 0) AS message_id, detail
+FROM events WHERE case_id = $1 ORDER BY id;
+
+-- name: list-quarantine
+-- $1: include messages refiled already.
+SELECT id, source, reason, envelope_from, envelope_to, message_id, received_at,
+       refiled_at, COALESCE(refiled_case, 0) AS refiled_case, length(raw) AS size
+FROM quarantine
+WHERE $1 OR refiled_at IS NULL
+ORDER BY id;
+
+-- name: get-quarantined
+SELECT id, source, reason, raw, envelope_from, envelope_to, message_id, received_at,
+       refiled_at, COALESCE(refiled_case, 0) AS refiled_case
+FROM quarantine WHERE id = $1;
+
+-- name: mark-refiled
+-- Only the first refiling counts; a second one finds the row marked.
+UPDATE quarantine SET refiled_at = $2, refiled_case = $3 WHERE id = $1 AND refiled_at IS NULL;

@@ -80,7 +80,7 @@ func (s *Store) isStaff(addr string) bool {
 	if addr == "" {
 		return false
 	}
-	for _, a := range s.opts.StaffAddresses {
+	for _, a := range s.settings().Staff {
 		if strings.EqualFold(a, addr) {
 			return true
 		}
@@ -265,7 +265,7 @@ func (s *Store) relay(ctx context.Context, tx *sqlx.Tx, c Case, in *Inbound, tex
 		data.StaffName = templates.HeaderValue(in.From.Name)
 		fromName = data.StaffName + " (" + s.opts.Team + ")"
 	}
-	rendered, err := s.opts.Templates.Render(templates.Relayed, data)
+	rendered, err := s.settings().Templates.Render(templates.Relayed, data)
 	if err != nil {
 		return err
 	}
@@ -372,7 +372,7 @@ func (s *Store) queue(ctx context.Context, tx *sqlx.Tx, caseID int64, m *mailout
 // staffList is the staff directory as mail recipients.
 func (s *Store) staffList() []mail.Address {
 	var out []mail.Address
-	for _, a := range s.opts.StaffAddresses {
+	for _, a := range s.settings().Staff {
 		out = append(out, mail.Address{Address: a})
 	}
 	return out
@@ -380,8 +380,9 @@ func (s *Store) staffList() []mail.Address {
 
 // staffArray is the staff directory (PR included) for SQL.
 func (s *Store) staffArray() any {
-	list := make([]string, 0, len(s.opts.StaffAddresses)+1)
-	for _, a := range s.opts.StaffAddresses {
+	staff := s.settings().Staff
+	list := make([]string, 0, len(staff)+1)
+	for _, a := range staff {
 		list = append(list, strings.ToLower(a))
 	}
 	if s.opts.PR != "" {

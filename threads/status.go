@@ -87,7 +87,7 @@ func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 			data.Assignee = c.Assignee
 		}
 	}
-	rendered, err := s.opts.Templates.Render(templates.StatusReply, data)
+	rendered, err := s.settings().Templates.Render(templates.StatusReply, data)
 	if err != nil {
 		return err
 	}

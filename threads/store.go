@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-message/mail"
@@ -114,7 +115,7 @@ type Options struct {
 	BatchTimeout time.Duration
 
 	// Staff work by mail (staff.go).
-	StaffAddresses    []string // the staff directory; notifications go here
+	StaffAddresses    []string // the staff directory at start (Reload replaces it); notifications go here
 	PR                string   // the PR mailbox, also counted as staff; "" for none
 	ShowNames         bool     // relayed replies carry the staff member's name (never their address)
 	AddCCParticipants bool     // addresses the customer copies become participants
@@ -129,6 +130,7 @@ type Store struct {
 	q           map[string]string
 	supportBase string // local part of the support address, before any "+"
 	domain      string
+	live        atomic.Pointer[Settings] // what SIGHUP may replace (reload.go)
 }
 
 // NewStore checks opts and returns a Store.
@@ -138,7 +140,9 @@ func NewStore(opts Options) (*Store, error) {
 		"set-status", "set-priority", "set-assignee", "case-header",
 		// Staff work by mail (staff.go).
 		"touch-case-quiet", "add-participant", "participant-role", "relay-recipients",
-		"last-customer-message", "last-staff-action")
+		"last-customer-message", "last-staff-action",
+		"list-cases", "case-participants", "case-messages", "case-events", // cases.go
+		"list-quarantine", "get-quarantined", "mark-refiled")
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -174,7 +178,9 @@ func NewStore(opts Options) (*Store, error) {
 		opts.BatchTimeout = defaultBatchTimeout
 	}
 	base, _, _ := strings.Cut(local, "+")
-	return &Store{opts: opts, q: q, requests: make(chan fileRequest, 256), supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}, nil
+	s := &Store{opts: opts, q: q, requests: make(chan fileRequest, 256), supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}
+	s.Reload(Settings{Templates: opts.Templates, Staff: opts.StaffAddresses})
+	return s, nil
 }
 
 // Prepare checks every query against the database, so a query that does not
@@ -381,7 +387,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 // acknowledge queues the acknowledgement of a new case, threaded under the
 // customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
 func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.opts.Templates.Render(templates.Acknowledgement, templates.AcknowledgementData{
+	text, err := s.settings().Templates.Render(templates.Acknowledgement, templates.AcknowledgementData{
 		Case:         caseID,
 		Subject:      stripSubjectPrefixes(in.Subject),
 		CustomerName: in.From.Name,

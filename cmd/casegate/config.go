@@ -26,8 +26,11 @@ type Config struct {
 	Outbound  OutboundConfig  `toml:"outbound"`
 	Templates TemplatesConfig `toml:"templates"`
 	Log       LogConfig       `toml:"log"`
+	LMTP      LMTPConfig      `toml:"lmtp"` // config_service.go
+	HTTP      HTTPConfig      `toml:"http"` // config_service.go
 
-	path string
+	path   string
+	getenv func(string) string // kept for SIGHUP, which reads the file again
 }
 
 // DatabaseConfig is [database].
@@ -103,12 +106,15 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // configError is a configuration problem: the process exits with status 2
 // and systemd does not restart it (RestartPreventExitStatus=2).
-type configError struct{ msg string }
+type configError struct {
+	msg string
+	key string // the offending key, e.g. "smtp.listen", when one is to blame
+}
 
 func (e *configError) Error() string { return e.msg }
 
 func configErrorf(format string, args ...any) error {
-	return &configError{fmt.Sprintf(format, args...)}
+	return &configError{msg: fmt.Sprintf(format, args...)}
 }
 
 // loadConfig reads and validates the file at path, then applies
@@ -134,6 +140,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		return nil, configErrorf("%s: unknown key(s): %s", path, strings.Join(keys, ", "))
 	}
 	c.path = path
+	c.getenv = getenv
 	if v := getenv("CASEGATE_DATABASE_URL"); v != "" {
 		c.Database.URL = v
 	}
@@ -180,7 +187,7 @@ func (c *Config) resolve(p string) string {
 
 func (c *Config) validate() error {
 	bad := func(key, format string, args ...any) error {
-		return configErrorf("%s: %s: %s", c.path, key, fmt.Sprintf(format, args...))
+		return &configError{msg: fmt.Sprintf("%s: %s: %s", c.path, key, fmt.Sprintf(format, args...)), key: key}
 	}
 	if c.Database.URL == "" {
 		return bad("database.url", "required (or set CASEGATE_DATABASE_URL)")
@@ -252,7 +259,7 @@ func (c *Config) validate() error {
 	default:
 		return bad("log.format", "%q: use text or json", c.Log.Format)
 	}
-	return nil
+	return c.validateService(bad)
 }
 
 func containsFold(list []string, s string) bool {

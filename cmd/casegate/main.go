@@ -6,6 +6,7 @@
 //	casegate serve   -config FILE   run the gateway until SIGINT/SIGTERM
 //	casegate migrate -config FILE   create or upgrade the database schema
 //	casegate version                print the version and schema version
+//	casegate check-config, cases, case, outbox, quarantine: see usage
 package main
 
 import (
@@ -28,6 +29,9 @@ func main() {
 		if errors.As(err, &ce) {
 			os.Exit(2) // bad configuration: restarting will not help
 		}
+		if code := cliExitCode(err); code != 0 {
+			os.Exit(code)
+		}
 		os.Exit(1)
 	}
 }
@@ -38,6 +42,21 @@ commands:
   serve   -config FILE   run the gateway until SIGINT or SIGTERM
   migrate -config FILE   create or upgrade the database schema
   version                print the version and schema version
+
+  check-config -config FILE [-smarthost]
+                         check everything serve would, and say which line is wrong
+  cases [-status S] [-category C] [-limit N]
+                         list cases (default: new, open and pending)
+  case show|resolve|reopen|assign|priority|note N …
+                         show or change one case (casegate case, for details)
+  outbox [-failed] [-limit N] | outbox retry ID
+                         list deliveries; queue a failed one again
+  quarantine [-all] | quarantine refile ID
+                         list messages that could not be filed; file one again
+
+Admin commands take -config FILE (default /etc/casegate/casegate.toml) and
+-json. Exit status: 0 done, 1 failed, 2 bad configuration or usage, 3 no
+such case/delivery/message, 4 change not allowed.
 `
 
 // run is the whole program, testable without a process.
@@ -53,6 +72,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		return versionCommand(stdout)
+	case "check-config":
+		return checkConfigCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "cases":
+		return casesCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "case":
+		return caseCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "outbox":
+		return outboxCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "quarantine":
+		return quarantineCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -126,7 +126,9 @@ func serveCommand(ctx context.Context, args []string, getenv func(string) string
 }
 
 // serve runs the gateway until ctx ends. ready, when not nil, receives the
-// bound SMTP addresses once everything is up (tests listen on port 0).
+// bound addresses once everything is up (tests listen on port 0): those of
+// [smtp] listen in order, then the LMTP and the HTTP listener's when
+// configured.
 func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.Addr) error {
 	tpl, err := templates.Load(c.resolve(c.Templates.Dir))
 	if err != nil {
@@ -141,32 +143,27 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		return err
 	}
 
+	m := newMetrics(db, log, time.Now)
 	transport, err := newTransport(c)
 	if err != nil {
 		return err
 	}
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log})
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, OnAttempt: m.observeDelivery})
 
-	support, _ := mail.ParseAddress(c.Addresses.Support) // validated
-	store, err := threads.NewStore(threads.Options{
-		DB:          db,
-		Templates:   tpl,
-		Support:     gomail.Address{Name: support.Name, Address: support.Address},
-		Secret:      []byte(c.Staff.Secret),
-		Logger:      log,
-		AfterCommit: sender.Wake,
-
-		StaffAddresses:    staffAddresses(c),
-		PR:                prAddress(c),
-		ShowNames:         c.Staff.ShowNames,
-		AddCCParticipants: c.Staff.AddCCParticipants,
-	})
+	opts := storeOptions(c, db, tpl, log)
+	opts.AfterCommit = sender.Wake
+	store, err := threads.NewStore(opts)
 	if err != nil {
 		return configErrorf("%s: %v", c.path, err)
 	}
 	if err := store.Prepare(ctx); err != nil {
 		return err
 	}
+	svc, err := newService(c, log, db, store, m) // catches SIGHUP from here on
+	if err != nil {
+		return err
+	}
+	defer svc.close()
 
 	smtpServer := mailin.NewSMTPServer(mailin.SMTPOptions{
 		Filer:           store,
@@ -177,6 +174,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		ReadTimeout:     c.SMTP.ReadTimeout.Duration,
 		Logger:          log,
 		TrustedNetworks: c.Staff.trusted,
+		Observe:         m.observeMessage,
 	})
 	var listeners []net.Listener
 	var addrs []net.Addr
@@ -191,6 +189,19 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		listeners = append(listeners, l)
 		addrs = append(addrs, l.Addr())
 	}
+	var lmtpListener net.Listener
+	if c.LMTP.Listen != "" {
+		if lmtpListener, err = listenLMTP(c); err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+		addrs = append(addrs, lmtpListener.Addr())
+	}
+	if a := svc.httpAddr(); a != nil {
+		addrs = append(addrs, a)
+	}
 
 	// Listeners stop first (draining sessions), then the sender, then the
 	// database closes (deferred above).
@@ -201,10 +212,19 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 
 	var listening errgroup.Group
 	for _, l := range listeners {
-		listening.Go(func() error { return smtpServer.Serve(listenCtx, l) })
+		listening.Go(svc.listener(func() error { return smtpServer.Serve(listenCtx, l) }))
 	}
+	if lmtpListener != nil {
+		lmtpServer := mailin.NewLMTPServer(mailin.SMTPOptions{Filer: store, Domains: c.SMTP.Domains, Hostname: c.SMTP.Hostname,
+			MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
+			ReadTimeout: c.SMTP.ReadTimeout.Duration, Logger: log, Observe: m.observeMessage})
+		listening.Go(svc.listener(func() error { return lmtpServer.Serve(listenCtx, lmtpListener) }))
+	}
+	listening.Go(func() error { return svc.Run(listenCtx) })
+	svc.listening.Store(true)
 	senderDone := make(chan error, 1)
-	go func() { senderDone <- sender.Run(senderCtx) }()
+	svc.sending.Store(true)
+	go func() { senderDone <- sender.Run(senderCtx); svc.sending.Store(false) }()
 	// The committers outlive the listeners so sessions draining at shutdown
 	// still get their messages filed.
 	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
@@ -213,10 +233,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	go func() { storeDone <- store.Run(storeCtx) }()
 
 	log.Info("casegate: serving", "smtp", addrs, "schema", casegate.SchemaVersion(), "outbound", transportName(c))
+	svc.ready("serving")
 	if ready != nil {
 		ready <- addrs
 	}
 	err = listening.Wait()
+	svc.listening.Store(false)
 	stopListening()
 	stopStore()
 	<-storeDone
@@ -224,6 +246,25 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	<-senderDone
 	log.Info("casegate: stopped")
 	return err
+}
+
+// storeOptions is the one place a configuration becomes threads.Options, for
+// the service and the admin commands alike, so a message filed by either
+// is handled the same way.
+func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) threads.Options {
+	support, _ := mail.ParseAddress(c.Addresses.Support) // validated
+	return threads.Options{
+		DB:        db,
+		Templates: tpl,
+		Support:   gomail.Address{Name: support.Name, Address: support.Address},
+		Secret:    []byte(c.Staff.Secret),
+		Logger:    log,
+
+		StaffAddresses:    staffAddresses(c),
+		PR:                prAddress(c),
+		ShowNames:         c.Staff.ShowNames,
+		AddCCParticipants: c.Staff.AddCCParticipants,
+	}
 }
 
 func newTransport(c *Config) (mailout.Transport, error) {
