@@ -28,6 +28,7 @@ import (
 // Parse limits: they bound the cost of hostile input, not what real mail needs.
 const (
 	maxParts     = 500
+	maxDepth     = 20
 	maxTextBytes = 1 << 20
 )
 
@@ -55,7 +56,9 @@ func Parse(raw []byte) *threads.Inbound {
 	h := mail.Header{Header: e.Header}
 	readHeader(in, h)
 	classify(in, h)
+	classifySafety(in, h)
 	readText(in, e)
+	readDSN(in)
 	return in
 }
 
@@ -70,6 +73,7 @@ func readHeader(in *threads.Inbound, h mail.Header) {
 	default:
 		in.From = *from[0]
 		if len(from) > 1 || len(h.Values("From")) > 1 {
+			in.MultipleFrom = true
 			in.Problems = append(in.Problems, "more than one From address")
 		}
 	}
@@ -184,6 +188,9 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		}
 		if parts++; parts > maxParts {
 			return fmt.Errorf("more than %d parts; the rest is kept raw only", maxParts)
+		}
+		if len(path) > maxDepth {
+			return fmt.Errorf("MIME nesting deeper than %d; the rest is kept raw only", maxDepth)
 		}
 		t, params, _ := part.Header.ContentType()
 		if t == "" {

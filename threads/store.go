@@ -64,6 +64,10 @@ type Inbound struct {
 	Automatic   bool           // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
 	Why         string         // why Automatic is set, for the case timeline
 	Problems    []string       // what could not be parsed or decoded
+	// Mail safety (threads/safety.go).
+	MultipleFrom bool   // more than one From address: never staff authority
+	DSN          *DSN   // the delivery-status report, when the message is one
+	Quarantine   string // why the message must not be filed on a case (e.g. a mail loop)
 }
 
 // Attachment is one attached file of a message, decoded.
@@ -89,6 +93,10 @@ type Filed struct {
 	Message   int64 // messages.id of the stored message
 	NewCase   bool  // the message opened the case
 	Duplicate bool  // the message was filed before; nothing was changed or sent
+	// Quarantined: the message was kept in quarantine, on no case (Case may
+	// be 0).
+	Quarantined bool
+	Bounce      int64 // the delivery a bounce reported on; no case was opened
 }
 
 // Options configures a Store. Fields other than DB, Templates, Support and
@@ -104,6 +112,7 @@ type Options struct {
 	// AfterCommit runs after a commit that queued mail (e.g. the Sender's
 	// Wake). It must not block.
 	AfterCommit func()
+	Safety      SafetyOptions // loops, bounces, unproven staff senders
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -118,7 +127,9 @@ type Store struct {
 func NewStore(opts Options) (*Store, error) {
 	q, err := sqlfile.Parse(queriesSQL, "find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
 		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event",
-		"set-status", "set-priority", "set-assignee", "case-header")
+		"set-status", "set-priority", "set-assignee", "case-header",
+		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
+		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary")
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -143,6 +154,12 @@ func NewStore(opts Options) (*Store, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Safety.MaxAutoRepliesPerDay == 0 {
+		opts.Safety.MaxAutoRepliesPerDay = 5
+	}
+	if opts.Safety.BounceSuppression == 0 {
+		opts.Safety.BounceSuppression = 7 * 24 * time.Hour
 	}
 	base, _, _ := strings.Cut(local, "+")
 	return &Store{opts: opts, q: q, supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}, nil
@@ -225,6 +242,9 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	}
 
 	now := s.opts.Now()
+	if f, queued, handled, err := s.fileSafety(ctx, tx, in, now); handled || err != nil {
+		return f, queued, err
+	}
 	from := strings.ToLower(in.From.Address)
 	caseID, how, err := s.thread(ctx, tx, in)
 	if err != nil {
@@ -249,11 +269,8 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	}
 	f.Case = caseID
 
-	err = tx.QueryRowxContext(ctx, s.q["insert-inbound"], caseID, in.MessageID, in.BodySHA256, in.Raw, in.Source,
-		in.EnvelopeFrom, textArray(in.Recipients), from, in.From.Name, in.Subject, in.Text,
-		textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), now).Scan(&f.Message)
-	if err != nil {
-		return f, false, fmt.Errorf("store message: %w", err)
+	if f.Message, err = s.insertInbound(ctx, tx, caseID, in, now); err != nil {
+		return f, false, err
 	}
 	kind, detail := "received", "threaded by "+how
 	if f.NewCase {
@@ -263,10 +280,19 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		return f, false, err
 	}
 
+	if queued, err = s.checkStaffClaim(ctx, tx, caseID, in, now); err != nil {
+		return f, false, err
+	}
 	if f.NewCase {
+		var may bool
+		var why string
+		var notified bool
 		if in.Automatic {
 			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, "automatic mail is never answered (RFC 3834): "+in.Why)
-		} else {
+		} else if may, why, notified, err = s.mayAutoReply(ctx, tx, caseID, in.From.Address, now); err == nil && !may {
+			queued = queued || notified
+			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, why)
+		} else if err == nil {
 			err = s.acknowledge(ctx, tx, caseID, in, now)
 			queued = err == nil
 		}
@@ -301,7 +327,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 	// 2. In-Reply-To / References naming a message we stored or sent.
 	if ids := in.threadingIDs(); len(ids) > 0 {
 		var caseID int64
-		err := tx.QueryRowxContext(ctx, s.q["case-by-message-ids"], pq.Array(ids)).Scan(&caseID)
+		err := tx.QueryRowxContext(ctx, s.q["case-by-message-ids-safe"], pq.Array(ids), strings.ToLower(in.From.Address)).Scan(&caseID)
 		if err == nil {
 			return caseID, "references", nil
 		}
