@@ -3,6 +3,7 @@ package mailin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,18 @@ type SMTPOptions struct {
 	ShutdownGrace time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Mail safety (mailin/safety.go, auth.go, limits.go).
+	// Auth verifies senders (DKIM, SPF, DMARC); nil leaves every message
+	// without authority.
+	Auth *Authenticator
+	// MaxHeaderBytes bounds a message's header section; larger gets
+	// 552 5.3.4. Default 1 MiB.
+	MaxHeaderBytes int
+	// MaxConnsPerIP bounds open connections from one IP; more get 421.
+	// Default 20; negative means no limit.
+	MaxConnsPerIP int
+	// TLSConfig, when set, offers STARTTLS (RFC 3207) with its certificate.
+	TLSConfig *tls.Config
 }
 
 // SMTPServer receives mail for the support address (RFC 5321). It answers
@@ -85,6 +98,12 @@ func NewSMTPServer(opts SMTPOptions) *SMTPServer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxHeaderBytes == 0 {
+		opts.MaxHeaderBytes = 1 << 20
+	}
+	if opts.MaxConnsPerIP == 0 {
+		opts.MaxConnsPerIP = 20
+	}
 	d := make(map[string]bool)
 	for _, dom := range opts.Domains {
 		d[strings.ToLower(dom)] = true
@@ -103,9 +122,11 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 	srv.ReadTimeout = s.opts.ReadTimeout
 	srv.WriteTimeout = time.Minute
 	srv.ErrorLog = slogAdapter{s.opts.Logger}
+	srv.TLSConfig = s.opts.TLSConfig
+	l = limitPerIP(l, s.opts.MaxConnsPerIP)
 	filing := context.WithoutCancel(ctx) // a filing under way finishes even during shutdown
 	srv.Backend = smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s, ctx: filing, remote: c.Conn().RemoteAddr().String()}, nil
+		return &session{srv: s, ctx: filing, remote: c.Conn().RemoteAddr().String(), conn: c}, nil
 	})
 
 	errc := make(chan error, 1)
@@ -126,13 +147,14 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 
 // NewSession is required by smtp.Backend; Serve installs its own.
 func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{srv: s, ctx: context.Background(), remote: c.Conn().RemoteAddr().String()}, nil
+	return &session{srv: s, ctx: context.Background(), remote: c.Conn().RemoteAddr().String(), conn: c}, nil
 }
 
 type session struct {
 	srv    *SMTPServer
 	ctx    context.Context
 	remote string
+	conn   *smtp.Conn
 	from   string
 	rcpts  []string
 }
@@ -147,9 +169,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 
 // SMTP replies of the listener; the text never carries internal details.
 var (
-	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied: we accept mail only for our own domains"}
-	errNoMailbox   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
-	errTempFailure = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing your message; please try again later"}
+	errRelayDenied    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied: we accept mail only for our own domains"}
+	errNoMailbox      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
+	errHeaderTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too large"}
+	errTempFailure    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing your message; please try again later"}
 )
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
@@ -174,6 +197,9 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.opts.Logger.Warn("smtp: reading message failed", "remote", s.remote, "err", err)
 		return errTempFailure
 	}
+	if headerEnd(buf.Bytes()) > s.srv.opts.MaxHeaderBytes || headerEnd(buf.Bytes()) < 0 && buf.Len() > s.srv.opts.MaxHeaderBytes {
+		return errHeaderTooLarge
+	}
 	in := Parse(buf.Bytes())
 	in.Source = "smtp"
 	in.EnvelopeFrom = s.from
@@ -181,6 +207,9 @@ func (s *session) Data(r io.Reader) error {
 	in.ReceivedAt = s.srv.opts.Now()
 	if s.from == "" {
 		MarkNullSender(in)
+	}
+	if s.srv.opts.Auth != nil {
+		s.srv.opts.Auth.Check(s.ctx, in, ipOf(s.conn.Conn().RemoteAddr()), s.conn.Hostname())
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.FileTimeout)
 	defer cancel()
@@ -192,7 +221,8 @@ func (s *session) Data(r io.Reader) error {
 		log.Error("smtp: filing failed; answered 451", "err", err)
 		return errTempFailure
 	}
-	log.Info("smtp: filed", "case", filed.Case, "new_case", filed.NewCase, "duplicate", filed.Duplicate, "bytes", buf.Len())
+	log.Info("smtp: filed", "case", filed.Case, "new_case", filed.NewCase, "duplicate", filed.Duplicate, "bytes", buf.Len(),
+		"quarantined", filed.Quarantined, "bounce", filed.Bounce, "auth", in.Auth.Summary)
 	return nil
 }
 

@@ -25,6 +25,7 @@ type Config struct {
 	Outbound  OutboundConfig  `toml:"outbound"`
 	Templates TemplatesConfig `toml:"templates"`
 	Log       LogConfig       `toml:"log"`
+	Safety    SafetyConfig    `toml:"safety"`
 
 	path string
 }
@@ -43,6 +44,11 @@ type SMTPConfig struct {
 	MaxMessageBytes int64    `toml:"max_message_bytes"` // default 25 MiB
 	MaxRecipients   int      `toml:"max_recipients"`    // default 100
 	ReadTimeout     Duration `toml:"read_timeout"`      // default 10m
+	// Mail safety (cmd/casegate/safety.go).
+	MaxHeaderBytes int    `toml:"max_header_bytes"`       // default 1 MiB
+	MaxConnsPerIP  int    `toml:"max_connections_per_ip"` // default 20; -1 for none
+	TLSCert        string `toml:"tls_cert"`               // PEM certificate chain for STARTTLS
+	TLSKey         string `toml:"tls_key"`                // its PEM private key
 }
 
 // AddressesConfig is [addresses].
@@ -56,6 +62,9 @@ type AddressesConfig struct {
 type StaffConfig struct {
 	Secret     string `toml:"secret"`
 	SecretFile string `toml:"secret_file"`
+	// AuthservID names the upstream MX whose Authentication-Results
+	// casegate trusts (RFC 8601); empty trusts none.
+	AuthservID string `toml:"authserv_id"`
 }
 
 // OutboundConfig is [outbound].
@@ -230,6 +239,9 @@ func (c *Config) validate() error {
 		if c.Outbound.ImplicitTLS && c.Outbound.StartTLS != nil && *c.Outbound.StartTLS {
 			return bad("outbound.implicit_tls", "cannot be combined with starttls = true")
 		}
+	}
+	if err := c.validateSafety(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":

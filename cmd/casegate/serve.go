@@ -128,16 +128,19 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err != nil {
 		return err
 	}
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log})
+	var store *threads.Store // set below; the sender runs only after that
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log,
+		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) }})
 
 	support, _ := mail.ParseAddress(c.Addresses.Support) // validated
-	store, err := threads.NewStore(threads.Options{
+	store, err = threads.NewStore(threads.Options{
 		DB:          db,
 		Templates:   tpl,
 		Support:     gomail.Address{Name: support.Name, Address: support.Address},
 		Secret:      []byte(c.Staff.Secret),
 		Logger:      log,
 		AfterCommit: sender.Wake,
+		Safety:      safetyOptions(c),
 	})
 	if err != nil {
 		return configErrorf("%s: %v", c.path, err)
@@ -146,6 +149,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		return err
 	}
 
+	tlsConfig, err := smtpTLS(c)
+	if err != nil {
+		return err
+	}
 	smtpServer := mailin.NewSMTPServer(mailin.SMTPOptions{
 		Filer:           store,
 		Domains:         c.SMTP.Domains,
@@ -154,6 +161,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		MaxRecipients:   c.SMTP.MaxRecipients,
 		ReadTimeout:     c.SMTP.ReadTimeout.Duration,
 		Logger:          log,
+		Auth:            authenticator(c),
+		MaxHeaderBytes:  c.SMTP.MaxHeaderBytes,
+		MaxConnsPerIP:   c.SMTP.MaxConnsPerIP,
+		TLSConfig:       tlsConfig,
 	})
 	var listeners []net.Listener
 	var addrs []net.Addr
