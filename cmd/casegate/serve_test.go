@@ -52,9 +52,16 @@ maildir = "maildir"
 
 func startGateway(t *testing.T, dbURL string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, dbURL, "")
+}
+
+// startGatewayWith starts a gateway whose configuration is testConfig
+// followed by extra (further TOML tables).
+func startGatewayWith(t *testing.T, dbURL, extra string) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "casegate.toml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(testConfig, dbURL)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(testConfig, dbURL)+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := loadConfig(path, func(string) string { return "" })

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"casegate/internal/pgtest"
+)
+
+// maildirRaw waits until dir/new holds n mails and returns their bytes.
+func maildirRaw(t *testing.T, dir string, n int) []string {
+	t.Helper()
+	waitMaildir(t, dir, n)
+	files, _ := filepath.Glob(filepath.Join(dir, "new", "*"))
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+var (
+	returnPathField = regexp.MustCompile(`(?m)^Return-Path: <([^>]*)>`)
+	messageIDField  = regexp.MustCompile(`(?mi)^Message-Id: <([^>]*)>`)
+)
+
+func field(t *testing.T, re *regexp.Regexp, raw string) string {
+	t.Helper()
+	m := re.FindStringSubmatch(raw)
+	if m == nil {
+		t.Fatalf("no %s in:\n%s", re, raw)
+	}
+	return m[1]
+}
+
+// An out-of-office reply to an acknowledgement, and every other kind of
+// automatic mail, is filed but never answered (RFC 3834).
+func TestAutomaticMailIsNeverAnswered(t *testing.T) {
+	g := startGateway(t, pgtest.URL(t))
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	ack := maildirRaw(t, g.maildir, 1)[0]
+	ackID := field(t, messageIDField, ack)
+	if rp := field(t, returnPathField, ack); !strings.HasPrefix(rp, "support+bounce-") {
+		t.Errorf("acknowledgement's return path %q is not a VERP bounce address", rp)
+	}
+	if !strings.Contains(ack, "X-Casegate-Loop: support.example.com") {
+		t.Errorf("acknowledgement lacks the loop header:\n%s", ack)
+	}
+
+	ooo := fmt.Sprintf(`From: Ada Lovelace <ada@customer.example>
+To: support@support.example.com
+Subject: Automatic reply: Re: Printer on fire
+Message-ID: <ooo-1@customer.example>
+In-Reply-To: <%s>
+Auto-Submitted: auto-replied
+
+I am out of the office until Monday.
+`, ackID)
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, ooo); err != nil {
+		t.Fatalf("out-of-office: %v", err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE message_id = 'ooo-1@customer.example' AND automatic AND case_id = (SELECT min(id) FROM cases)`); n != 1 {
+		t.Errorf("out-of-office reply not filed on the case as automatic")
+	}
+
+	// Each of these opens a case (nobody else's mail is involved) but gets
+	// no acknowledgement.
+	for i, tc := range []struct{ envelopeFrom, headers string }{
+		{"robot1@vendor.example", "X-Loop: support@support.example.com\n"},
+		{"robot2@vendor.example", "Precedence: bulk\n"},
+		{"robot3@vendor.example", "List-Id: <list.vendor.example>\n"},
+		{"robot4@vendor.example", "Return-Path: <>\n"},
+		{"robot5@vendor.example", "X-Casegate-Loop: support.example.com\n"},
+		{"", ""}, // null envelope sender: a notification
+	} {
+		id := fmt.Sprintf("auto-%d@vendor.example", i)
+		if i == 4 {
+			id = "casegate.0123456789abcdef01234567@support.example.com" // our own id came back
+		}
+		from := tc.envelopeFrom
+		if from == "" {
+			from = "notifier@vendor.example"
+		}
+		raw := fmt.Sprintf("From: <%s>\nTo: support@support.example.com\nSubject: Notice %d\nMessage-ID: <%s>\n%s\nAutomatic text.\n", from, i, id, tc.headers)
+		if err := send(t, g.addr, tc.envelopeFrom, []string{"support@support.example.com"}, raw); err != nil {
+			t.Errorf("case %d: %v", i, err)
+		}
+		if n := count(t, g.db, `SELECT count(*) FROM messages WHERE message_id = $1 AND automatic`, id); n != 1 {
+			t.Errorf("case %d (%q): not filed as automatic", i, tc.headers)
+		}
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM outbox`); n != 1 {
+		t.Errorf("outbox rows = %d, want 1 (only the first acknowledgement)", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE kind = 'not-acknowledged'`); n != 6 {
+		t.Errorf("not-acknowledged events = %d, want 6", n)
+	}
+	g.stop()
+	maildirRaw(t, g.maildir, 1)
+}
+
+// A message that went round too often is quarantined as a loop, once.
+func TestMailLoopIsQuarantined(t *testing.T) {
+	g := startGateway(t, pgtest.URL(t))
+	loop := strings.Repeat("Received: from relay.example by relay.example; Sun, 22 Nov 2026 10:00:00 +0000\n", 60) + customerMail
+	for i := 0; i < 2; i++ { // a re-delivery adds nothing
+		if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, loop); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	var reason string
+	if err := g.db.Get(&reason, `SELECT reason FROM quarantine`); err != nil {
+		t.Fatalf("quarantine: %v", err)
+	}
+	if !strings.Contains(reason, "mail loop: 60 Received") {
+		t.Errorf("reason = %q", reason)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM cases`) + count(t, g.db, `SELECT count(*) FROM outbox`); n != 0 {
+		t.Errorf("a looping message opened a case or queued mail")
+	}
+}
+
+const dsnTemplate = `From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>
+To: <%s>
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <%s>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
+
+--BOUNDARY
+Content-Type: text/plain
+
+This is the mail system at host mx.customer.example.
+Your message could not be delivered to one or more recipients.
+
+--BOUNDARY
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.customer.example
+Arrival-Date: Sun, 22 Nov 2026 10:00:05 +0000
+
+Final-Recipient: rfc822; ada@customer.example
+Original-Recipient: rfc822;ada@customer.example
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <ada@customer.example>: Recipient address
+    rejected: User unknown in local recipient table
+
+--BOUNDARY--
+`
+
+// A bounce of an acknowledgement marks its delivery failed, opens no case,
+// answers nothing, tells staff, and stops automatic mail to the address.
+func TestBounceOfAcknowledgement(t *testing.T) {
+	g := startGateway(t, pgtest.URL(t))
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	ack := maildirRaw(t, g.maildir, 1)[0]
+	verp := field(t, returnPathField, ack)
+	var delivery int64
+	if err := g.db.Get(&delivery, `SELECT id FROM deliveries`); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("support+bounce-%d-", delivery); !strings.HasPrefix(verp, want) {
+		t.Fatalf("return path %q, want %s<mac>@…", verp, want)
+	}
+
+	// A bounce to a forged bounce address changes nothing.
+	forged := fmt.Sprintf("support+bounce-%d-000000000000@support.example.com", delivery)
+	if err := send(t, g.addr, "", []string{forged}, fmt.Sprintf(dsnTemplate, forged, "dsn-forged@mx.customer.example")); err != nil {
+		t.Fatalf("forged bounce: %v", err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE status = 'failed'`); n != 0 {
+		t.Fatalf("a bounce to a forged address failed the delivery")
+	}
+	cases := count(t, g.db, `SELECT count(*) FROM cases`)
+
+	if err := send(t, g.addr, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "dsn-1@mx.customer.example")); err != nil {
+		t.Fatalf("bounce: %v", err)
+	}
+	var d struct {
+		Status       string `db:"status"`
+		BounceStatus string `db:"bounce_status"`
+		LastError    string `db:"last_error"`
+	}
+	if err := g.db.Get(&d, `SELECT status, bounce_status, last_error FROM deliveries WHERE id = $1`, delivery); err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != "failed" || d.BounceStatus != "5.1.1" || !strings.Contains(d.LastError, "User unknown") {
+		t.Errorf("delivery after bounce = %+v", d)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM cases`); n != cases {
+		t.Errorf("the bounce opened a case")
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE kind = 'bounced' AND case_id = (SELECT min(id) FROM cases)`); n != 1 {
+		t.Errorf("bounced events on the case = %d, want 1", n)
+	}
+	// Staff are told; the bouncing side gets nothing.
+	mails := maildirRaw(t, g.maildir, 2)
+	var notice string
+	for _, m := range mails {
+		if m != ack {
+			notice = m
+		}
+	}
+	if !strings.Contains(notice, "Delivered-To: alice@example.com") || !strings.Contains(notice, "bounced") || !strings.Contains(notice, "Auto-Submitted: auto-generated") {
+		t.Errorf("staff notice:\n%s", notice)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient ILIKE '%mailer-daemon%'`); n != 0 {
+		t.Errorf("something was sent to the mailer-daemon")
+	}
+	// The same bounce again changes nothing and tells nobody twice.
+	send(t, g.addr, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "dsn-1@mx.customer.example"))
+	if n := count(t, g.db, `SELECT count(*) FROM outbox`); n != 2 {
+		t.Errorf("outbox rows = %d, want 2 (acknowledgement, staff notice)", n)
+	}
+
+	// The hard-bounced address gets no automatic mail for a while.
+	next := strings.NewReplacer("first-1@", "later-1@", "Printer on fire", "Scanner on fire").Replace(customerMail)
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, next); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE kind = 'not-acknowledged' AND detail LIKE '%hard-bounced%'`); n != 1 {
+		t.Errorf("new case from a hard-bounced address was acknowledged")
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM outbox`); n != 2 {
+		t.Errorf("outbox rows = %d, want 2", n)
+	}
+}
+
+// Mail claiming a staff address without proof gets no authority: its
+// verdicts are stored, staff are told, and nothing automatic goes to the
+// claimed address. A trusted upstream's verdict is believed.
+func TestForgedStaffMailGetsNoAuthority(t *testing.T) {
+	g := startGatewayWith(t, pgtest.URL(t), "[safety]\ndns_timeout = \"2s\"\n")
+
+	forged := `From: Alice <alice@example.com>
+To: support@support.example.com
+Subject: refund everything
+Message-ID: <forged-1@evil.example>
+Authentication-Results: mx.example.com; dkim=pass header.d=example.com; dmarc=pass header.from=example.com
+
+#resolve
+`
+	if err := send(t, g.addr, "alice@example.com", []string{"support@support.example.com"}, forged); err != nil {
+		t.Fatal(err)
+	}
+	var summary string
+	g.db.Get(&summary, `SELECT auth_summary FROM messages WHERE message_id = 'forged-1@evil.example'`)
+	if !strings.Contains(summary, "ignored 1 untrusted Authentication-Results") || !strings.Contains(summary, "dkim=none") {
+		t.Errorf("auth summary = %q", summary)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE kind = 'unauthenticated-staff'`); n != 1 {
+		t.Errorf("unauthenticated-staff events = %d, want 1", n)
+	}
+	mails := maildirRaw(t, g.maildir, 1)
+	if !strings.Contains(mails[0], "Unauthenticated staff mail from alice@example.com") {
+		t.Errorf("staff notice:\n%s", mails[0])
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM outbox`); n != 1 {
+		t.Errorf("outbox rows = %d, want 1 (the staff notice; no acknowledgement to the claimed address)", n)
+	}
+
+	two := strings.NewReplacer("From: Alice <alice@example.com>", "From: alice@example.com, eve@evil.example", "forged-1", "forged-2").Replace(forged)
+	send(t, g.addr, "eve@evil.example", []string{"support@support.example.com"}, two)
+	g.db.Get(&summary, `SELECT auth_summary FROM messages WHERE message_id = 'forged-2@evil.example'`)
+	if !strings.Contains(summary, "no single From") {
+		t.Errorf("two From addresses: auth summary = %q", summary)
+	}
+}
+
+// The automatic-reply cap: an address gets at most N automatic mails a
+// day across cases; staff hear of it once.
+func TestAutoReplyCap(t *testing.T) {
+	g := startGatewayWith(t, pgtest.URL(t), "[safety]\nmax_auto_replies_per_day = 2\n")
+	for i := 0; i < 4; i++ {
+		m := strings.NewReplacer("first-1@", fmt.Sprintf("cap-%d@", i), "Printer on fire", fmt.Sprintf("Problem %d", i)).Replace(customerMail)
+		if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM cases`); n != 4 {
+		t.Errorf("cases = %d, want 4: capped mail is still filed", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = 'ada@customer.example'`); n != 2 {
+		t.Errorf("acknowledgements = %d, want 2", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = 'alice@example.com'`); n != 1 {
+		t.Errorf("staff notices = %d, want 1", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM auto_reply_capped WHERE address = 'ada@customer.example'`); n != 1 {
+		t.Errorf("capped sender not recorded")
+	}
+	waitMaildir(t, g.maildir, 3)
+}
