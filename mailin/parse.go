@@ -48,6 +48,7 @@ func Parse(raw []byte) *threads.Inbound {
 		in.Problems = append(in.Problems, "header: "+err.Error())
 		in.MessageID = syntheticMessageID(raw)
 		in.Text = validText(body)
+		storable(in)
 		return in
 	}
 	if err != nil {
@@ -59,6 +60,7 @@ func Parse(raw []byte) *threads.Inbound {
 	classifySafety(in, h)
 	readText(in, e)
 	readDSN(in)
+	storable(in)
 	return in
 }
 

@@ -52,3 +52,27 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// storable makes every text field of in valid UTF-8 without NULs, so that
+// no header a sender writes can make filing fail (PostgreSQL text rejects
+// both): a message that cannot be stored would be answered 451 for ever.
+func storable(in *threads.Inbound) {
+	clean := func(s *string) { *s = validText([]byte(*s)) }
+	clean(&in.MessageID)
+	clean(&in.From.Address)
+	clean(&in.From.Name)
+	clean(&in.Subject)
+	clean(&in.Why)
+	clean(&in.Quarantine)
+	for _, list := range [][]string{in.Problems, in.InReplyTo, in.References} {
+		for i := range list {
+			clean(&list[i])
+		}
+	}
+	for i := range in.Attachments {
+		clean(&in.Attachments[i].ContentType)
+	}
+	if in.MessageID == "" {
+		in.MessageID = syntheticMessageID(in.Raw)
+	}
+}
