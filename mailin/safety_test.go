@@ -187,7 +187,7 @@ func TestDKIMVerification(t *testing.T) {
 	}
 	record := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)
 	zone := &dnsZone{txt: map[string][]string{
-		"s1._domainkey.example.com": {record},
+		"s1._domainkey.example.com":  {record},
 		"s1._domainkey.evil.example": {record},
 		"_dmarc.example.com":         {"v=DMARC1; p=reject"},
 	}}
