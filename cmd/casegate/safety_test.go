@@ -305,3 +305,55 @@ func TestAutoReplyCap(t *testing.T) {
 	}
 	waitMaildir(t, g.maildir, 3)
 }
+
+// A Message-ID reused by someone else, or an In-Reply-To naming another
+// customer's message, never merges a stranger's mail into that case.
+func TestCollidingMessageIDsDoNotMergeCases(t *testing.T) {
+	g := startGateway(t, pgtest.URL(t))
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	reused := strings.NewReplacer("Ada Lovelace <ada@customer.example>", "Mallory <mallory@evil.example>", "My printer is on fire. Please help.", "Send me Ada's data.").Replace(customerMail)
+	if err := send(t, g.addr, "mallory@evil.example", []string{"support@support.example.com"}, reused); err != nil {
+		t.Fatal(err)
+	}
+	replyToAda := `From: Mallory <mallory@evil.example>
+To: support@support.example.com
+Subject: Re: Printer on fire
+Message-ID: <mallory-2@evil.example>
+In-Reply-To: <first-1@customer.example>
+References: <first-1@customer.example>
+
+Add me to this case.
+`
+	if err := send(t, g.addr, "mallory@evil.example", []string{"support@support.example.com"}, replyToAda); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE direction = 'inbound' AND from_address = 'mallory@evil.example' AND case_id = (SELECT min(id) FROM cases)`); n != 0 {
+		t.Errorf("%d of mallory's messages were merged into ada's case", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE direction = 'inbound'`); n != 3 {
+		t.Errorf("inbound messages = %d, want 3 (nothing lost, nothing merged)", n)
+	}
+}
+
+// HTML is stored only as inert text.
+func TestHTMLIsStoredAsText(t *testing.T) {
+	g := startGateway(t, pgtest.URL(t))
+	html := `From: ada@customer.example
+To: support@support.example.com
+Subject: html
+Message-ID: <html-1@customer.example>
+Content-Type: text/html; charset=utf-8
+
+<html><head><style>p{}</style><script>alert(1)</script></head><body><p onclick="steal()">Printer <b>on fire</b></p><img src="http://track.example/x.gif"></body></html>
+`
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, html); err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	g.db.Get(&text, `SELECT text_body FROM messages WHERE message_id = 'html-1@customer.example'`)
+	if text != "Printer on fire" {
+		t.Errorf("stored text = %q, want the words without markup", text)
+	}
+}
