@@ -16,6 +16,7 @@ import (
 	"mime"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -29,6 +30,7 @@ import (
 const (
 	maxParts     = 500
 	maxDepth     = 20
+	maxParseTime = 10 * time.Second
 	maxTextBytes = 1 << 20
 )
 
@@ -183,6 +185,7 @@ func MarkNullSender(in *threads.Inbound) {
 func readText(in *threads.Inbound, e *message.Entity) {
 	var plain, html string
 	parts := 0
+	deadline := time.Now().Add(maxParseTime)
 	err := e.Walk(func(path []int, part *message.Entity, err error) error {
 		if err != nil {
 			in.Problems = append(in.Problems, fmt.Sprintf("part %v: %v", path, err))
@@ -193,6 +196,9 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		}
 		if len(path) > maxDepth {
 			return fmt.Errorf("MIME nesting deeper than %d; the rest is kept raw only", maxDepth)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("parsing took longer than %v; the rest is kept raw only", maxParseTime)
 		}
 		t, params, _ := part.Header.ContentType()
 		if t == "" {

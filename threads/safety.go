@@ -55,6 +55,15 @@ func (r DSNRecipient) Failed() bool {
 	return strings.EqualFold(r.Action, "failed") || r.Action == "" && strings.HasPrefix(r.Status, "5")
 }
 
+func hasFailure(d *DSN) bool {
+	for _, r := range d.Recipients {
+		if r.Failed() {
+			return true
+		}
+	}
+	return false
+}
+
 // bounceMAC binds a delivery id to the server secret, so a bounce address
 // cannot be forged to fail someone else's delivery.
 func bounceMAC(secret []byte, deliveryID int64) string {
@@ -115,6 +124,12 @@ func (s *Store) fileSafety(ctx context.Context, tx *sqlx.Tx, in *Inbound, now ti
 				return f, false, true, err
 			}
 		}
+	}
+	if deliveryID == 0 && in.DSN != nil && in.Automatic && hasFailure(in.DSN) {
+		// A bounce of mail we never sent: backscatter of spam that forged
+		// our address. It is no one's case; the operator can look.
+		reason := "bounce of mail casegate did not send (backscatter)"
+		return Filed{Quarantined: true}, false, true, s.quarantine(ctx, tx, in, reason, now)
 	}
 	if deliveryID == 0 {
 		return f, false, false, nil

@@ -186,6 +186,9 @@ func TestBounceOfAcknowledgement(t *testing.T) {
 		t.Fatalf("a bounce to a forged address failed the delivery")
 	}
 	cases := count(t, g.db, `SELECT count(*) FROM cases`)
+	if cases != 1 {
+		t.Errorf("cases = %d after a forged bounce, want 1", cases)
+	}
 
 	if err := send(t, g.addr, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "dsn-1@mx.customer.example")); err != nil {
 		t.Fatalf("bounce: %v", err)
@@ -220,6 +223,17 @@ func TestBounceOfAcknowledgement(t *testing.T) {
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient ILIKE '%mailer-daemon%'`); n != 0 {
 		t.Errorf("something was sent to the mailer-daemon")
+	}
+	// A bounce of mail we never sent (backscatter) opens no case either.
+	backscatter := strings.Replace(fmt.Sprintf(dsnTemplate, "support@support.example.com", "dsn-2@mx.customer.example"), "ada@customer.example", "someone@customer.example", -1)
+	if err := send(t, g.addr, "", []string{"support@support.example.com"}, backscatter); err != nil {
+		t.Fatalf("backscatter: %v", err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM cases`); n != cases {
+		t.Errorf("backscatter opened a case")
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM quarantine WHERE reason LIKE '%backscatter%'`); n != 2 {
+		t.Errorf("backscatter quarantined = %d, want 2 (the forged bounce and this one)", n)
 	}
 	// The same bounce again changes nothing and tells nobody twice.
 	send(t, g.addr, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "dsn-1@mx.customer.example"))
