@@ -36,6 +36,10 @@ type SenderOptions struct {
 	// OnFailed is called after a delivery failed for good, e.g. to tell
 	// staff; it must not block.
 	OnFailed func(d FailedDelivery)
+	// Sign, when set, signs each delivery's bytes (DKIM) just before
+	// sending; the outbox keeps the unsigned bytes. A signing error is a
+	// temporary failure.
+	Sign func(raw []byte) ([]byte, error)
 }
 
 // FailedDelivery describes a recipient casegate gave up on.
@@ -142,7 +146,13 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 
 func (s *Sender) attempt(ctx context.Context, d claimed) {
 	log := s.opts.Logger.With("delivery", d.ID, "message_id", d.MessageID, "recipient", d.Recipient, "attempt", d.Attempts)
-	err := s.opts.Transport.Deliver(ctx, s.opts.ReturnPath(d.ID), d.Recipient, d.Raw)
+	raw, err := d.Raw, error(nil)
+	if s.opts.Sign != nil {
+		raw, err = s.opts.Sign(d.Raw)
+	}
+	if err == nil {
+		err = s.opts.Transport.Deliver(ctx, s.opts.ReturnPath(d.ID), d.Recipient, raw)
+	}
 	now := s.opts.Now()
 	switch {
 	case err == nil:

@@ -76,6 +76,9 @@ type OutboundConfig struct {
 	StartTLS     *bool  `toml:"starttls"`     // default true
 	ImplicitTLS  bool   `toml:"implicit_tls"` // TLS from the first byte (port 465)
 	Maildir      string `toml:"maildir"`
+	// DKIM signing of outgoing mail (cmd/casegate/safety.go).
+	DKIMKeyFile  string `toml:"dkim_key_file"` // PEM private key; signing is off without it
+	DKIMSelector string `toml:"dkim_selector"`
 }
 
 // TemplatesConfig is [templates].

@@ -3,11 +3,14 @@ package main
 import (
 	"crypto/tls"
 	"net/mail"
+	"os"
+	"strings"
 	"time"
 
 	gomail "github.com/emersion/go-message/mail"
 
 	"casegate/mailin"
+	"casegate/mailout"
 	"casegate/threads"
 )
 
@@ -44,6 +47,12 @@ func (c *Config) validateSafety() error {
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		return bad("smtp.tls_cert", "tls_cert and tls_key go together")
 	}
+	if (c.Outbound.DKIMKeyFile == "") != (c.Outbound.DKIMSelector == "") {
+		return bad("outbound.dkim_key_file", "dkim_key_file and dkim_selector go together")
+	}
+	if _, err := dkimSigner(c); err != nil {
+		return err
+	}
 	if c.SMTP.TLSCert != "" {
 		if _, err := tls.LoadX509KeyPair(c.resolve(c.SMTP.TLSCert), c.resolve(c.SMTP.TLSKey)); err != nil {
 			return bad("smtp.tls_cert", "%v", err)
@@ -75,6 +84,28 @@ func authenticator(c *Config) *mailin.Authenticator {
 		MaxSignatures:     c.Safety.MaxDKIMSignatures,
 		TrustedAuthservID: c.Staff.AuthservID,
 	})
+}
+
+// dkimSigner signs outgoing mail as the support address's domain, or is
+// nil when no key is configured.
+func dkimSigner(c *Config) (func([]byte) ([]byte, error), error) {
+	if c.Outbound.DKIMKeyFile == "" {
+		return nil, nil
+	}
+	key, err := os.ReadFile(c.resolve(c.Outbound.DKIMKeyFile))
+	if err != nil {
+		return nil, configErrorf("%s: outbound.dkim_key_file: %v", c.path, err)
+	}
+	support, err := mail.ParseAddress(c.Addresses.Support)
+	if err != nil {
+		return nil, configErrorf("%s: addresses.support: %v", c.path, err)
+	}
+	_, domain, _ := strings.Cut(support.Address, "@")
+	s, err := mailout.NewDKIMSigner(domain, c.Outbound.DKIMSelector, key)
+	if err != nil {
+		return nil, configErrorf("%s: outbound.dkim_key_file: %v", c.path, err)
+	}
+	return s.Sign, nil
 }
 
 // smtpTLS is the STARTTLS configuration of the listener, nil without a

@@ -1,12 +1,22 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
 
 	"casegate/internal/pgtest"
 )
@@ -369,5 +379,64 @@ Content-Type: text/html; charset=utf-8
 	g.db.Get(&text, `SELECT text_body FROM messages WHERE message_id = 'html-1@customer.example'`)
 	if text != "Printer on fire" {
 		t.Errorf("stored text = %q, want the words without markup", text)
+	}
+}
+
+// With a key configured, outgoing mail is DKIM-signed as the support domain
+// and verifies against the published key.
+func TestOutboundMailIsDKIMSigned(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "dkim.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// testConfig ends in [outbound], so these keys land there.
+	g := startGatewayWith(t, pgtest.URL(t), fmt.Sprintf("dkim_key_file = %q\ndkim_selector = \"s1\"\n", keyFile))
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	ack := maildirRaw(t, g.maildir, 1)[0]
+	record := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)
+	verifs, err := dkim.VerifyWithOptions(strings.NewReader(ack), &dkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
+		if name == "s1._domainkey.support.example.com" {
+			return []string{record}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+	}})
+	if err != nil || len(verifs) != 1 || verifs[0].Err != nil || verifs[0].Domain != "support.example.com" {
+		t.Fatalf("verify: %v %+v", err, verifs)
+	}
+	signed := strings.ToLower(strings.Join(verifs[0].HeaderKeys, ":"))
+	for _, h := range []string{"from", "subject", "auto-submitted", "x-casegate-loop"} {
+		if !slices.Contains(strings.Split(signed, ":"), h) {
+			t.Errorf("%s is not signed (h=%s)", h, signed)
+		}
+	}
+}
+
+// Bad mail-safety settings are configuration errors that name the key.
+func TestSafetyConfigErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ extra, key string }{
+		{"dkim_key_file = \"missing.pem\"\ndkim_selector = \"s1\"\n", "outbound.dkim_key_file"},
+		{"dkim_selector = \"s1\"\n", "outbound.dkim_key_file"},
+		{"[safety]\nmax_auto_replies_per_day = -1\n", "safety.max_auto_replies_per_day"},
+		{"[safety]\ndns_timeout = \"1h\"\n", "safety.dns_timeout"},
+		{"[safety]\nbogus = 1\n", "safety.bogus"},
+	} {
+		path := filepath.Join(dir, "casegate.toml")
+		os.WriteFile(path, []byte(fmt.Sprintf(testConfig, "postgres://x/y")+tc.extra), 0o600)
+		_, err := loadConfig(path, func(string) string { return "" })
+		var ce *configError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%q: err = %v, want a configuration error naming %s", tc.extra, err, tc.key)
+		}
 	}
 }

@@ -128,8 +128,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err != nil {
 		return err
 	}
+	sign, err := dkimSigner(c)
+	if err != nil {
+		return err
+	}
 	var store *threads.Store // set below; the sender runs only after that
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log,
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, Sign: sign,
 		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) }})
 
 	support, _ := mail.ParseAddress(c.Addresses.Support) // validated
