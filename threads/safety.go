@@ -285,10 +285,10 @@ func (s *Store) isStaff(addr string) bool {
 	return false
 }
 
-// Authenticated reports whether a's verdicts prove the sender: an aligned
+// provesSender reports whether a's verdicts prove the sender: an aligned
 // DKIM signature, a DMARC pass, SMTP AUTH or a trusted source. A From header
 // alone proves nothing (DESIGN.md, "Who is staff?").
-func (a Authentication) Authenticated() bool {
+func (a Authentication) provesSender() bool {
 	return a.DKIMAligned || a.DMARCPass || a.SMTPAuth != "" || a.Trusted
 }
 
@@ -297,7 +297,7 @@ func (a Authentication) Authenticated() bool {
 // correspondence either way; authority is for the staff-command code to
 // grant from in.Auth.
 func (s *Store) checkStaffClaim(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) (bool, error) {
-	if !s.isStaff(in.From.Address) || in.Auth.Authenticated() && !in.MultipleFrom {
+	if !s.isStaff(in.From.Address) || in.Auth.provesSender() && !in.MultipleFrom {
 		return false, nil
 	}
 	why := in.Auth.Summary

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-smtp"
 
 	"casegate/internal/pgtest"
 )
@@ -439,4 +441,30 @@ func TestSafetyConfigErrorsNameTheKey(t *testing.T) {
 			t.Errorf("%q: err = %v, want a configuration error naming %s", tc.extra, err, tc.key)
 		}
 	}
+}
+
+// sendStoppingAtDataEnd sends raw and calls stop after the whole message
+// is written, just before the final dot: the fault hits at DATA end.
+func sendStoppingAtDataEnd(t *testing.T, addr, raw string, stop func()) error {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail("ada@customer.example", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt("support@support.example.com", nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, strings.ReplaceAll(raw, "\n", "\r\n")); err != nil {
+		return err
+	}
+	stop()
+	return w.Close()
 }

@@ -327,9 +327,10 @@ func TestDatabaseDownGivesTemporaryFailure(t *testing.T) {
 	db.Close()
 	g := startGateway(t, cluster.URL("casegate"))
 
-	cluster.Stop(t)
-	err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, customerMail)
-	if code := smtpCode(err); code/100 != 4 {
+	// PostgreSQL stops while the message is being uploaded, so it is gone
+	// exactly when DATA ends and filing begins.
+	err := sendStoppingAtDataEnd(t, g.addr, customerMail, func() { cluster.Stop(t) })
+	if code := smtpCode(err); code != 451 {
 		t.Fatalf("with PostgreSQL down: err = %v, want a 4xx reply", err)
 	}
 	cluster.Start(t)
