@@ -402,3 +402,103 @@ func selfSigned(t *testing.T) tls.Certificate {
 	cert.Leaf, _ = x509.ParseCertificate(der)
 	return cert
 }
+
+// A slow but steady upload outlasting the read timeout is accepted; a
+// client that stalls for the read timeout is cut off and nothing is filed.
+func TestSlowSteadyUploadIsAccepted(t *testing.T) {
+	l := startListener(t, SMTPOptions{ReadTimeout: 2 * time.Second})
+	upload := func(id string, pause func(i int) time.Duration) error {
+		c, err := smtp.Dial(l.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Mail("ada@customer.example", nil); err != nil {
+			return err
+		}
+		if err := c.Rcpt("support@support.example.com", nil); err != nil {
+			return err
+		}
+		w, err := c.Data()
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(crlf("From: ada@customer.example\nSubject: slow\nMessage-ID: <" + id + ">\n\n")); err != nil {
+			return err
+		}
+		// Each chunk is larger than the client's write buffer, so it goes
+		// out when written.
+		chunk := crlf(strings.Repeat(strings.Repeat("x", 70)+"\n", 100))
+		for i := 0; i < 20; i++ {
+			time.Sleep(pause(i))
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+		}
+		return w.Close()
+	}
+	// 20 × 250 ms = 5 s, well past the 2 s read timeout, never idle for long.
+	if err := upload("slow-1@x", func(int) time.Duration { return 250 * time.Millisecond }); err != nil {
+		t.Errorf("slow steady upload: %v", err)
+	}
+	// Idle for 5 s in the middle: cut off.
+	if err := upload("stall-1@x", func(i int) time.Duration {
+		if i == 10 {
+			return 5 * time.Second
+		}
+		return 0
+	}); err == nil {
+		t.Errorf("a stalled upload was accepted")
+	}
+	var n int
+	l.db.Get(&n, `SELECT count(*) FROM messages WHERE message_id IN ('slow-1@x', 'stall-1@x')`)
+	if n != 1 {
+		t.Errorf("filed %d of the slow and the stalled message, want 1", n)
+	}
+}
+
+// Hostile and broken messages through the listener: every one is accepted
+// and filed with its raw bytes, and problems are recorded.
+func TestHostileMailIsFiled(t *testing.T) {
+	l := startListener(t, SMTPOptions{})
+	sent := 0
+	for i, seed := range hostileSeeds() {
+		raw := crlf(seed)
+		if len(bytes.TrimSpace(raw)) == 0 {
+			continue // an empty DATA is not a message
+		}
+		raw = append(crlf(fmt.Sprintf("X-Seed: %d\n", i)), raw...)
+		if err := sendMail(t, l.addr, "x@customer.example", []string{"support@support.example.com"}, raw); err != nil {
+			t.Errorf("seed %d: %v", i, err)
+			continue
+		}
+		sent++
+		var stored []byte
+		err := l.db.Get(&stored, `SELECT raw FROM messages WHERE raw = $1 UNION ALL SELECT raw FROM quarantine WHERE raw = $1`, raw)
+		if err != nil || !bytes.Equal(stored, raw) {
+			t.Errorf("seed %d: raw bytes not kept (%v)", i, err)
+		}
+	}
+	var withProblems int
+	l.db.Get(&withProblems, `SELECT count(*) FROM messages WHERE direction = 'inbound' AND cardinality(problems) > 0`)
+	if withProblems < 5 {
+		t.Errorf("problems recorded on %d messages, want at least 5", withProblems)
+	}
+	var names []string
+	l.db.Select(&names, `SELECT unnest(problems) FROM messages`)
+	t.Logf("%d hostile messages filed; problems: %q", sent, names)
+}
+
+// A line beyond any reason gets a clear permanent error, never a 451 the
+// sender would retry for days.
+func TestOverlongLineIsRefusedClearly(t *testing.T) {
+	l := startListener(t, SMTPOptions{})
+	long := crlf("From: ada@customer.example\nSubject: long\nMessage-ID: <long-1@x>\nX-Long: " + strings.Repeat("x", 20000) + "\n\nbody\n")
+	if err := sendMail(t, l.addr, "ada@customer.example", []string{"support@support.example.com"}, long); err != nil {
+		t.Errorf("20000-character header line: %v", err)
+	}
+	absurd := crlf("From: ada@customer.example\nSubject: absurd\nMessage-ID: <long-2@x>\n\n" + strings.Repeat("y", 70000) + "\n")
+	if err := sendMail(t, l.addr, "ada@customer.example", []string{"support@support.example.com"}, absurd); code(err) != 552 {
+		t.Errorf("70000-character line: %v, want 552", err)
+	}
+}

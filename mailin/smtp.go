@@ -118,12 +118,12 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 	srv.Domain = s.opts.Hostname
 	srv.MaxMessageBytes = s.opts.MaxMessageBytes
 	srv.MaxRecipients = s.opts.MaxRecipients
-	srv.MaxLineLength = 4000 // real mail breaks the 998 limit; maddy uses 4000 too
+	srv.MaxLineLength = maxLineLength
 	srv.ReadTimeout = s.opts.ReadTimeout
 	srv.WriteTimeout = time.Minute
 	srv.ErrorLog = slogAdapter{s.opts.Logger}
 	srv.TLSConfig = s.opts.TLSConfig
-	l = limitPerIP(l, s.opts.MaxConnsPerIP)
+	l = limitPerIP(idleListener{l}, s.opts.MaxConnsPerIP)
 	filing := context.WithoutCancel(ctx) // a filing under way finishes even during shutdown
 	srv.Backend = smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{srv: s, ctx: filing, remote: c.Conn().RemoteAddr().String(), conn: c}, nil
@@ -193,6 +193,11 @@ func (s *session) Data(r io.Reader) error {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) { // e.g. 552 message too big
 			return se
+		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			// Retrying cannot help: say so, and the sender's MTA returns
+			// the message to its author.
+			return errLineTooLong
 		}
 		s.srv.opts.Logger.Warn("smtp: reading message failed", "remote", s.remote, "err", err)
 		return errTempFailure
