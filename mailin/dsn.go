@@ -34,9 +34,14 @@ func readDSN(in *threads.Inbound) {
 		dsn.Recipients = plainBounce(in)
 	}
 	if dsn.OriginalMessageID == "" && len(dsn.Recipients) > 0 {
-		// Returned headers quoted in the text of the bounce.
-		if m := quotedMessageID.FindStringSubmatch(in.Text); m != nil {
-			dsn.OriginalMessageID = validText([]byte(m[1]))
+		// Returned headers in a text/rfc822-headers part or quoted in the
+		// text: the first Message-ID field below the bounce's own header.
+		if i := headerEnd(in.Raw); i >= 0 {
+			body := in.Raw[i:]
+			if len(body) > 1<<20 {
+				body = body[:1<<20]
+			}
+			dsn.OriginalMessageID = returnedMessageID(body)
 		}
 	}
 	if len(dsn.Recipients) > 0 {

@@ -502,3 +502,23 @@ func TestOverlongLineIsRefusedClearly(t *testing.T) {
 		t.Errorf("70000-character line: %v, want 552", err)
 	}
 }
+
+// Attachment names cannot carry a path, control characters or absurd
+// lengths, however they are encoded (RFC 2231 here); the bytes are kept.
+func TestAttachmentNamesAreSanitised(t *testing.T) {
+	in := Parse(crlf("From: a@b\nSubject: files\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\nsee attached\n" +
+		"--q\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename*=utf-8''..%2F..%2Fetc%2Fpasswd\n\nroot:x:0:0\n" +
+		"--q\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"C:\\\\evil\\\\a\x07b.exe\"\n\nMZ\n" +
+		"--q\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"" + strings.Repeat("n", 500) + ".txt\"\n\nlong\n--q--\n"))
+	if len(in.Attachments) != 3 {
+		t.Fatalf("attachments = %d, want 3 (%v)", len(in.Attachments), in.Problems)
+	}
+	for i, want := range []string{"passwd", "ab.exe", strings.Repeat("n", 200)} {
+		if got := in.Attachments[i].Filename; got != want {
+			t.Errorf("attachment %d name %q, want %q", i, got, want)
+		}
+	}
+	if string(in.Attachments[0].Data) != "root:x:0:0\r\n" && string(in.Attachments[0].Data) != "root:x:0:0" {
+		t.Errorf("attachment bytes %q", in.Attachments[0].Data)
+	}
+}

@@ -468,3 +468,24 @@ func sendStoppingAtDataEnd(t *testing.T, addr, raw string, stop func()) error {
 	stop()
 	return w.Close()
 }
+
+// A DSN that reaches the plain support address (a relay rewrote the return
+// path) is still matched, by the Message-ID of the mail we sent.
+func TestBounceMatchedByReturnedMessageID(t *testing.T) {
+	g := startGateway(t, pgtest.URL(t))
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	ackID := field(t, messageIDField, maildirRaw(t, g.maildir, 1)[0])
+	dsn := strings.Replace(fmt.Sprintf(dsnTemplate, "support@support.example.com", "dsn-3@mx.customer.example"), "--BOUNDARY--\n",
+		"--BOUNDARY\nContent-Type: text/rfc822-headers\n\nFrom: Example Support <support@support.example.com>\nMessage-ID: <"+ackID+">\nSubject: Re: Printer on fire\n\n--BOUNDARY--\n", 1)
+	if err := send(t, g.addr, "", []string{"support@support.example.com"}, dsn); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE status = 'failed' AND bounce_status = '5.1.1' AND recipient = 'ada@customer.example'`); n != 1 {
+		t.Errorf("the acknowledgement's delivery was not marked failed")
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM cases`); n != 1 {
+		t.Errorf("cases = %d, want 1", n)
+	}
+}
