@@ -332,22 +332,13 @@ func TestListenerLimits(t *testing.T) {
 		}
 	}()
 	for i := 0; i < 3; i++ {
-		conn, err := net.Dial("tcp", l.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn, line := greeting(t, l.addr)
 		open = append(open, conn)
-		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		if line, _ := bufio.NewReader(conn).ReadString('\n'); !strings.HasPrefix(line, "220") {
+		if !strings.HasPrefix(line, "220") {
 			t.Fatalf("session %d greeting %q", i, line)
 		}
 	}
-	conn, err := net.Dial("tcp", l.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	line, _ := bufio.NewReader(conn).ReadString('\n')
+	conn, line := greeting(t, l.addr)
 	conn.Close()
 	if !strings.HasPrefix(line, "421") {
 		t.Errorf("fourth connection got %q, want 421", line)
@@ -358,12 +349,7 @@ func TestListenerLimits(t *testing.T) {
 	open = open[1:]
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		conn, err := net.Dial("tcp", l.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		line, _ := bufio.NewReader(conn).ReadString('\n')
+		conn, line := greeting(t, l.addr)
 		conn.Close()
 		if strings.HasPrefix(line, "220") {
 			break
@@ -373,6 +359,18 @@ func TestListenerLimits(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// greeting opens a connection and reads the server's first line.
+func greeting(t *testing.T, addr string) (net.Conn, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	return conn, line
 }
 
 func selfSigned(t *testing.T) tls.Certificate {
