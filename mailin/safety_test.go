@@ -520,3 +520,47 @@ func TestAttachmentNamesAreSanitised(t *testing.T) {
 		t.Errorf("attachment bytes %q", in.Attachments[0].Data)
 	}
 }
+
+// The rest of spf.DNSResolver for dnsZone: nothing but TXT records exist.
+func (z *dnsZone) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+func (z *dnsZone) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func (z *dnsZone) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: addr, IsNotFound: true}
+}
+
+// With SPF on (casegate is the MX), an SPF pass for the envelope sender,
+// aligned with From, under a DMARC policy, is a DMARC pass without DKIM;
+// an SPF fail or an unaligned pass is not.
+func TestSPFAlignment(t *testing.T) {
+	zone := &dnsZone{txt: map[string][]string{
+		"example.com":        {"v=spf1 ip4:127.0.0.1 -all"},
+		"_dmarc.example.com": {"v=DMARC1; p=quarantine"},
+		"elsewhere.example":  {"v=spf1 ip4:127.0.0.1 -all"},
+		"strict.example":     {"v=spf1 -all"},
+	}}
+	l := startListener(t, SMTPOptions{Auth: NewAuthenticator(AuthOptions{LookupTXT: zone.LookupTXT, SPF: true, SPFResolver: zone})})
+	for _, tc := range []struct {
+		envelope, from string
+		pass           bool
+		summary        string
+	}{
+		{"bounces@example.com", "alice@example.com", true, "spf=pass"},
+		{"x@elsewhere.example", "alice@example.com", false, "spf=pass smtp.mailfrom=elsewhere.example"},
+		{"x@strict.example", "bob@strict.example", false, "spf=fail"},
+	} {
+		raw := crlf(fmt.Sprintf("From: %s\nTo: support@support.example.com\nSubject: spf\nMessage-ID: <spf-%s>\n\nbody\n", tc.from, tc.envelope))
+		if err := sendMail(t, l.addr, tc.envelope, []string{"support@support.example.com"}, raw); err != nil {
+			t.Fatal(err)
+		}
+		in := l.filer.lastInbound()
+		if in.Auth.DMARCPass != tc.pass || in.Auth.DKIMAligned || !strings.Contains(in.Auth.Summary, tc.summary) {
+			t.Errorf("%s / %s: auth = %+v", tc.envelope, tc.from, in.Auth)
+		}
+	}
+}
