@@ -339,10 +339,6 @@ func TestCollidingMessageIDsDoNotMergeCases(t *testing.T) {
 	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
 		t.Fatal(err)
 	}
-	reused := strings.NewReplacer("Ada Lovelace <ada@customer.example>", "Mallory <mallory@evil.example>", "My printer is on fire. Please help.", "Send me Ada's data.").Replace(customerMail)
-	if err := send(t, g.addr, "mallory@evil.example", []string{"support@support.example.com"}, reused); err != nil {
-		t.Fatal(err)
-	}
 	replyToAda := `From: Mallory <mallory@evil.example>
 To: support@support.example.com
 Subject: Re: Printer on fire
@@ -355,11 +351,31 @@ Add me to this case.
 	if err := send(t, g.addr, "mallory@evil.example", []string{"support@support.example.com"}, replyToAda); err != nil {
 		t.Fatal(err)
 	}
+	reused := strings.NewReplacer("Ada Lovelace <ada@customer.example>", "Mallory <mallory@evil.example>", "My printer is on fire. Please help.", "Send me Ada's data.").Replace(customerMail)
+	if err := send(t, g.addr, "mallory@evil.example", []string{"support@support.example.com"}, reused); err != nil {
+		t.Fatal(err)
+	}
+	// Ada follows up on her own first message: it must reach her case, not
+	// the newer one that reused its Message-ID.
+	followUp := `From: Ada Lovelace <ada@customer.example>
+To: support@support.example.com
+Subject: Re: Printer on fire
+Message-ID: <ada-3@customer.example>
+In-Reply-To: <first-1@customer.example>
+
+Still burning.
+`
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, followUp); err != nil {
+		t.Fatal(err)
+	}
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE direction = 'inbound' AND from_address = 'mallory@evil.example' AND case_id = (SELECT min(id) FROM cases)`); n != 0 {
 		t.Errorf("%d of mallory's messages were merged into ada's case", n)
 	}
-	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE direction = 'inbound'`); n != 3 {
-		t.Errorf("inbound messages = %d, want 3 (nothing lost, nothing merged)", n)
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE message_id = 'ada-3@customer.example' AND case_id = (SELECT min(id) FROM cases)`); n != 1 {
+		t.Errorf("ada's follow-up did not reach her own case")
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE direction = 'inbound'`); n != 4 {
+		t.Errorf("inbound messages = %d, want 4 (nothing lost, nothing merged)", n)
 	}
 }
 
