@@ -13,8 +13,14 @@ import (
 // and a whole message is held in memory anyway, so the bound is generous.
 const maxLineLength = 64 << 10
 
-var errLineTooLong = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
-	Message: "Message has a line longer than 65536 characters; please wrap it"}
+// Replies of the listener's limits: permanent, since a retry of the same
+// message cannot pass, and clear, since the author gets them back.
+var (
+	errLineTooLong = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
+		Message: "Message has a line longer than 65536 characters; please wrap it"}
+	errHeaderTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
+		Message: "Message header too large"}
+)
 
 // perIPListener refuses a client's connection beyond max open ones from
 // the same IP address with "421" (RFC 5321 §3.8), so one host cannot take
