@@ -118,3 +118,45 @@ CREATE TABLE quarantine (
     refiled_at     timestamptz,
     refiled_case   bigint REFERENCES cases (id)
 );
+
+-- migrate: 3
+-- Mail safety (issue 8): authentication verdicts on messages, bounces
+-- matched to deliveries, hard-bounce suppression, the automatic-reply cap,
+-- and exactly-once quarantine.
+
+-- What mailin could prove about the sender (DKIM, SPF, DMARC, trusted
+-- upstream Authentication-Results), for staff and auditors.
+ALTER TABLE messages ADD COLUMN auth_summary text NOT NULL DEFAULT '';
+
+-- A bounce (RFC 3464 DSN) reported on this delivery: its status code
+-- ("5.1.1") and diagnostic; status becomes 'failed' for a failure.
+ALTER TABLE deliveries ADD COLUMN bounce_status text NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN bounced_at timestamptz;
+-- The per-address cap on automatic replies counts recent deliveries to an
+-- address.
+CREATE INDEX deliveries_recipient ON deliveries (lower(recipient), id);
+
+-- Addresses that hard-bounced: casegate sends them nothing automatic until
+-- suppressed_until.
+CREATE TABLE bounced_addresses (
+    address           text PRIMARY KEY,       -- lower-cased
+    status            text NOT NULL,          -- DSN status, e.g. 5.1.1
+    diagnostic        text NOT NULL DEFAULT '',
+    delivery_id       bigint REFERENCES deliveries (id),
+    bounced_at        timestamptz NOT NULL,
+    suppressed_until  timestamptz NOT NULL
+);
+
+-- Senders that reached the daily cap on automatic replies; one row a day,
+-- so staff are told once.
+CREATE TABLE auto_reply_capped (
+    address    text NOT NULL,                 -- lower-cased
+    day        date NOT NULL,
+    case_id    bigint REFERENCES cases (id),
+    at         timestamptz NOT NULL,
+    PRIMARY KEY (address, day)
+);
+
+-- Quarantine is exactly-once too: a re-delivered loop adds no second row.
+ALTER TABLE quarantine ADD COLUMN body_sha256 bytea;
+CREATE UNIQUE INDEX quarantine_exactly_once ON quarantine (message_id, body_sha256) WHERE body_sha256 IS NOT NULL;

@@ -111,9 +111,10 @@ func (discard) AcceptsRecipient(addr string) bool { return strings.HasPrefix(add
 
 func parseOnlyRate(ctx context.Context, total int) (float64, error) {
 	srv := mailin.NewSMTPServer(mailin.SMTPOptions{
-		Filer:   discard{},
-		Domains: []string{"support.example.com"},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Filer:         discard{},
+		Domains:       []string{"support.example.com"},
+		MaxConnsPerIP: -1, // the load generator is one IP
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

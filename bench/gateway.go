@@ -30,6 +30,7 @@ max_connections = %d
 listen = [%q]
 domains = ["support.example.com"]
 max_message_bytes = 67108864
+max_connections_per_ip = -1  # the load generator is one IP
 [addresses]
 support = "Example Support <support@support.example.com>"
 staff = ["alice@example.com"]

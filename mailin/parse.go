@@ -16,6 +16,7 @@ import (
 	"mime"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -28,6 +29,8 @@ import (
 // Parse limits: they bound the cost of hostile input, not what real mail needs.
 const (
 	maxParts     = 500
+	maxDepth     = 20
+	maxParseTime = 10 * time.Second
 	maxTextBytes = 1 << 20
 )
 
@@ -47,6 +50,7 @@ func Parse(raw []byte) *threads.Inbound {
 		in.Problems = append(in.Problems, "header: "+err.Error())
 		in.MessageID = syntheticMessageID(raw)
 		in.Text = validText(body)
+		storable(in)
 		return in
 	}
 	if err != nil {
@@ -55,7 +59,10 @@ func Parse(raw []byte) *threads.Inbound {
 	h := mail.Header{Header: e.Header}
 	readHeader(in, h)
 	classify(in, h)
+	classifySafety(in, h)
 	readText(in, e)
+	readDSN(in)
+	storable(in)
 	return in
 }
 
@@ -70,6 +77,7 @@ func readHeader(in *threads.Inbound, h mail.Header) {
 	default:
 		in.From = *from[0]
 		if len(from) > 1 || len(h.Values("From")) > 1 {
+			in.MultipleFrom = true
 			in.Problems = append(in.Problems, "more than one From address")
 		}
 	}
@@ -189,6 +197,7 @@ func MarkNullSender(in *threads.Inbound) {
 func readText(in *threads.Inbound, e *message.Entity) {
 	var plain, html string
 	parts := 0
+	deadline := time.Now().Add(maxParseTime)
 	err := e.Walk(func(path []int, part *message.Entity, err error) error {
 		if err != nil {
 			in.Problems = append(in.Problems, fmt.Sprintf("part %v: %v", path, err))
@@ -196,6 +205,12 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		}
 		if parts++; parts > maxParts {
 			return fmt.Errorf("more than %d parts; the rest is kept raw only", maxParts)
+		}
+		if len(path) > maxDepth {
+			return fmt.Errorf("MIME nesting deeper than %d; the rest is kept raw only", maxDepth)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("parsing took longer than %v; the rest is kept raw only", maxParseTime)
 		}
 		t, params, _ := part.Header.ContentType()
 		if t == "" {

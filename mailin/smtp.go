@@ -3,6 +3,7 @@ package mailin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,18 @@ type SMTPOptions struct {
 	// ("smtp", "lmtp"), the result ("filed", "duplicate", "failed",
 	// "rejected") and how long filing took. It must not block (metrics).
 	Observe func(source, result string, took time.Duration)
+	// Mail safety (mailin/safety.go, auth.go, limits.go).
+	// Auth verifies senders (DKIM, SPF, DMARC); nil leaves every message
+	// without authority.
+	Auth *Authenticator
+	// MaxHeaderBytes bounds a message's header section; larger gets
+	// 552 5.3.4. Default 1 MiB.
+	MaxHeaderBytes int
+	// MaxConnsPerIP bounds open connections from one IP; more get 421.
+	// Default 20; negative means no limit.
+	MaxConnsPerIP int
+	// TLSConfig, when set, offers STARTTLS (RFC 3207) with its certificate.
+	TLSConfig *tls.Config
 }
 
 // SMTPServer receives mail for the support address (RFC 5321). It answers
@@ -94,6 +107,12 @@ func NewSMTPServer(opts SMTPOptions) *SMTPServer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxHeaderBytes == 0 {
+		opts.MaxHeaderBytes = 1 << 20
+	}
+	if opts.MaxConnsPerIP == 0 {
+		opts.MaxConnsPerIP = 20
+	}
 	d := make(map[string]bool)
 	for _, dom := range opts.Domains {
 		d[strings.ToLower(dom)] = true
@@ -108,14 +127,16 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 	srv.Domain = s.opts.Hostname
 	srv.MaxMessageBytes = s.opts.MaxMessageBytes
 	srv.MaxRecipients = s.opts.MaxRecipients
-	srv.MaxLineLength = 4000 // real mail breaks the 998 limit; maddy uses 4000 too
+	srv.MaxLineLength = maxLineLength
 	srv.ReadTimeout = s.opts.ReadTimeout
 	srv.WriteTimeout = time.Minute
 	srv.ErrorLog = slogAdapter{s.opts.Logger}
 	srv.LMTP = s.lmtp
+	srv.TLSConfig = s.opts.TLSConfig
+	l = limitPerIP(idleListener{l}, s.opts.MaxConnsPerIP)
 	filing := context.WithoutCancel(ctx) // a filing under way finishes even during shutdown
 	srv.Backend = smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s, ctx: filing, remote: c.Conn().RemoteAddr().String()}, nil
+		return &session{srv: s, ctx: filing, remote: c.Conn().RemoteAddr().String(), conn: c}, nil
 	})
 
 	errc := make(chan error, 1)
@@ -136,13 +157,14 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 
 // NewSession is required by smtp.Backend; Serve installs its own.
 func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{srv: s, ctx: context.Background(), remote: c.Conn().RemoteAddr().String()}, nil
+	return &session{srv: s, ctx: context.Background(), remote: c.Conn().RemoteAddr().String(), conn: c}, nil
 }
 
 type session struct {
 	srv    *SMTPServer
 	ctx    context.Context
 	remote string
+	conn   *smtp.Conn
 	from   string
 	rcpts  []string
 }
@@ -182,9 +204,17 @@ func (s *session) Data(r io.Reader) error {
 			s.srv.observe("rejected", 0)
 			return se
 		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			// Retrying cannot help: say so, and the sender's MTA returns
+			// the message to its author.
+			return errLineTooLong
+		}
 		s.srv.opts.Logger.Warn("smtp: reading message failed", "remote", s.remote, "err", err)
 		s.srv.observe("failed", 0)
 		return errTempFailure
+	}
+	if headerEnd(buf.Bytes()) > s.srv.opts.MaxHeaderBytes || headerEnd(buf.Bytes()) < 0 && buf.Len() > s.srv.opts.MaxHeaderBytes {
+		return errHeaderTooLarge
 	}
 	in := Parse(buf.Bytes())
 	in.Source = s.srv.source()
@@ -195,6 +225,9 @@ func (s *session) Data(r io.Reader) error {
 		MarkNullSender(in)
 	}
 	markTrusted(in, s.remote, s.srv.opts.TrustedNetworks)
+	if s.srv.opts.Auth != nil {
+		s.srv.opts.Auth.Check(s.ctx, in, ipOf(s.conn.Conn().RemoteAddr()), s.conn.Hostname())
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.FileTimeout)
 	defer cancel()
 	filed, err := s.srv.opts.Filer.File(ctx, in)
@@ -206,7 +239,8 @@ func (s *session) Data(r io.Reader) error {
 		log.Error("smtp: filing failed; answered 451", "err", err)
 		return errTempFailure
 	}
-	log.Info("smtp: filed", "case", filed.Case, "new_case", filed.NewCase, "duplicate", filed.Duplicate, "bytes", buf.Len())
+	log.Info("smtp: filed", "case", filed.Case, "new_case", filed.NewCase, "duplicate", filed.Duplicate, "bytes", buf.Len(),
+		"quarantined", filed.Quarantined, "bounce", filed.Bounce, "auth", in.Auth.Summary)
 	return nil
 }
 

@@ -42,6 +42,10 @@ type SenderOptions struct {
 	// OnAttempt, when set, is told the result of every delivery attempt:
 	// "sent", "deferred" or "failed" (for good). It must not block (metrics).
 	OnAttempt func(result string)
+	// Sign, when set, signs each delivery's bytes (DKIM) just before
+	// sending; the outbox keeps the unsigned bytes. A signing error is a
+	// temporary failure.
+	Sign func(raw []byte) ([]byte, error)
 }
 
 // FailedDelivery describes a recipient casegate gave up on.
@@ -182,7 +186,13 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 // recorded on the row here, successes by the caller for the whole batch.
 func (s *Sender) attempt(ctx context.Context, d claimed) bool {
 	log := s.opts.Logger.With("delivery", d.ID, "message_id", d.MessageID, "recipient", d.Recipient, "attempt", d.Attempts)
-	err := s.opts.Transport.Deliver(ctx, s.opts.ReturnPath(d.ID), d.Recipient, d.Raw)
+	raw, err := d.Raw, error(nil)
+	if s.opts.Sign != nil {
+		raw, err = s.opts.Sign(d.Raw)
+	}
+	if err == nil {
+		err = s.opts.Transport.Deliver(ctx, s.opts.ReturnPath(d.ID), d.Recipient, raw)
+	}
 	now := s.opts.Now()
 	result := "deferred"
 	switch {

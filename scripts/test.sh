@@ -19,3 +19,6 @@ export CASEGATE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?
 
 go vet ./...
 go test -count=1 -timeout 20m ${GOTESTFLAGS:-} ./...
+# A bounded fuzzing run of the inbound parse-and-file path (mail safety);
+# crashers land in mailin/testdata/fuzz/ and are re-run by every go test.
+go test -run '^$' -fuzz '^FuzzParseAndFile$' -fuzztime "${CASEGATE_FUZZTIME:-15s}" ./mailin

@@ -29,6 +29,7 @@ type Kind string
 // The kinds of mail casegate writes, with the data each one is rendered from.
 const (
 	Acknowledgement Kind = "acknowledgement" // AcknowledgementData
+	SafetyNotice    Kind = "safety-notice"   // SafetyNoticeData
 )
 
 // kinds lists every Kind with sample data used to test-render it at load.
@@ -41,6 +42,7 @@ var kinds = map[Kind]any{
 	CommandError:  sampleCommandError,
 	NotAuthorised: sampleNotAuthorised,
 	Escalation:    sampleEscalation,
+	SafetyNotice:  SafetyNoticeData{Case: 1042, Subject: "Printer on fire", Event: "bounce", Address: "ada@customer.example", Detail: "5.1.1 user unknown", Team: "Example Support"},
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.

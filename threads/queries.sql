@@ -157,3 +157,76 @@ FROM quarantine WHERE id = $1;
 -- name: mark-refiled
 -- Only the first refiling counts; a second one finds the row marked.
 UPDATE quarantine SET refiled_at = $2, refiled_case = $3 WHERE id = $1 AND refiled_at IS NULL;
+-- Mail safety (issue 8): bounces, suppression, the automatic-reply cap,
+-- quarantine, authentication verdicts.
+
+-- name: case-by-message-ids-safe
+-- Threading by In-Reply-To/References without letting a guessed or reused
+-- Message-ID merge one customer's mail into another's case: a message we
+-- sent has an unguessable id, so naming it is enough; a message we received
+-- counts only when the sender ($2) is a participant of its case.
+SELECT m.case_id FROM messages m
+WHERE m.message_id = ANY(CAST($1 AS text[]))
+  AND (m.direction = 'outbound'
+       OR EXISTS (SELECT 1 FROM participants p WHERE p.case_id = m.case_id AND p.address = $2))
+ORDER BY m.id DESC
+LIMIT 1;
+
+-- name: bounced-delivery
+-- The delivery a bounce reports on and the case whose mail it carried (0
+-- when the mail belongs to no case).
+SELECT d.id, d.recipient, d.outbox_id, o.message_id,
+       COALESCE((SELECT m.case_id FROM messages m WHERE m.outbox_id = d.outbox_id LIMIT 1), 0) AS case_id
+FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+WHERE d.id = $1;
+
+-- name: deliveries-by-message-id
+-- A DSN that reached us without our VERP address: the deliveries of the
+-- outbox mail it names.
+SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+WHERE o.message_id = $1 AND lower(d.recipient) = lower($2);
+
+-- name: mark-bounced
+-- A failure report makes the delivery failed; a delay report only records
+-- what it said.
+UPDATE deliveries
+SET bounce_status = $2, bounced_at = $3,
+    status = CASE WHEN $4 THEN CAST('failed' AS delivery_status) ELSE status END,
+    failed_at = CASE WHEN $4 THEN $3 ELSE failed_at END,
+    last_error = CASE WHEN $4 THEN $5 ELSE last_error END
+WHERE id = $1;
+
+-- name: suppress-address
+INSERT INTO bounced_addresses (address, status, diagnostic, delivery_id, bounced_at, suppressed_until)
+VALUES (lower($1), $2, $3, $4, $5, $6)
+ON CONFLICT (address) DO UPDATE
+SET status = EXCLUDED.status, diagnostic = EXCLUDED.diagnostic, delivery_id = EXCLUDED.delivery_id,
+    bounced_at = EXCLUDED.bounced_at,
+    suppressed_until = GREATEST(bounced_addresses.suppressed_until, EXCLUDED.suppressed_until);
+
+-- name: address-suppressed
+SELECT status FROM bounced_addresses WHERE address = lower($1) AND suppressed_until > $2;
+
+-- name: lock-address
+-- Serialises the automatic-reply cap of one address across concurrent
+-- filings (transaction-scoped, so safe through a connection pool).
+SELECT pg_advisory_xact_lock(hashtext('casegate-auto-reply:' || lower($1)));
+
+-- name: auto-replies-since
+SELECT count(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+WHERE lower(d.recipient) = lower($1) AND o.automatic AND o.created_at > $2;
+
+-- name: record-capped
+-- One row per address and day: staff are told only when it is inserted.
+INSERT INTO auto_reply_capped (address, day, case_id, at)
+VALUES (lower($1), CAST($2 AS date), $3, $4)
+ON CONFLICT DO NOTHING
+RETURNING address;
+
+-- name: quarantine
+INSERT INTO quarantine (source, reason, raw, envelope_from, envelope_to, message_id, received_at, body_sha256)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (message_id, body_sha256) WHERE body_sha256 IS NOT NULL DO NOTHING;
+
+-- name: set-auth-summary
+UPDATE messages SET auth_summary = $2 WHERE id = $1;

@@ -37,4 +37,10 @@ func (s *Store) Settings() Settings { return *s.settings() }
 
 // settings is read once per operation, so one message never mixes old and
 // new settings.
-func (s *Store) settings() *Settings { return s.live.Load() }
+func (s *Store) settings() *Settings {
+	if set := s.live.Load(); set != nil {
+		return set
+	}
+	// A Store not made by NewStore (tests of pure helpers): its Options.
+	return &Settings{Templates: s.opts.Templates, Staff: s.opts.StaffAddresses}
+}

@@ -66,6 +66,10 @@ type Inbound struct {
 	Automatic   bool           // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
 	Why         string         // why Automatic is set, for the case timeline
 	Problems    []string       // what could not be parsed or decoded
+	// Mail safety (threads/safety.go).
+	MultipleFrom bool   // more than one From address: never staff authority
+	DSN          *DSN   // the delivery-status report, when the message is one
+	Quarantine   string // why the message must not be filed on a case (e.g. a mail loop)
 }
 
 // Attachment is one attached file of a message, decoded.
@@ -91,6 +95,10 @@ type Filed struct {
 	Message   int64 // messages.id of the stored message
 	NewCase   bool  // the message opened the case
 	Duplicate bool  // the message was filed before; nothing was changed or sent
+	// Quarantined: the message was kept in quarantine, on no case (Case may
+	// be 0).
+	Quarantined bool
+	Bounce      int64 // the delivery a bounce reported on; no case was opened
 }
 
 // Options configures a Store. Fields other than DB, Templates, Support and
@@ -115,10 +123,11 @@ type Options struct {
 	BatchTimeout time.Duration
 
 	// Staff work by mail (staff.go).
-	StaffAddresses    []string // the staff directory at start (Reload replaces it); notifications go here
-	PR                string   // the PR mailbox, also counted as staff; "" for none
-	ShowNames         bool     // relayed replies carry the staff member's name (never their address)
-	AddCCParticipants bool     // addresses the customer copies become participants
+	StaffAddresses    []string      // the staff directory at start (Reload replaces it); notifications go here
+	PR                string        // the PR mailbox, also counted as staff; "" for none
+	ShowNames         bool          // relayed replies carry the staff member's name (never their address)
+	AddCCParticipants bool          // addresses the customer copies become participants
+	Safety            SafetyOptions // loops, bounces, unproven staff senders
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -142,7 +151,10 @@ func NewStore(opts Options) (*Store, error) {
 		"touch-case-quiet", "add-participant", "participant-role", "relay-recipients",
 		"last-customer-message", "last-staff-action",
 		"list-cases", "case-participants", "case-messages", "case-events", // cases.go
-		"list-quarantine", "get-quarantined", "mark-refiled")
+		"list-quarantine", "get-quarantined", "mark-refiled",
+		// Mail safety (safety.go).
+		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
+		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary")
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -176,6 +188,12 @@ func NewStore(opts Options) (*Store, error) {
 	}
 	if opts.BatchTimeout == 0 {
 		opts.BatchTimeout = defaultBatchTimeout
+	}
+	if opts.Safety.MaxAutoRepliesPerDay == 0 {
+		opts.Safety.MaxAutoRepliesPerDay = 5
+	}
+	if opts.Safety.BounceSuppression == 0 {
+		opts.Safety.BounceSuppression = 7 * 24 * time.Hour
 	}
 	base, _, _ := strings.Cut(local, "+")
 	s := &Store{opts: opts, q: q, requests: make(chan fileRequest, 256), supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}
@@ -268,6 +286,9 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	}
 
 	now := s.opts.Now()
+	if f, queued, handled, err := s.fileSafety(ctx, tx, in, now); handled || err != nil {
+		return f, queued, err
+	}
 	from := strings.ToLower(in.From.Address)
 	caseID, how, err := s.thread(ctx, tx, in)
 	if err == nil && caseID == 0 {
@@ -303,11 +324,8 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	}
 	f.Case = caseID
 
-	err = tx.QueryRowxContext(ctx, s.q["insert-inbound"], caseID, in.MessageID, in.BodySHA256, in.Raw, in.Source,
-		in.EnvelopeFrom, textArray(in.Recipients), from, in.From.Name, in.Subject, in.Text,
-		textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), now).Scan(&f.Message)
-	if err != nil {
-		return f, false, fmt.Errorf("store message: %w", err)
+	if f.Message, err = s.insertInbound(ctx, tx, caseID, in, now); err != nil {
+		return f, false, err
 	}
 	kind, detail := "received", "threaded by "+how
 	if f.NewCase {
@@ -317,10 +335,23 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		return f, false, err
 	}
 
+	// On an existing case, workByMail tells staff of an unproven staff
+	// claim; a new case has nobody else to do it.
 	if f.NewCase {
+		if queued, err = s.checkStaffClaim(ctx, tx, caseID, in, now); err != nil {
+			return f, false, err
+		}
+	}
+	if f.NewCase {
+		var may bool
+		var why string
+		var notified bool
 		if in.Automatic {
 			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, "automatic mail is never answered (RFC 3834): "+in.Why)
-		} else {
+		} else if may, why, notified, err = s.mayAutoReply(ctx, tx, caseID, in.From.Address, now); err == nil && !may {
+			queued = queued || notified
+			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, why)
+		} else if err == nil {
 			err = s.acknowledge(ctx, tx, caseID, in, now)
 			queued = err == nil
 		}
@@ -359,7 +390,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 	// 2. In-Reply-To / References naming a message we stored or sent.
 	if ids := in.threadingIDs(); len(ids) > 0 {
 		var caseID int64
-		err := tx.QueryRowxContext(ctx, s.q["case-by-message-ids"], pq.Array(ids)).Scan(&caseID)
+		err := tx.QueryRowxContext(ctx, s.q["case-by-message-ids-safe"], pq.Array(ids), strings.ToLower(in.From.Address)).Scan(&caseID)
 		if err == nil {
 			return caseID, "references", nil
 		}

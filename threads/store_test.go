@@ -92,11 +92,20 @@ func TestThreadingOrder(t *testing.T) {
 	if f := mustFile(t, s, inbound("c@x", "eve@elsewhere.example", tag, "three")); !f.NewCase {
 		t.Errorf("tag from stranger joined case %d", f.Case)
 	}
-	// References to a message we hold thread the mail whoever sends it.
+	// References to a message we sent thread the mail whoever sends it
+	// (its id is unguessable); to a message we received, only from a
+	// participant, so a reused Message-ID merges no stranger's mail.
+	var ackID string
+	db.Get(&ackID, `SELECT message_id FROM outbox ORDER BY id LIMIT 1`)
 	in := inbound("d@x", "bob@customer.example", "fwd", "four")
-	in.References = []string{"unknown@x", "a@x"}
+	in.References = []string{"unknown@x", ackID}
 	if f := mustFile(t, s, in); f.Case != first.Case {
 		t.Errorf("references: case %d, want %d", f.Case, first.Case)
+	}
+	in = inbound("d2@x", "mallory@elsewhere.example", "fwd", "four-b")
+	in.References = []string{"a@x"}
+	if f := mustFile(t, s, in); !f.NewCase {
+		t.Errorf("stranger referencing a customer's Message-ID joined case %d", f.Case)
 	}
 	// A valid reply token wins; a forged one is ignored.
 	in = inbound("e@x", "carol@customer.example", "hello", "five")
@@ -111,8 +120,8 @@ func TestThreadingOrder(t *testing.T) {
 	}
 	var acks int
 	db.Get(&acks, `SELECT count(*) FROM outbox`)
-	if acks != 3 {
-		t.Errorf("acknowledgements = %d, want 3 (one per new case)", acks)
+	if acks != 4 {
+		t.Errorf("acknowledgements = %d, want 4 (one per new case)", acks)
 	}
 }
 

@@ -28,6 +28,7 @@ type Config struct {
 	Log       LogConfig       `toml:"log"`
 	LMTP      LMTPConfig      `toml:"lmtp"` // config_service.go
 	HTTP      HTTPConfig      `toml:"http"` // config_service.go
+	Safety    SafetyConfig    `toml:"safety"`
 
 	path   string
 	getenv func(string) string // kept for SIGHUP, which reads the file again
@@ -47,6 +48,11 @@ type SMTPConfig struct {
 	MaxMessageBytes int64    `toml:"max_message_bytes"` // default 25 MiB
 	MaxRecipients   int      `toml:"max_recipients"`    // default 100
 	ReadTimeout     Duration `toml:"read_timeout"`      // default 10m
+	// Mail safety (cmd/casegate/safety.go).
+	MaxHeaderBytes int    `toml:"max_header_bytes"`       // default 1 MiB
+	MaxConnsPerIP  int    `toml:"max_connections_per_ip"` // default 20; -1 for none
+	TLSCert        string `toml:"tls_cert"`               // PEM certificate chain for STARTTLS
+	TLSKey         string `toml:"tls_key"`                // its PEM private key
 }
 
 // AddressesConfig is [addresses].
@@ -78,6 +84,9 @@ type OutboundConfig struct {
 	StartTLS     *bool  `toml:"starttls"`     // default true
 	ImplicitTLS  bool   `toml:"implicit_tls"` // TLS from the first byte (port 465)
 	Maildir      string `toml:"maildir"`
+	// DKIM signing of outgoing mail (cmd/casegate/safety.go).
+	DKIMKeyFile  string `toml:"dkim_key_file"` // PEM private key; signing is off without it
+	DKIMSelector string `toml:"dkim_selector"`
 }
 
 // TemplatesConfig is [templates].
@@ -248,6 +257,9 @@ func (c *Config) validate() error {
 		if c.Outbound.ImplicitTLS && c.Outbound.StartTLS != nil && *c.Outbound.StartTLS {
 			return bad("outbound.implicit_tls", "cannot be combined with starttls = true")
 		}
+	}
+	if err := c.validateSafety(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":

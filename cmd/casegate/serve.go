@@ -148,11 +148,17 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err != nil {
 		return err
 	}
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, OnAttempt: m.observeDelivery})
+	sign, err := dkimSigner(c)
+	if err != nil {
+		return err
+	}
+	var store *threads.Store // set below; the sender runs only after that
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, OnAttempt: m.observeDelivery, Sign: sign,
+		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) }})
 
 	opts := storeOptions(c, db, tpl, log)
 	opts.AfterCommit = sender.Wake
-	store, err := threads.NewStore(opts)
+	store, err = threads.NewStore(opts)
 	if err != nil {
 		return configErrorf("%s: %v", c.path, err)
 	}
@@ -165,6 +171,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 	defer svc.close()
 
+	tlsConfig, err := smtpTLS(c)
+	if err != nil {
+		return err
+	}
 	smtpServer := mailin.NewSMTPServer(mailin.SMTPOptions{
 		Filer:           store,
 		Domains:         c.SMTP.Domains,
@@ -175,6 +185,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		Logger:          log,
 		TrustedNetworks: c.Staff.trusted,
 		Observe:         m.observeMessage,
+		Auth:            authenticator(c),
+		MaxHeaderBytes:  c.SMTP.MaxHeaderBytes,
+		MaxConnsPerIP:   c.SMTP.MaxConnsPerIP,
+		TLSConfig:       tlsConfig,
 	})
 	var listeners []net.Listener
 	var addrs []net.Addr
@@ -264,6 +278,7 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		PR:                prAddress(c),
 		ShowNames:         c.Staff.ShowNames,
 		AddCCParticipants: c.Staff.AddCCParticipants,
+		Safety:            safetyOptions(c),
 	}
 }
 

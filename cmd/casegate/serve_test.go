@@ -52,9 +52,16 @@ maildir = "maildir"
 
 func startGateway(t testing.TB, dbURL string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, dbURL, "")
+}
+
+// startGatewayWith starts a gateway whose configuration is testConfig
+// followed by extra (further TOML tables).
+func startGatewayWith(t testing.TB, dbURL, extra string) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "casegate.toml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(testConfig, dbURL)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(testConfig, dbURL)+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := loadConfig(path, func(string) string { return "" })
@@ -320,9 +327,10 @@ func TestDatabaseDownGivesTemporaryFailure(t *testing.T) {
 	db.Close()
 	g := startGateway(t, cluster.URL("casegate"))
 
-	cluster.Stop(t)
-	err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, customerMail)
-	if code := smtpCode(err); code/100 != 4 {
+	// PostgreSQL stops while the message is being uploaded, so it is gone
+	// exactly when DATA ends and filing begins.
+	err := sendStoppingAtDataEnd(t, g.addr, customerMail, func() { cluster.Stop(t) })
+	if code := smtpCode(err); code != 451 {
 		t.Fatalf("with PostgreSQL down: err = %v, want a 4xx reply", err)
 	}
 	cluster.Start(t)

@@ -1,0 +1,176 @@
+package mailin
+
+import (
+	"bufio"
+	"bytes"
+	"net/textproto"
+	"regexp"
+	"strings"
+
+	"github.com/emersion/go-message/mail"
+
+	"casegate/threads"
+)
+
+// readDSN reads the delivery-status notification (RFC 3464, carried in a
+// multipart/report of RFC 6522) a message holds, if any: the per-recipient
+// Final-Recipient, Action, Status and Diagnostic-Code, and the Message-ID
+// of the returned message. Many MTAs send bounces without a
+// message/delivery-status part; for them the recipient comes from
+// X-Failed-Recipients (Exim) or the text, and the status from the text.
+func readDSN(in *threads.Inbound) {
+	var dsn threads.DSN
+	for _, a := range in.Attachments {
+		switch strings.ToLower(a.ContentType) {
+		case "message/delivery-status", "message/global-delivery-status":
+			dsn.Recipients = append(dsn.Recipients, parseDeliveryStatus(a.Data)...)
+		case "text/rfc822-headers", "message/rfc822", "message/rfc822-headers", "message/global", "message/global-headers":
+			if dsn.OriginalMessageID == "" {
+				dsn.OriginalMessageID = returnedMessageID(a.Data)
+			}
+		}
+	}
+	if len(dsn.Recipients) == 0 && looksLikeBounce(in) {
+		dsn.Recipients = plainBounce(in)
+	}
+	if dsn.OriginalMessageID == "" && len(dsn.Recipients) > 0 {
+		// Returned headers in a text/rfc822-headers part or quoted in the
+		// text: the first Message-ID field below the bounce's own header.
+		if i := headerEnd(in.Raw); i >= 0 {
+			body := in.Raw[i:]
+			if len(body) > 1<<20 {
+				body = body[:1<<20]
+			}
+			dsn.OriginalMessageID = returnedMessageID(body)
+		}
+	}
+	if len(dsn.Recipients) > 0 {
+		in.DSN = &dsn
+	}
+}
+
+// parseDeliveryStatus reads the fields of a message/delivery-status body:
+// a per-message group, then one group per recipient, separated by blank
+// lines (RFC 3464 §2.1).
+func parseDeliveryStatus(b []byte) []threads.DSNRecipient {
+	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	var out []threads.DSNRecipient
+	for i, group := range bytes.Split(b, []byte("\n\n")) {
+		if len(bytes.TrimSpace(group)) == 0 {
+			continue
+		}
+		r := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(bytes.TrimLeft(group, "\n"), '\n', '\n'))))
+		h, _ := r.ReadMIMEHeader() // keep what parsed
+		rcpt := h.Get("Final-Recipient")
+		if rcpt == "" {
+			rcpt = h.Get("Original-Recipient")
+		}
+		if rcpt == "" {
+			if i == 0 {
+				continue // the per-message group
+			}
+			if h.Get("Action") == "" && h.Get("Status") == "" {
+				continue
+			}
+		}
+		out = append(out, threads.DSNRecipient{
+			Recipient:  validText([]byte(bareRecipient(rcpt))),
+			Action:     strings.ToLower(firstWord(h.Get("Action"))),
+			Status:     statusCode.FindString(h.Get("Status")),
+			Diagnostic: oneLineLong(h.Get("Diagnostic-Code")),
+		})
+	}
+	return out
+}
+
+var (
+	statusCode      = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
+	quotedMessageID = regexp.MustCompile(`(?im)^\s*Message-ID:\s*<([^<>\s]+)>`)
+	smtpReplyCode   = regexp.MustCompile(`\b([45])\d\d[ -]`)
+	failedAddress   = regexp.MustCompile(`<?([A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})>?`)
+)
+
+var bounceSubject = regexp.MustCompile(`(?i)undeliver|delivery (status|failure|notification|has failed)|returned mail|failure notice|non.?deliver|mail delivery failed|rejected|could not be delivered|delivery problem`)
+
+// looksLikeBounce tells a bounce without a delivery-status part from other
+// automatic mail (an out-of-office note must not fail a delivery).
+func looksLikeBounce(in *threads.Inbound) bool {
+	local, _, _ := strings.Cut(strings.ToLower(in.From.Address), "@")
+	return local == "mailer-daemon" || local == "postmaster" || local == "" || bounceSubject.MatchString(in.Subject)
+}
+
+// plainBounce reads a bounce that has no message/delivery-status part, as
+// qmail, older Exim and many providers send: the recipient from
+// X-Failed-Recipients or the first address in the text that is not the
+// sender's, the status from an enhanced code or an SMTP reply code.
+func plainBounce(in *threads.Inbound) []threads.DSNRecipient {
+	hdr, _ := mail.CreateReader(bytes.NewReader(in.Raw))
+	var rcpt string
+	if hdr != nil {
+		rcpt = strings.TrimSpace(strings.Split(hdr.Header.Get("X-Failed-Recipients"), ",")[0])
+		hdr.Close()
+	}
+	text := in.Text
+	if len(text) > 64<<10 {
+		text = text[:64<<10]
+	}
+	if rcpt == "" {
+		from := strings.ToLower(in.From.Address)
+		for _, m := range failedAddress.FindAllStringSubmatch(text, 50) {
+			a := strings.ToLower(m[1])
+			if a != from && !strings.HasPrefix(a, "mailer-daemon@") && !strings.HasPrefix(a, "postmaster@") {
+				rcpt = m[1]
+				break
+			}
+		}
+	}
+	if rcpt == "" {
+		return nil
+	}
+	status := statusCode.FindString(text)
+	if status == "" {
+		if m := smtpReplyCode.FindStringSubmatch(text); m != nil {
+			status = m[1] + ".0.0"
+		}
+	}
+	if status == "" {
+		return nil
+	}
+	action := "failed"
+	if strings.HasPrefix(status, "4") {
+		action = "delayed"
+	}
+	return []threads.DSNRecipient{{Recipient: validText([]byte(rcpt)), Action: action, Status: status}}
+}
+
+// returnedMessageID reads the Message-ID of a returned message or its
+// headers.
+func returnedMessageID(b []byte) string {
+	if m := quotedMessageID.FindSubmatch(b); m != nil {
+		return validText(m[1])
+	}
+	return ""
+}
+
+func bareRecipient(s string) string {
+	if t, addr, ok := strings.Cut(s, ";"); ok && !strings.Contains(t, "@") {
+		s = addr
+	}
+	return strings.Trim(strings.TrimSpace(s), "<>")
+}
+
+func firstWord(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+func oneLineLong(s string) string {
+	s = strings.Join(strings.Fields(validText([]byte(s))), " ")
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
