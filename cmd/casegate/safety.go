@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-
 	"casegate/mailin"
 	"casegate/mailout"
 	"casegate/threads"
