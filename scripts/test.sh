@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+# dovecot-imapd: the IMAP poller's tests run a real Dovecot.
+scripts/install-deps.sh dovecot-imapd
 
 tmp=$(mktemp -d /tmp/casegate-test.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55433)
