@@ -25,6 +25,7 @@ type Config struct {
 	Outbound  OutboundConfig  `toml:"outbound"`
 	Templates TemplatesConfig `toml:"templates"`
 	Log       LogConfig       `toml:"log"`
+	IMAP      []IMAPConfig    `toml:"imap"` // [[imap]] accounts to poll (imap.go)
 
 	path string
 }
@@ -241,7 +242,7 @@ func (c *Config) validate() error {
 	default:
 		return bad("log.format", "%q: use text or json", c.Log.Format)
 	}
-	return nil
+	return c.validateIMAP()
 }
 
 func containsFold(list []string, s string) bool {

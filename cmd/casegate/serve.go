@@ -155,6 +155,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		ReadTimeout:     c.SMTP.ReadTimeout.Duration,
 		Logger:          log,
 	})
+	pollers, err := newIMAPPollers(c, db, store, log)
+	if err != nil {
+		return err
+	}
 	var listeners []net.Listener
 	var addrs []net.Addr
 	for _, a := range c.SMTP.Listen {
@@ -180,10 +184,13 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	for _, l := range listeners {
 		listening.Go(func() error { return smtpServer.Serve(listenCtx, l) })
 	}
+	for _, p := range pollers { // IMAP pollers stop with the listeners
+		listening.Go(func() error { return p.Run(listenCtx) })
+	}
 	senderDone := make(chan error, 1)
 	go func() { senderDone <- sender.Run(senderCtx) }()
 
-	log.Info("casegate: serving", "smtp", addrs, "schema", casegate.SchemaVersion(), "outbound", transportName(c))
+	log.Info("casegate: serving", "smtp", addrs, "imap_accounts", len(pollers), "schema", casegate.SchemaVersion(), "outbound", transportName(c))
 	if ready != nil {
 		ready <- addrs
 	}
