@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"slices"
@@ -207,19 +208,26 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 	if err != nil {
 		return 0, err
 	}
-	var fits, oversized []imap.UID
+	// headerOnly holds messages quarantined without their body, and why.
+	headerOnly := make(map[imap.UID]string)
+	tooBig := func(size int64) string {
+		return fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d); only its header is kept here, the whole message is in folder %q",
+			size, p.opts.MaxMessageBytes, p.opts.QuarantineTo)
+	}
+	var fits []imap.UID
 	for _, uid := range uids {
 		size, ok := sizes[uid]
 		switch {
 		case !ok: // expunged by someone else meanwhile: nothing to do
 		case size > p.opts.MaxMessageBytes:
-			oversized = append(oversized, uid)
+			headerOnly[uid] = tooBig(size)
 		default:
 			fits = append(fits, uid)
 		}
 	}
 
 	var filed, quarantined imap.UIDSet
+	handled := make(map[imap.UID]bool)
 	if len(fits) > 0 {
 		// Bodies are streamed: one message in memory at a time. BODY.PEEK
 		// leaves \Seen alone until the message is filed.
@@ -237,8 +245,13 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 				cmd.Close()
 				return 0, err
 			}
-			if uid == 0 || raw == nil {
+			if uid == 0 || raw == nil || !slices.Contains(fits, uid) {
 				continue // unsolicited data for another message
+			}
+			handled[uid] = true
+			if int64(len(raw)) > p.opts.MaxMessageBytes { // the announced size was wrong
+				headerOnly[uid] = tooBig(int64(len(raw)))
+				continue
 			}
 			q, err := p.fileMessage(ctx, log, st, uid, raw)
 			if err != nil {
@@ -255,14 +268,34 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 			return 0, fmt.Errorf("fetch: %w", err)
 		}
 	}
-	for _, uid := range oversized {
+	// A message the server listed but sent no body for is either gone
+	// (expunged meanwhile) or the server failed: then it is tried again,
+	// and quarantined only after MaxFileAttempts, never skipped silently.
+	var missing []imap.UID
+	for _, uid := range fits {
+		if !handled[uid] {
+			missing = append(missing, uid)
+		}
+	}
+	if len(missing) > 0 {
+		still, err := fetchSizes(c, missing)
+		if err != nil {
+			return 0, err
+		}
+		for uid := range still {
+			st.failures[uid]++
+			if st.failures[uid] < p.opts.MaxFileAttempts {
+				return 0, fmt.Errorf("server sent no body for uid %d", uid)
+			}
+			headerOnly[uid] = fmt.Sprintf("the server sent no body for this message %d times", st.failures[uid])
+		}
+	}
+	for _, uid := range slices.Sorted(maps.Keys(headerOnly)) {
 		header, err := fetchHeader(c, uid)
 		if err != nil {
 			return 0, err
 		}
-		reason := fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d); only its header is kept here, the whole message is in folder %q",
-			sizes[uid], p.opts.MaxMessageBytes, p.opts.QuarantineTo)
-		if err := p.quarantine(ctx, log, st, uid, header, reason); err != nil {
+		if err := p.quarantine(ctx, log, st, uid, header, headerOnly[uid]); err != nil {
 			return 0, err
 		}
 		quarantined.AddNum(uid)
