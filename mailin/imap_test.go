@@ -3,6 +3,7 @@ package mailin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -419,11 +420,13 @@ func TestIMAPCrashBetweenCommitAndMove(t *testing.T) {
 // message is filed once.
 func TestIMAPDovecotRestartMidBacklog(t *testing.T) {
 	e := newIMAPEnv(t)
-	const total = 400
+	const total = 600
 	e.dovecot.Append(t, "INBOX", testMessages(total, "restart")...)
 	opts := e.options(t)
 	opts.BatchSize = 20
 	opts.Logger = testLogger(t, slog.LevelWarn)
+	var dials atomic.Int32
+	opts.hooks.dialed = func() { dials.Add(1) }
 	startPoller(t, opts)
 	waitFor(t, 60*time.Second, "part of the backlog to be filed", func() bool { return countInbound(t, e.db) >= 40 })
 	e.dovecot.Stop()
@@ -434,10 +437,59 @@ func TestIMAPDovecotRestartMidBacklog(t *testing.T) {
 	if atStop >= total {
 		t.Fatalf("the backlog drained before the restart; the test needs a restart mid-backlog")
 	}
-	waitFor(t, 120*time.Second, "the whole backlog to be filed", func() bool { return countInbound(t, e.db) == total })
+	// After a crash Dovecot may first wait for its own stale locks.
+	deadline := time.Now().Add(4 * time.Minute)
+	for countInbound(t, e.db) != total {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages filed 4 minutes after the restart; Dovecot's log:\n%s", countInbound(t, e.db), total, e.dovecot.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	waitFor(t, 60*time.Second, "INBOX to be empty", func() bool { return e.dovecot.Count(t, "INBOX") == 0 })
 	if n := e.dovecot.Count(t, "Processed"); n != total {
 		t.Fatalf("Processed has %d messages, want %d", n, total)
+	}
+	if dials.Load() < 2 {
+		t.Fatal("the poller never reconnected: the restart did not cut its connection")
+	}
+	assertExactlyOnce(t, e.db, total)
+}
+
+// Dovecot crashes (SIGKILL) while a backlog drains and is started again:
+// the poller reconnects and every message is filed once.
+func TestIMAPDovecotCrashMidBacklog(t *testing.T) {
+	e := newIMAPEnv(t)
+	const total = 600
+	e.dovecot.Append(t, "INBOX", testMessages(total, "crash-restart")...)
+	opts := e.options(t)
+	opts.BatchSize = 20
+	opts.Logger = testLogger(t, slog.LevelWarn)
+	var dials atomic.Int32
+	opts.hooks.dialed = func() { dials.Add(1) }
+	startPoller(t, opts)
+	waitFor(t, 60*time.Second, "part of the backlog to be filed", func() bool { return countInbound(t, e.db) >= 40 })
+	e.dovecot.Kill()
+	atStop := countInbound(t, e.db)
+	time.Sleep(time.Second)
+	e.dovecot.Restart()
+	t.Logf("Dovecot restarted with %d of %d messages filed", atStop, total)
+	if atStop >= total {
+		t.Fatalf("the backlog drained before the restart; the test needs a restart mid-backlog")
+	}
+	// After a crash Dovecot may first wait for its own stale locks.
+	deadline := time.Now().Add(4 * time.Minute)
+	for countInbound(t, e.db) != total {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages filed 4 minutes after the restart; Dovecot's log:\n%s", countInbound(t, e.db), total, e.dovecot.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitFor(t, 60*time.Second, "INBOX to be empty", func() bool { return e.dovecot.Count(t, "INBOX") == 0 })
+	if n := e.dovecot.Count(t, "Processed"); n != total {
+		t.Fatalf("Processed has %d messages, want %d", n, total)
+	}
+	if dials.Load() < 2 {
+		t.Fatal("the poller never reconnected: the restart did not cut its connection")
 	}
 	assertExactlyOnce(t, e.db, total)
 }
@@ -611,4 +663,61 @@ func (f *timingFiler) File(ctx context.Context, in *threads.Inbound) (threads.Fi
 	start := time.Now()
 	defer func() { f.nanos.Add(int64(time.Since(start))) }()
 	return f.Filer.File(ctx, in)
+}
+
+// Both TLS modes work against Dovecot, and a certificate the poller cannot
+// verify stops it before the password is sent.
+func TestIMAPTLSModes(t *testing.T) {
+	e := newIMAPEnv(t)
+	e.dovecot.Append(t, "INBOX", testMessage(1, "tls"))
+	e.dovecot.Append(t, "Other", testMessage(2, "tls"))
+
+	var logs syncBuffer
+	untrusted := e.options(t)
+	untrusted.Address, untrusted.TLS = e.dovecot.TLSAddr, TLSImplicit
+	untrusted.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	p := startPoller(t, untrusted)
+	waitFor(t, 30*time.Second, "the certificate error to be logged", func() bool {
+		return strings.Contains(logs.String(), "certificate")
+	})
+	p.stop()
+	if n := countInbound(t, e.db); n != 0 {
+		t.Fatalf("filed %d messages over an unverified connection", n)
+	}
+
+	implicit := e.options(t)
+	implicit.Address, implicit.TLS = e.dovecot.TLSAddr, TLSImplicit
+	implicit.TLSConfig = &tls.Config{RootCAs: e.dovecot.RootCAs}
+	startPoller(t, implicit)
+	waitFor(t, 30*time.Second, "the INBOX message filed over implicit TLS", func() bool { return countInbound(t, e.db) == 1 })
+
+	starttls := e.options(t)
+	starttls.Name = "starttls"
+	starttls.Mailboxes = []string{"Other"}
+	starttls.TLS = TLSStartTLS
+	starttls.TLSConfig = &tls.Config{RootCAs: e.dovecot.RootCAs, ServerName: "127.0.0.1"}
+	startPoller(t, starttls)
+	waitFor(t, 30*time.Second, "the Other message filed over STARTTLS", func() bool { return countInbound(t, e.db) == 2 })
+	assertExactlyOnce(t, e.db, 2)
+}
+
+// IDLE is left and entered again every IdleRestart; mail still arrives.
+func TestIMAPReIdle(t *testing.T) {
+	e := newIMAPEnv(t)
+	var dials atomic.Int32
+	opts := e.options(t)
+	opts.IdleRestart = 200 * time.Millisecond
+	opts.hooks.dialed = func() { dials.Add(1) }
+	startPoller(t, opts)
+	waitFor(t, 30*time.Second, "the poller to record its mailbox", func() bool {
+		var n int
+		e.db.Get(&n, `SELECT count(*) FROM imap_mailboxes`)
+		return n == 1
+	})
+	time.Sleep(2 * time.Second) // about ten IDLE restarts
+	e.dovecot.Append(t, "INBOX", testMessage(1, "reidle"))
+	waitFor(t, 10*time.Second, "mail filed after several IDLE restarts", func() bool { return countInbound(t, e.db) == 1 })
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("connected %d times: restarting IDLE must not drop the connection", n)
+	}
 }

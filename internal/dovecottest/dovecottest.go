@@ -7,7 +7,14 @@ package dovecottest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -31,8 +38,12 @@ const (
 
 // Server is one running Dovecot.
 type Server struct {
-	Addr string // 127.0.0.1:port of the IMAP listener (plaintext)
-	Dir  string
+	Addr    string // 127.0.0.1:port of the IMAP listener (plaintext, STARTTLS offered)
+	TLSAddr string // 127.0.0.1:port of the IMAPS listener (implicit TLS)
+	// RootCAs holds the server certificate (for 127.0.0.1), which is
+	// self-signed and made afresh for each server.
+	RootCAs *x509.CertPool
+	Dir     string
 
 	t      testing.TB
 	conf   string
@@ -65,7 +76,15 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	s.Addr = fmt.Sprintf("127.0.0.1:%d", port)
-	if err := s.writeConfig(port); err != nil {
+	tlsPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+	if err := s.writeCertificate(); err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	if err := s.writeConfig(port, tlsPort); err != nil {
 		t.Fatalf("dovecottest: %v", err)
 	}
 	s.start(bin)
@@ -74,7 +93,7 @@ func Start(t testing.TB) *Server {
 
 // writeConfig writes a self-contained configuration: nothing of the
 // system's /etc/dovecot is read.
-func (s *Server) writeConfig(port int) error {
+func (s *Server) writeConfig(port, tlsPort int) error {
 	// Dovecot refuses mail access as uid 0 and drops privileges when it
 	// starts as root, so as root mail belongs to "nobody"; otherwise
 	// everything runs as the current user.
@@ -115,7 +134,9 @@ state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <%[1]s/cert.pem
+ssl_key = <%[1]s/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = %[2]s
@@ -140,7 +161,9 @@ service imap-login {
     port = %[5]d
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = %[6]d
+    ssl = yes
   }
 }
 service anvil {
@@ -158,15 +181,59 @@ namespace inbox {
   inbox = yes
   separator = /
 }
-`, s.Dir, internalUser, loginUser, uid, port)
+`, s.Dir, internalUser, loginUser, uid, port, tlsPort)
 	return os.WriteFile(s.conf, []byte(conf), 0o644)
+}
+
+// writeCertificate makes a self-signed ECDSA certificate for 127.0.0.1.
+func (s *Server) writeCertificate() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "casegate test dovecot"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	s.RootCAs = x509.NewCertPool()
+	s.RootCAs.AddCert(cert)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.Dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 }
 
 func (s *Server) start(bin string) {
 	s.t.Helper()
 	cmd := exec.Command(bin, "-F", "-c", s.conf)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// A file, not a pipe: Wait would otherwise wait for every child that
+	// inherited the pipe, long after the master is gone.
+	out, err := os.OpenFile(filepath.Join(s.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		s.t.Fatalf("dovecottest: %v", err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so Stop can kill the master and every imap
 	// and login process with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -193,21 +260,30 @@ func (s *Server) start(bin string) {
 		select {
 		case <-exited:
 			log, _ := os.ReadFile(filepath.Join(s.Dir, "dovecot.log"))
-			s.t.Fatalf("dovecottest: dovecot exited at start:\n%s\n%s", out.String(), log)
+			stdout, _ := os.ReadFile(out.Name())
+			s.t.Fatalf("dovecottest: dovecot exited at start:\n%s\n%s", stdout, log)
 		default:
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(s.Dir, "dovecot.log"))
-			s.t.Fatalf("dovecottest: dovecot did not answer on %s within 30s:\n%s\n%s", s.Addr, out.String(), log)
+			stdout, _ := os.ReadFile(out.Name())
+			s.t.Fatalf("dovecottest: dovecot did not answer on %s within 30s:\n%s\n%s", s.Addr, stdout, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// Stop kills Dovecot and every connection to it at once (SIGKILL to its
-// process group), as a crash of the server would. It is a no-op when the
-// server is not running.
-func (s *Server) Stop() {
+// Stop shuts Dovecot down as an administrator's restart does (SIGTERM to
+// the master, which ends every client connection), then makes sure no
+// process of it is left. It is a no-op when the server is not running.
+func (s *Server) Stop() { s.stop(syscall.SIGTERM) }
+
+// Kill kills Dovecot and every process of it at once (SIGKILL), as a
+// crash would. Its dotlocks stay behind, and Dovecot waits for them to go
+// stale (two minutes) after a restart.
+func (s *Server) Kill() { s.stop(syscall.SIGKILL) }
+
+func (s *Server) stop(sig syscall.Signal) {
 	s.mu.Lock()
 	cmd, exited := s.cmd, s.exited
 	s.cmd = nil
@@ -215,7 +291,16 @@ func (s *Server) Stop() {
 	if cmd == nil {
 		return
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if sig == syscall.SIGKILL {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // master and children at once
+	} else {
+		cmd.Process.Signal(sig)
+	}
+	select {
+	case <-exited:
+	case <-time.After(3 * time.Second): // a restart does not wait longer for busy clients
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever is left of its process group
 	<-exited
 	// Wait until nothing accepts on the port any more.
 	for i := 0; i < 200; i++ {
