@@ -385,8 +385,7 @@ var errFilingPanicked = errors.New("filing panicked")
 // quarantined instead. An error means neither happened (the database or
 // the connection failed): the session ends and the message is read again.
 func (p *IMAPPoller) fileMessage(ctx context.Context, log *slog.Logger, st *mailboxState, uid imap.UID, raw []byte) (quarantined bool, err error) {
-	log = log.With("uid", uid)
-	in, fileErr := p.parseAndFile(ctx, log, st, raw)
+	in, fileErr := p.parseAndFile(ctx, log.With("uid", uid), st, raw)
 	if fileErr == nil {
 		if p.opts.hooks.afterFile != nil {
 			if err := p.opts.hooks.afterFile(st.name, uid); err != nil {
@@ -415,7 +414,7 @@ func (p *IMAPPoller) fileMessage(ctx context.Context, log *slog.Logger, st *mail
 	if in != nil {
 		messageID = in.MessageID
 	}
-	log.Error("imap: message cannot be filed; quarantining it", "message_id", messageID, "err", fileErr)
+	log.Error("imap: message cannot be filed; quarantining it", "uid", uid, "message_id", messageID, "err", fileErr)
 	if err := p.quarantine(ctx, log, st, uid, raw, reason); err != nil {
 		return false, err
 	}
