@@ -298,7 +298,7 @@ func (s *Server) stop(sig syscall.Signal) {
 	}
 	select {
 	case <-exited:
-	case <-time.After(3 * time.Second): // a restart does not wait longer for busy clients
+	case <-time.After(time.Second): // a restart does not wait longer for busy clients
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever is left of its process group
 	<-exited
