@@ -119,6 +119,22 @@ CREATE TABLE quarantine (
     refiled_case   bigint REFERENCES cases (id)
 );
 
+-- migrate: 2
+
+-- IMAP poller state (mailin): for each polled mailbox, the UIDVALIDITY it
+-- was last read under and the highest UID whose message was filed (or
+-- quarantined) and then flagged, moved or deleted. A poller fetches only
+-- UIDs above last_uid; when the server's UIDVALIDITY differs it rescans the
+-- mailbox from UID 1 and relies on exactly-once filing (Message-ID + body
+-- hash) so nothing is filed twice.
+CREATE TABLE imap_mailboxes (
+    account      text NOT NULL,          -- [[imap]] name
+    mailbox      text NOT NULL,
+    uidvalidity  bigint NOT NULL,
+    last_uid     bigint NOT NULL DEFAULT 0,
+    updated_at   timestamptz NOT NULL,
+    PRIMARY KEY (account, mailbox)
+);
 -- migrate: 3
 -- Mail safety (issue 8): authentication verdicts on messages, bounces
 -- matched to deliveries, hard-bounce suppression, the automatic-reply cap,

@@ -32,8 +32,6 @@ import (
 	"casegate/threads"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // recordingFiler files through the real store and remembers what mailin
 // handed it, so tests can see the Auth verdicts. panicOn makes it panic on
 // a subject, to test the listener's recovery.

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh mutt # mutt: staff replies from a real mail client (cmd/casegate)
 scripts/install-deps.sh systemd # systemd-analyze, -sysusers, -tmpfiles: unit tests
+# dovecot-imapd: the IMAP poller's tests run a real Dovecot.
+scripts/install-deps.sh dovecot-imapd
 
 tmp=$(mktemp -d /tmp/casegate-test.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55433)

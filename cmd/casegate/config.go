@@ -29,6 +29,7 @@ type Config struct {
 	LMTP      LMTPConfig      `toml:"lmtp"` // config_service.go
 	HTTP      HTTPConfig      `toml:"http"` // config_service.go
 	Safety    SafetyConfig    `toml:"safety"`
+	IMAP      []IMAPConfig    `toml:"imap"` // [[imap]] accounts to poll (imap.go)
 
 	path   string
 	getenv func(string) string // kept for SIGHUP, which reads the file again
@@ -271,7 +272,10 @@ func (c *Config) validate() error {
 	default:
 		return bad("log.format", "%q: use text or json", c.Log.Format)
 	}
-	return c.validateService(bad)
+	if err := c.validateService(bad); err != nil {
+		return err
+	}
+	return c.validateIMAP()
 }
 
 func containsFold(list []string, s string) bool {

@@ -34,7 +34,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 }
 
-var commentedKey = regexp.MustCompile(`(?m)^# ([a-z_]+ = .*)$`)
+var commentedKey = regexp.MustCompile(`(?m)^# ([a-z_]+ = .*|\[\[[a-z_]+\]\])$`)
 
 // TestExampleConfigNamesEveryKey uncomments every "# key = value" line of
 // the example and checks that the result decodes into Config without an

@@ -190,6 +190,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		MaxConnsPerIP:   c.SMTP.MaxConnsPerIP,
 		TLSConfig:       tlsConfig,
 	})
+	pollers, err := newIMAPPollers(c, db, store, log)
+	if err != nil {
+		return err
+	}
 	var listeners []net.Listener
 	var addrs []net.Addr
 	for _, a := range c.SMTP.Listen {
@@ -234,6 +238,9 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 			ReadTimeout: c.SMTP.ReadTimeout.Duration, Logger: log, Observe: m.observeMessage})
 		listening.Go(svc.listener(func() error { return lmtpServer.Serve(listenCtx, lmtpListener) }))
 	}
+	for _, p := range pollers { // IMAP pollers stop with the listeners
+		listening.Go(svc.listener(func() error { return p.Run(listenCtx) }))
+	}
 	listening.Go(func() error { return svc.Run(listenCtx) })
 	svc.listening.Store(true)
 	senderDone := make(chan error, 1)
@@ -246,7 +253,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	storeDone := make(chan error, 1)
 	go func() { storeDone <- store.Run(storeCtx) }()
 
-	log.Info("casegate: serving", "smtp", addrs, "schema", casegate.SchemaVersion(), "outbound", transportName(c))
+	log.Info("casegate: serving", "smtp", addrs, "imap_accounts", len(pollers), "schema", casegate.SchemaVersion(), "outbound", transportName(c))
 	svc.ready("serving")
 	if ready != nil {
 		ready <- addrs
