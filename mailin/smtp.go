@@ -44,6 +44,9 @@ type SMTPOptions struct {
 	ShutdownGrace time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Classifier tells journalists, VIPs and public-risk mail apart; nil
+	// leaves every message a plain customer's.
+	Classifier *Classifier
 }
 
 // SMTPServer receives mail for the support address (RFC 5321). It answers
@@ -182,6 +185,7 @@ func (s *session) Data(r io.Reader) error {
 	if s.from == "" {
 		MarkNullSender(in)
 	}
+	s.srv.opts.Classifier.Classify(in)
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.FileTimeout)
 	defer cancel()
 	filed, err := s.srv.opts.Filer.File(ctx, in)

@@ -29,11 +29,19 @@ type Kind string
 // The kinds of mail casegate writes, with the data each one is rendered from.
 const (
 	Acknowledgement Kind = "acknowledgement" // AcknowledgementData
+	// Escalation rules (see escalation.go).
+	JournalistAcknowledgement Kind = "journalist-acknowledgement" // AcknowledgementData
+	EscalationDigest          Kind = "escalation-digest"          // DigestData
+	HoldingReply              Kind = "holding-reply"              // AcknowledgementData
 )
 
 // kinds lists every Kind with sample data used to test-render it at load.
 var kinds = map[Kind]any{
 	Acknowledgement: AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
+
+	JournalistAcknowledgement: AcknowledgementData{Case: 1042, Subject: "Request for comment", CustomerName: "Jo", Team: "Example Support"},
+	EscalationDigest:          sampleDigest,
+	HoldingReply:              AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.

@@ -64,6 +64,11 @@ type Inbound struct {
 	Automatic   bool           // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
 	Why         string         // why Automatic is set, for the case timeline
 	Problems    []string       // what could not be parsed or decoded
+	// Classification by mailin, stored on a new case (escalation rules);
+	// empty means customer and no risk.
+	Category Category
+	Risk     Risk
+	Evidence []string // what matched, e.g. "press_domains: example-news.com"
 }
 
 // Attachment is one attached file of a message, decoded.
@@ -104,6 +109,10 @@ type Options struct {
 	// AfterCommit runs after a commit that queued mail (e.g. the Sender's
 	// Wake). It must not block.
 	AfterCommit func()
+	// Rules are the escalation rules, evaluated in order (see rules.go);
+	// PR is the PR mailbox that cc_pr brings in.
+	Rules []Rule
+	PR    mail.Address
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -116,9 +125,9 @@ type Store struct {
 
 // NewStore checks opts and returns a Store.
 func NewStore(opts Options) (*Store, error) {
-	q, err := sqlfile.Parse(queriesSQL, "find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
+	q, err := sqlfile.Parse(queriesSQL, append([]string{"find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
 		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event",
-		"set-status", "set-priority", "set-assignee", "case-header")
+		"set-status", "set-priority", "set-assignee", "case-header"}, escalationQueries...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -131,6 +140,9 @@ func NewStore(opts Options) (*Store, error) {
 	}
 	if opts.Templates == nil || opts.DB == nil {
 		return nil, errors.New("threads: DB and Templates are required")
+	}
+	if err := checkRules(opts.Rules, opts.PR.Address); err != nil {
+		return nil, err
 	}
 	if opts.Team == "" {
 		opts.Team = opts.Support.Name
@@ -262,13 +274,19 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	if err := s.addEvent(ctx, tx, caseID, now, kind, from, f.Message, detail); err != nil {
 		return f, false, err
 	}
+	if err := s.classify(ctx, tx, caseID, in, f.NewCase, now, f.Message); err != nil {
+		return f, false, err
+	}
+	if queued, err = s.caseChanged(ctx, tx, caseID, now); err != nil {
+		return f, false, err
+	}
 
 	if f.NewCase {
 		if in.Automatic {
 			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, "automatic mail is never answered (RFC 3834): "+in.Why)
 		} else {
 			err = s.acknowledge(ctx, tx, caseID, in, now)
-			queued = err == nil
+			queued = queued || err == nil
 		}
 		if err != nil {
 			return f, false, err
@@ -329,7 +347,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 // acknowledge queues the acknowledgement of a new case, threaded under the
 // customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
 func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.opts.Templates.Render(templates.Acknowledgement, templates.AcknowledgementData{
+	text, err := s.opts.Templates.Render(in.acknowledgementKind(), templates.AcknowledgementData{
 		Case:         caseID,
 		Subject:      stripSubjectPrefixes(in.Subject),
 		CustomerName: in.From.Name,
@@ -344,9 +362,14 @@ func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		refs = append(refs, in.InReplyTo...)
 	}
 	refs = append(refs, in.MessageID)
+	cc, err := s.prCopies(ctx, tx, caseID)
+	if err != nil {
+		return err
+	}
 	m := &mailout.Message{
 		From:       mail.Address{Name: s.opts.Team, Address: s.opts.Support.Address},
 		To:         []mail.Address{{Name: in.From.Name, Address: in.From.Address}},
+		Cc:         cc,
 		ReplyTo:    []mail.Address{{Name: s.opts.Team, Address: s.ReplyAddress(caseID, RoleCustomer)}},
 		Subject:    text.Subject,
 		MessageID:  mailout.NewMessageID(s.domain),
