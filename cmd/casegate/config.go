@@ -26,6 +26,9 @@ type Config struct {
 	Templates TemplatesConfig `toml:"templates"`
 	Log       LogConfig       `toml:"log"`
 
+	// [classify], [[rule]], [calendars.*] and [escalation]: see rules.go.
+	EscalationSettings
+
 	path string
 }
 
@@ -241,7 +244,7 @@ func (c *Config) validate() error {
 	default:
 		return bad("log.format", "%q: use text or json", c.Log.Format)
 	}
-	return nil
+	return c.validateEscalation()
 }
 
 func containsFold(list []string, s string) bool {

@@ -6,6 +6,7 @@
 //	casegate serve   -config FILE   run the gateway until SIGINT/SIGTERM
 //	casegate migrate -config FILE   create or upgrade the database schema
 //	casegate version                print the version and schema version
+//	casegate rules check -config FILE   validate escalation rules, show what fires when
 package main
 
 import (
@@ -38,6 +39,8 @@ commands:
   serve   -config FILE   run the gateway until SIGINT or SIGTERM
   migrate -config FILE   create or upgrade the database schema
   version                print the version and schema version
+  rules check -config FILE [-case N] [-at TIME]
+                         validate escalation rules, show what fires when
 `
 
 // run is the whole program, testable without a process.
@@ -53,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		return versionCommand(stdout)
+	case "rules":
+		return rulesCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

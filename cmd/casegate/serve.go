@@ -138,6 +138,9 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		Secret:      []byte(c.Staff.Secret),
 		Logger:      log,
 		AfterCommit: sender.Wake,
+		Rules:       c.rules,
+		PR:          c.prAddress(),
+		Now:         c.now,
 	})
 	if err != nil {
 		return configErrorf("%s: %v", c.path, err)
@@ -154,6 +157,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		MaxRecipients:   c.SMTP.MaxRecipients,
 		ReadTimeout:     c.SMTP.ReadTimeout.Duration,
 		Logger:          log,
+		Classifier:      c.classifier,
+		Now:             c.now,
 	})
 	var listeners []net.Listener
 	var addrs []net.Addr
@@ -182,6 +187,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 	senderDone := make(chan error, 1)
 	go func() { senderDone <- sender.Run(senderCtx) }()
+	sweeper := threads.NewSweeper(store, threads.SweeperOptions{
+		Interval: c.Escalation.SweepInterval.Duration, BatchSize: c.Escalation.BatchSize, Logger: log})
+	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSweeper()
+	sweeperDone := make(chan error, 1)
+	go func() { sweeperDone <- sweeper.Run(sweeperCtx) }()
 
 	log.Info("casegate: serving", "smtp", addrs, "schema", casegate.SchemaVersion(), "outbound", transportName(c))
 	if ready != nil {
@@ -189,6 +200,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 	err = listening.Wait()
 	stopListening()
+	stopSweeper() // before the sender, so escalation mail it queued is still delivered
+	<-sweeperDone
 	stopSender()
 	<-senderDone
 	log.Info("casegate: stopped")
