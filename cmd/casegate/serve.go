@@ -128,7 +128,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err != nil {
 		return err
 	}
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log})
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, Now: c.now})
 
 	support, _ := mail.ParseAddress(c.Addresses.Support) // validated
 	store, err := threads.NewStore(threads.Options{
