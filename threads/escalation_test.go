@@ -3,6 +3,7 @@ package threads
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -135,6 +136,7 @@ func escalationStore(t *testing.T, db *sqlx.DB, clock *testClock, rules []Rule) 
 		Support: mail.Address{Name: "Example Support", Address: "support@support.example.com"},
 		PR:      mail.Address{Name: "Press Office", Address: "pr@example.com"},
 		Secret:  []byte("test-secret-0123456789"),
+		Logger:  slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -351,4 +353,12 @@ func countRows(t *testing.T, db *sqlx.DB, query string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// testLog sends a Store's log lines to the test's log.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
