@@ -25,13 +25,13 @@ func TestEscalationConfigErrorsNameTheKey(t *testing.T) {
 	for _, tc := range []struct {
 		name, extra, key string
 	}{
-		{"duplicate name", rule(`name = "a"` + "\nwhen = \"opened\"\nafter = \"0s\"\nactions = [\"cc_pr\"]") +
+		{"duplicate name", rule(`name = "a"`+"\nwhen = \"opened\"\nafter = \"0s\"\nactions = [\"cc_pr\"]") +
 			rule(`name = "a"`+"\nwhen = \"unresolved\"\nafter = \"1h\"\nactions = [\"cc_pr\"]"), `rule "a".name`},
-		{"unknown calendar", rule(`name = "a"`+"\nwhen = \"opened\"\nafter = \"1h\"\ncalendar = \"office\"\nactions = [\"cc_pr\"]"), `rule "a".calendar`},
-		{"missing after", rule(`name = "a"`+"\nwhen = \"opened\"\nactions = [\"cc_pr\"]"), `rule "a".after`},
-		{"bad action", rule(`name = "a"`+"\nwhen = \"opened\"\nafter = \"0s\"\nactions = [\"page_the_ceo\"]"), `rule "a".actions`},
-		{"bad when", rule(`name = "a"`+"\nwhen = \"later\"\nafter = \"0s\"\nactions = [\"cc_pr\"]"), `rule "a"`},
-		{"unknown rule key", rule(`name = "a"`+"\nwhen = \"opened\"\nafter = \"0s\"\nactions = [\"cc_pr\"]\nsevertiy = \"high\""), `rule.severtiy`},
+		{"unknown calendar", rule(`name = "a"` + "\nwhen = \"opened\"\nafter = \"1h\"\ncalendar = \"office\"\nactions = [\"cc_pr\"]"), `rule "a".calendar`},
+		{"missing after", rule(`name = "a"` + "\nwhen = \"opened\"\nactions = [\"cc_pr\"]"), `rule "a".after`},
+		{"bad action", rule(`name = "a"` + "\nwhen = \"opened\"\nafter = \"0s\"\nactions = [\"page_the_ceo\"]"), `rule "a".actions`},
+		{"bad when", rule(`name = "a"` + "\nwhen = \"later\"\nafter = \"0s\"\nactions = [\"cc_pr\"]"), `rule "a"`},
+		{"unknown rule key", rule(`name = "a"` + "\nwhen = \"opened\"\nafter = \"0s\"\nactions = [\"cc_pr\"]\nsevertiy = \"high\""), `rule.severtiy`},
 		{"bad timezone", "\n[calendars.office]\ntimezone = \"Mars/Olympus\"\nhours = { mon = \"09:00-17:00\" }\n", "calendars.office"},
 		{"bad hours", "\n[calendars.office]\ntimezone = \"UTC\"\nhours = { mon = \"9 to 5\" }\n", "calendars.office"},
 		{"bad weight", "\n[classify]\nrisk_words = { lawyer = 0 }\n", "classify"},
