@@ -126,6 +126,10 @@ func (s *Store) caseState(ctx context.Context, q sqlx.QueryerContext, caseID int
 // It reports whether it queued mail.
 func (s *Store) caseChanged(ctx context.Context, tx *sqlx.Tx, caseID int64, now time.Time) (bool, error) {
 	if len(s.opts.Rules) == 0 {
+		// Timers left by rules since removed from the configuration.
+		if _, err := tx.ExecContext(ctx, s.q["delete-timers"], caseID); err != nil {
+			return false, fmt.Errorf("case %d: clear timers: %w", caseID, err)
+		}
 		return false, nil
 	}
 	queued := false

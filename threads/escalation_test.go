@@ -362,3 +362,33 @@ func (w testLog) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// Timers of rules removed from the configuration are dropped on the next
+// sweep, not claimed forever.
+func TestTimersOfRemovedRulesAreDropped(t *testing.T) {
+	clock := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	old := escalationStore(t, nil, clock, []Rule{
+		{Name: "gone", When: WhenUnresolved, After: time.Hour, Actions: []Action{{Kind: ActionCCPR}}},
+		{Name: "kept", When: WhenUnresolved, After: 3 * time.Hour, Actions: []Action{{Kind: ActionCCPR}}},
+	})
+	mustFile(t, old, inbound("a@x", "ada@customer.example", "Help", "one"))
+	db := old.opts.DB
+	clock.Advance(2 * time.Hour)
+	for _, rules := range [][]Rule{{{Name: "kept", When: WhenUnresolved, After: 3 * time.Hour, Actions: []Action{{Kind: ActionCCPR}}}}, nil} {
+		s := escalationStore(t, db, clock, rules)
+		n, err := NewSweeper(s, SweeperOptions{}).SweepOnce(context.Background())
+		if err != nil || n != 1 {
+			t.Fatalf("sweep: %d, %v", n, err)
+		}
+		if n, err := NewSweeper(s, SweeperOptions{}).SweepOnce(context.Background()); err != nil || n != 0 {
+			t.Errorf("second sweep evaluated %d cases (%v), want 0", n, err)
+		}
+		clock.Advance(2 * time.Hour) // "kept" is due now, but is removed next
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM escalations`); n != 0 {
+		t.Errorf("a removed rule fired")
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM timers`); n != 0 {
+		t.Errorf("%d timers left without rules", n)
+	}
+}
