@@ -141,7 +141,7 @@ func (s *Store) caseChanged(ctx context.Context, tx *sqlx.Tx, caseID int64, now 
 			return queued, fmt.Errorf("case %d: escalation state: %w", caseID, err)
 		}
 		plan := Plan(s.opts.Rules, st)
-		fired := false
+		replan := false
 		for _, d := range plan {
 			if d.Due.After(now) {
 				continue
@@ -150,10 +150,12 @@ func (s *Store) caseChanged(ctx context.Context, tx *sqlx.Tx, caseID int64, now 
 			if err != nil {
 				return queued, err
 			}
-			fired = fired || ok
+			queued = queued || ok
+			// Only a priority change alters what the rules see; the
+			// deadline that fired stays out of timers by its escalations row.
+			replan = replan || ok && s.rule(d.Rule).changesCase()
 		}
-		queued = queued || fired
-		if fired {
+		if replan {
 			continue
 		}
 		if err := s.storeTimers(ctx, tx, caseID, plan); err != nil {

@@ -314,3 +314,13 @@ func checkRules(rules []Rule, pr string) error {
 	}
 	return nil
 }
+
+// changesCase reports whether firing r changes what rules look at.
+func (r *Rule) changesCase() bool {
+	for _, a := range r.Actions {
+		if a.Kind == ActionPriority {
+			return true
+		}
+	}
+	return false
+}
