@@ -392,3 +392,42 @@ func TestTimersOfRemovedRulesAreDropped(t *testing.T) {
 		t.Errorf("%d timers left without rules", n)
 	}
 }
+
+// A case whose firing fails does not hold up the others: it is rolled back
+// to its savepoint, its timers move RetryDelay on, and it fires once the
+// trouble is gone.
+func TestFailingCaseIsPostponedNotBlocking(t *testing.T) {
+	clock := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	s := escalationStore(t, nil, clock, []Rule{{Name: "late", When: WhenUnresolved, After: time.Hour, Actions: []Action{{Kind: ActionCCPR}}}})
+	db := s.opts.DB
+	bad := mustFile(t, s, inbound("bad@x", "bad@customer.example", "Help", "one"))
+	good := mustFile(t, s, inbound("good@x", "good@customer.example", "Help", "two"))
+	// A real failure inside PostgreSQL, for one case only.
+	db.MustExec(fmt.Sprintf(`CREATE FUNCTION fail_case() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.case_id = %d THEN RAISE EXCEPTION 'disk on fire'; END IF; RETURN NEW; END $$`, bad.Case))
+	db.MustExec(`CREATE TRIGGER fail_case BEFORE INSERT ON escalations FOR EACH ROW EXECUTE FUNCTION fail_case()`)
+	clock.Advance(2 * time.Hour)
+	w := NewSweeper(s, SweeperOptions{RetryDelay: 10 * time.Minute})
+	if _, err := w.SweepOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM escalations WHERE case_id = $1`, good.Case); n != 1 {
+		t.Errorf("the good case did not fire")
+	}
+	var due time.Time
+	db.Get(&due, `SELECT due_at FROM timers WHERE case_id = $1`, bad.Case)
+	if want := clock.Now().Add(10 * time.Minute); !due.Equal(want) {
+		t.Errorf("failed case due %s, want %s", due, want)
+	}
+	db.MustExec(`DROP TRIGGER fail_case ON escalations`)
+	clock.Advance(10 * time.Minute)
+	if _, err := w.SweepOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM escalations`); n != 2 {
+		t.Errorf("escalations = %d after the retry, want 2", n)
+	}
+	if n := outboxTo(t, db, "pr@example.com"); n != 2 {
+		t.Errorf("digests = %d, want 2 (one each, none from the failed attempt)", n)
+	}
+}
