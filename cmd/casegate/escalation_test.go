@@ -70,7 +70,6 @@ type movableClock struct {
 
 func (c *movableClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *movableClock) Set(t time.Time)     { c.mu.Lock(); c.now = t; c.mu.Unlock() }
-func (c *movableClock) String() string      { return c.Now().UTC().Format(time.RFC3339) }
 func (c *movableClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // startEscalationGateway runs casegate serve in-process with the rules
@@ -478,5 +477,33 @@ func TestRestartAfterMissedDeadline(t *testing.T) {
 	}
 	if n := count(t, third.db, `SELECT count(*) FROM escalations`); n != 1 {
 		t.Errorf("escalations = %d, want 1", n)
+	}
+}
+
+// rules check -case N reads a real case and prints its deadlines.
+func TestRulesCheckCase(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-27 19:30")}
+	url := pgtest.URL(t)
+	g := startEscalationGateway(t, url, clock)
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, fridayMail); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	id := caseOf(t, g.db)
+	path := filepath.Join(t.TempDir(), "casegate.toml")
+	os.WriteFile(path, []byte(fmt.Sprintf(testConfig, url)+escalationConfig), 0o600)
+	var out strings.Builder
+	err := run(context.Background(), []string{"rules", "check", "-config", path, "-case", fmt.Sprint(id), "-at", "2026-11-30T12:00:00+01:00"},
+		func(string) string { return "" }, &out, &out)
+	if err != nil {
+		t.Fatalf("rules check -case: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		fmt.Sprintf("case #%d: new, customer, priority normal, risk none", id),
+		"1 unanswered customer mail(s)",
+		"first-response  fires Mon 2026-11-30 13:00 CET (in 1h0m0s)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
