@@ -18,7 +18,7 @@ import (
 
 // escalationQueries are the names of the escalation queries in queries.sql.
 var escalationQueries = []string{"set-classification", "raise-risk", "set-staff-responded", "escalation-state",
-	"delete-timers", "insert-timers", "claim-due-timers", "try-lock-case", "postpone-timers", "record-escalation",
+	"delete-timers", "insert-timers", "claim-due-timers", "postpone-timers", "record-escalation",
 	"add-pr-participant", "pr-participants", "raise-priority", "digest-case", "digest-timeline", "digest-messages"}
 
 // classify records what mailin's classification found: on a new case its

@@ -119,18 +119,17 @@ FROM unnest(CAST($2 AS text[]), CAST($3 AS timestamptz[]), CAST($4 AS timestampt
 WHERE NOT EXISTS (SELECT 1 FROM escalations e WHERE e.case_id = $1 AND e.rule = t.rule AND e.since = t.since);
 
 -- name: claim-due-timers
--- A sweep: the due timers, oldest first, that no other instance holds.
--- Served by the timers_due index, so its cost follows the due rows.
-SELECT case_id FROM timers
-WHERE due_at <= $1
-ORDER BY due_at
+-- A sweep: the cases of due timers, oldest deadline first, that no other
+-- instance and no filing holds. It locks the case rows, not the timers:
+-- every writer of a case's timers holds the case lock first, so sweepers
+-- and filings never wait on each other in a circle. Served by the
+-- timers_due index, so its cost follows the due rows, not the open cases.
+SELECT t.case_id FROM timers t
+JOIN cases c ON c.id = t.case_id
+WHERE t.due_at <= $1
+ORDER BY t.due_at
 LIMIT $2
-FOR UPDATE SKIP LOCKED;
-
--- name: try-lock-case
--- The sweeper never waits for a case a filing holds: it skips it, and the
--- filing recomputes the case's timers itself.
-SELECT id FROM cases WHERE id = $1 FOR UPDATE SKIP LOCKED;
+FOR UPDATE OF c SKIP LOCKED;
 
 -- name: postpone-timers
 UPDATE timers SET due_at = $3 WHERE case_id = $1 AND due_at <= $2;

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // SweeperOptions configures a Sweeper; zero values are the defaults.
@@ -22,10 +20,12 @@ type SweeperOptions struct {
 }
 
 // Sweeper fires due escalation timers. Any number of sweepers, in any
-// number of processes, may share one database: each claims due timers with
-// FOR UPDATE SKIP LOCKED, and the escalations key lets a rule fire at most
-// once per case and cycle. Timers that fell due while no sweeper ran fire
-// on the next sweep, late but once.
+// number of processes, may share one database: each claims the cases of
+// due timers with FOR UPDATE SKIP LOCKED on the case rows (the lock every
+// writer of a case's timers takes first, so sweepers and filings cannot
+// deadlock), and the escalations key lets a rule fire at most once per case
+// and cycle. Timers that fell due while no sweeper ran fire on the next
+// sweep, late but once.
 type Sweeper struct {
 	store *Store
 	opts  SweeperOptions
@@ -63,7 +63,7 @@ func (w *Sweeper) Wake() {
 func (w *Sweeper) Run(ctx context.Context) error {
 	for {
 		for {
-			n, err := w.SweepOnce(ctx)
+			n, _, err := w.sweep(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -84,23 +84,30 @@ func (w *Sweeper) Run(ctx context.Context) error {
 	}
 }
 
-// SweepOnce claims one batch of due timers and re-evaluates their cases in
-// one transaction, firing what is due. It returns how many cases it
-// evaluated: fewer than BatchSize means nothing more is due (or the rest
-// is held by other instances).
+// SweepOnce claims the cases of one batch of due timers (skipping cases
+// another instance or a filing holds) and re-evaluates them in one
+// transaction, firing what is due. It returns how many cases it evaluated:
+// fewer than BatchSize means nothing more is due now.
 func (w *Sweeper) SweepOnce(ctx context.Context) (int, error) {
+	_, evaluated, err := w.sweep(ctx)
+	return evaluated, err
+}
+
+// sweep is SweepOnce that also says how many due timer rows it claimed:
+// a full batch means more may be due.
+func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err error) {
 	s := w.store
 	now := s.opts.Now()
 	tx, err := s.opts.DB.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
+		return 0, 0, fmt.Errorf("sweep: %w", err)
 	}
 	defer tx.Rollback()
-	var claimed []int64
+	var claimed []int64 // locked for this transaction
 	if err := tx.SelectContext(ctx, &claimed, s.q["claim-due-timers"], now, w.opts.BatchSize); err != nil {
-		return 0, fmt.Errorf("sweep: claim due timers: %w", err)
+		return 0, 0, fmt.Errorf("sweep: claim due timers: %w", err)
 	}
-	queued, evaluated := false, 0
+	queued := false
 	seen := make(map[int64]bool)
 	for _, caseID := range claimed {
 		if seen[caseID] {
@@ -108,51 +115,32 @@ func (w *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 		}
 		seen[caseID] = true
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_case"); err != nil {
-			return evaluated, fmt.Errorf("sweep: %w", err)
+			return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
 		}
-		q, locked, err := w.evaluate(ctx, tx, caseID, now)
+		q, err := s.caseChanged(ctx, tx, caseID, now)
 		if err != nil {
 			// One case's failure must not stall the others: undo it,
 			// postpone its timers and go on.
 			w.opts.Logger.Error("escalation: case failed; postponed", "case", caseID, "err", err, "retry_in", w.opts.RetryDelay)
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_case"); err != nil {
-				return evaluated, fmt.Errorf("sweep: %w", err)
+				return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
 			}
 			if _, err := tx.ExecContext(ctx, s.q["postpone-timers"], caseID, now, now.Add(w.opts.RetryDelay)); err != nil {
-				return evaluated, fmt.Errorf("sweep: postpone case %d: %w", caseID, err)
+				return len(claimed), evaluated, fmt.Errorf("sweep: postpone case %d: %w", caseID, err)
 			}
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_case"); err != nil {
-			return evaluated, fmt.Errorf("sweep: %w", err)
+			return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
 		}
-		if locked {
-			evaluated++
-		}
+		evaluated++
 		queued = queued || q
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sweep: commit: %w", err)
+		return len(claimed), 0, fmt.Errorf("sweep: commit: %w", err)
 	}
 	if queued && s.opts.AfterCommit != nil {
 		s.opts.AfterCommit()
 	}
-	return evaluated, nil
-}
-
-// evaluate re-evaluates one case with due timers, unless a filing holds it
-// (that filing recomputes the timers itself; the next sweep sees the rest).
-func (w *Sweeper) evaluate(ctx context.Context, tx *sqlx.Tx, caseID int64, now time.Time) (queued, locked bool, err error) {
-	s := w.store
-	rows, err := tx.QueryContext(ctx, s.q["try-lock-case"], caseID)
-	if err != nil {
-		return false, false, err
-	}
-	locked = rows.Next()
-	rows.Close()
-	if err := rows.Err(); err != nil || !locked {
-		return false, false, err
-	}
-	queued, err = s.caseChanged(ctx, tx, caseID, now)
-	return queued, true, err
+	return len(claimed), evaluated, nil
 }
