@@ -11,6 +11,7 @@ import (
 func TestImportDirection(t *testing.T) {
 	forbidden := map[string][]string{
 		"casegate/templates": {"casegate/mailout", "casegate/threads", "casegate/mailin"},
+		"casegate/calendar":  {"casegate/templates", "casegate/mailout", "casegate/threads", "casegate/mailin"},
 		"casegate/mailout":   {"casegate/threads", "casegate/mailin"},
 		"casegate/threads":   {"casegate/mailin"},
 	}

@@ -176,3 +176,37 @@ CREATE TABLE auto_reply_capped (
 -- Quarantine is exactly-once too: a re-delivered loop adds no second row.
 ALTER TABLE quarantine ADD COLUMN body_sha256 bytea;
 CREATE UNIQUE INDEX quarantine_exactly_once ON quarantine (message_id, body_sha256) WHERE body_sha256 IS NOT NULL;
+-- migrate: 5
+-- Escalation rules (issue 5): classification of cases, deadlines as rows,
+-- and a record of every rule that fired.
+
+CREATE TYPE case_risk AS ENUM ('none', 'medium', 'high');
+ALTER TABLE cases
+    ADD COLUMN risk case_risk NOT NULL DEFAULT 'none',
+    -- when staff last acted on the case (status, priority, assignment,
+    -- reply): deadlines that wait for staff count from the customer mail
+    -- after it.
+    ADD COLUMN staff_responded_at timestamptz;
+
+-- One pending deadline per case and rule. Rows are recomputed whenever the
+-- case changes; a sweeper claims those due with FOR UPDATE SKIP LOCKED.
+CREATE TABLE timers (
+    case_id  bigint NOT NULL REFERENCES cases (id),
+    rule     text NOT NULL,
+    since    timestamptz NOT NULL,   -- start of the cycle the deadline counts from
+    due_at   timestamptz NOT NULL,
+    PRIMARY KEY (case_id, rule)
+);
+-- A sweep reads only due rows: its cost follows due timers, not open cases.
+CREATE INDEX timers_due ON timers (due_at);
+
+-- Each rule fires at most once per case and cycle: the key is the proof.
+CREATE TABLE escalations (
+    case_id   bigint NOT NULL REFERENCES cases (id),
+    rule      text NOT NULL,
+    since     timestamptz NOT NULL,
+    due_at    timestamptz NOT NULL,
+    fired_at  timestamptz NOT NULL,
+    actions   text[] NOT NULL,
+    PRIMARY KEY (case_id, rule, since)
+);

@@ -79,6 +79,9 @@ type IMAPOptions struct {
 	// Auth verifies senders (DKIM, DMARC) as for SMTP; there is no client
 	// IP behind a mailbox, so no SPF. Nil leaves mail without authority.
 	Auth *Authenticator
+	// Classifier tells journalists, VIPs and public-risk mail apart, as
+	// for SMTP; nil leaves every message a plain customer's.
+	Classifier *Classifier
 	// MaxMessageBytes: larger messages are quarantined (header kept) rather
 	// than loaded; default 25 MiB.
 	MaxMessageBytes int64

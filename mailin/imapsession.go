@@ -443,6 +443,7 @@ func (p *IMAPPoller) parseAndFile(ctx context.Context, log *slog.Logger, st *mai
 		p.opts.Auth.Check(ctx, in, nil, "")
 	}
 	in.Auth.Trusted = p.opts.Trusted
+	p.opts.Classifier.Classify(in)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.FileTimeout)
 	defer cancel()
 	filed, err := p.opts.Filer.File(fctx, in)

@@ -30,6 +30,10 @@ type Kind string
 const (
 	Acknowledgement Kind = "acknowledgement" // AcknowledgementData
 	SafetyNotice    Kind = "safety-notice"   // SafetyNoticeData
+	// Escalation rules (see escalation.go).
+	JournalistAcknowledgement Kind = "journalist-acknowledgement" // AcknowledgementData
+	EscalationDigest          Kind = "escalation-digest"          // DigestData
+	HoldingReply              Kind = "holding-reply"              // AcknowledgementData
 )
 
 // kinds lists every Kind with sample data used to test-render it at load.
@@ -43,6 +47,10 @@ var kinds = map[Kind]any{
 	NotAuthorised: sampleNotAuthorised,
 	Escalation:    sampleEscalation,
 	SafetyNotice:  SafetyNoticeData{Case: 1042, Subject: "Printer on fire", Event: "bounce", Address: "ada@customer.example", Detail: "5.1.1 user unknown", Team: "Example Support"},
+
+	JournalistAcknowledgement: AcknowledgementData{Case: 1042, Subject: "Request for comment", CustomerName: "Jo", Team: "Example Support"},
+	EscalationDigest:          sampleDigest,
+	HoldingReply:              AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.

@@ -145,7 +145,10 @@ func (s *Store) changeStatus(ctx context.Context, tx *sqlx.Tx, id int64, to Case
 	if reason != "" {
 		detail += ": " + reason
 	}
-	return s.addEvent(ctx, tx, id, now, "status", actor, 0, detail)
+	if err := s.addEvent(ctx, tx, id, now, "status", actor, 0, detail); err != nil {
+		return err
+	}
+	return s.staffResponded(ctx, tx, id, now)
 }
 
 func (s *Store) setPriority(ctx context.Context, tx *sqlx.Tx, id int64, p Priority, actor string, now time.Time) error {
@@ -155,7 +158,10 @@ func (s *Store) setPriority(ctx context.Context, tx *sqlx.Tx, id int64, p Priori
 	if _, err := tx.ExecContext(ctx, s.q["set-priority"], id, string(p), now); err != nil {
 		return fmt.Errorf("case %d: set priority: %w", id, err)
 	}
-	return s.addEvent(ctx, tx, id, now, "priority", actor, 0, string(p))
+	if err := s.addEvent(ctx, tx, id, now, "priority", actor, 0, string(p)); err != nil {
+		return err
+	}
+	return s.staffResponded(ctx, tx, id, now)
 }
 
 func (s *Store) assign(ctx context.Context, tx *sqlx.Tx, id int64, address, actor string, now time.Time) error {
@@ -166,5 +172,8 @@ func (s *Store) assign(ctx context.Context, tx *sqlx.Tx, id int64, address, acto
 	if _, err := tx.ExecContext(ctx, s.q["set-assignee"], id, address, now); err != nil {
 		return fmt.Errorf("case %d: assign: %w", id, err)
 	}
-	return s.addEvent(ctx, tx, id, now, "assigned", actor, 0, address)
+	if err := s.addEvent(ctx, tx, id, now, "assigned", actor, 0, address); err != nil {
+		return err
+	}
+	return s.staffResponded(ctx, tx, id, now)
 }

@@ -69,7 +69,7 @@ func (s *Store) parseCommands(text string) (cmds []command, rest string, errs []
 				bad("#%s takes no argument", c.name)
 				continue
 			}
-			if c.name == cmdEscalate && s.opts.PR == "" {
+			if c.name == cmdEscalate && s.opts.PR.Address == "" {
 				bad("no PR mailbox is configured ([addresses] pr)")
 				continue
 			}

@@ -4,10 +4,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-message/mail"
 )
 
 func TestParseCommands(t *testing.T) {
-	s := &Store{opts: Options{StaffAddresses: []string{"alice@example.com", "bob@example.com"}, PR: "pr@example.com"}}
+	s := &Store{opts: Options{StaffAddresses: []string{"alice@example.com", "bob@example.com"}, PR: mail.Address{Address: "pr@example.com"}}}
 	for _, tc := range []struct {
 		text  string
 		cmds  []string // name or name=argument
@@ -49,7 +51,7 @@ func TestParseCommands(t *testing.T) {
 		}
 	}
 	// Without a PR mailbox there is nowhere to escalate to.
-	s.opts.PR = ""
+	s.opts.PR = mail.Address{}
 	if _, _, errs := s.parseCommands("#escalate"); len(errs) != 1 {
 		t.Errorf("#escalate without PR: errors %q", errs)
 	}

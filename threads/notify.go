@@ -147,7 +147,7 @@ func (s *Store) replyCommandError(ctx context.Context, tx *sqlx.Tx, caseID int64
 // every relayed reply) and its mailbox gets a short digest. Kept small on
 // purpose so a richer escalation digest can replace it.
 func (s *Store) escalate(ctx context.Context, tx *sqlx.Tx, caseID int64, actor string, now time.Time) error {
-	pr := mail.Address{Address: strings.ToLower(s.opts.PR)}
+	pr := mail.Address{Name: s.opts.PR.Name, Address: strings.ToLower(s.opts.PR.Address)}
 	if err := s.addParticipant(ctx, tx, caseID, pr, ParticipantPR, actor, "escalated", now); err != nil {
 		return err
 	}

@@ -230,3 +230,97 @@ ON CONFLICT (message_id, body_sha256) WHERE body_sha256 IS NOT NULL DO NOTHING;
 
 -- name: set-auth-summary
 UPDATE messages SET auth_summary = $2 WHERE id = $1;
+-- Escalation rules (issue 5): classification, timers, firings, digests.
+
+-- name: set-classification
+UPDATE cases SET category = CAST($2 AS case_category), risk = CAST($3 AS case_risk) WHERE id = $1;
+
+-- name: raise-risk
+-- A later mail may raise the risk, never lower it; returns the old level
+-- only when it changed.
+UPDATE cases c SET risk = CAST($2 AS case_risk)
+FROM (SELECT id, risk FROM cases WHERE id = $1) old
+WHERE c.id = old.id AND old.risk < CAST($2 AS case_risk)
+RETURNING old.risk;
+
+-- name: set-staff-responded
+UPDATE cases SET staff_responded_at = $2 WHERE id = $1;
+
+-- name: escalation-state
+-- What rules look at: the case and the times (µs since the epoch) of the
+-- customer mails nobody on staff has answered yet.
+SELECT c.status, c.priority, c.category, c.risk, c.opened_at, c.staff_responded_at,
+    COALESCE((
+        SELECT array_agg(CAST(extract(epoch FROM m.received_at) * 1000000 AS bigint) ORDER BY m.id)
+        FROM messages m
+        WHERE m.case_id = c.id AND m.direction = 'inbound' AND NOT m.automatic
+          AND m.received_at > COALESCE(c.staff_responded_at, CAST('-infinity' AS timestamptz))
+          AND NOT EXISTS (SELECT 1 FROM participants p
+                          WHERE p.case_id = c.id AND p.address = m.from_address AND p.role IN ('staff', 'pr'))
+    ), CAST('{}' AS bigint[])) AS unanswered
+FROM cases c WHERE c.id = $1;
+
+-- name: delete-timers
+DELETE FROM timers WHERE case_id = $1;
+
+-- name: insert-timers
+-- Deadlines of a case, except those whose cycle has fired already.
+INSERT INTO timers (case_id, rule, since, due_at)
+SELECT $1, t.rule, t.since, t.due_at
+FROM unnest(CAST($2 AS text[]), CAST($3 AS timestamptz[]), CAST($4 AS timestamptz[])) AS t(rule, since, due_at)
+WHERE NOT EXISTS (SELECT 1 FROM escalations e WHERE e.case_id = $1 AND e.rule = t.rule AND e.since = t.since);
+
+-- name: claim-due-timers
+-- A sweep: the cases of due timers, oldest deadline first, that no other
+-- instance and no filing holds. It locks the case rows, not the timers:
+-- every writer of a case's timers holds the case lock first, so sweepers
+-- and filings never wait on each other in a circle. Served by the
+-- timers_due index, so its cost follows the due rows, not the open cases.
+SELECT t.case_id FROM timers t
+JOIN cases c ON c.id = t.case_id
+WHERE t.due_at <= $1
+ORDER BY t.due_at
+LIMIT $2
+FOR UPDATE OF c SKIP LOCKED;
+
+-- name: postpone-timers
+UPDATE timers SET due_at = $3 WHERE case_id = $1 AND due_at <= $2;
+
+-- name: record-escalation
+-- The unique key makes a rule fire at most once per case and cycle.
+INSERT INTO escalations (case_id, rule, since, due_at, fired_at, actions)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
+RETURNING case_id;
+
+-- name: add-pr-participant
+INSERT INTO participants (case_id, address, name, role, added_at)
+VALUES ($1, $2, $3, 'pr', $4)
+ON CONFLICT (case_id, address) DO UPDATE SET role = 'pr';
+
+-- name: pr-participants
+SELECT address, name FROM participants WHERE case_id = $1 AND role = 'pr' ORDER BY added_at, address;
+
+-- name: raise-priority
+UPDATE cases SET priority = CAST($2 AS case_priority), updated_at = $3
+WHERE id = $1 AND priority < CAST($2 AS case_priority)
+RETURNING id;
+
+-- name: digest-case
+SELECT c.subject, c.customer, c.category, c.risk, c.priority, c.status, c.opened_at,
+    COALESCE((SELECT name FROM participants p WHERE p.case_id = c.id AND p.address = c.customer), '') AS customer_name,
+    EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
+            AND NOT m.automatic AND m.from_address = c.customer) AS customer_wrote,
+    COALESCE((SELECT message_id FROM messages m WHERE m.case_id = c.id ORDER BY id DESC LIMIT 1), '') AS last_message_id
+FROM cases c WHERE c.id = $1;
+
+-- name: digest-timeline
+SELECT at, kind, actor, detail FROM (
+    SELECT id, at, kind, actor, detail FROM events WHERE case_id = $1 ORDER BY id DESC LIMIT 30
+) e ORDER BY id;
+
+-- name: digest-messages
+SELECT received_at, direction, from_address, text_body FROM (
+    SELECT id, received_at, direction, from_address, text_body FROM messages
+    WHERE case_id = $1 AND NOT automatic ORDER BY id DESC LIMIT 3
+) m ORDER BY id;

@@ -85,7 +85,7 @@ func (s *Store) isStaff(addr string) bool {
 			return true
 		}
 	}
-	return s.opts.PR != "" && strings.EqualFold(s.opts.PR, addr)
+	return s.opts.PR.Address != "" && strings.EqualFold(s.opts.PR.Address, addr)
 }
 
 // proof says what, if anything, proves that in comes from its From address.
@@ -243,6 +243,10 @@ func (s *Store) staffReply(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inboun
 			return false, err
 		}
 	}
+	// A reply to the customer meets the deadlines that wait for staff.
+	if err := s.staffResponded(ctx, tx, f.Case, now); err != nil {
+		return false, err
+	}
 	return true, s.relay(ctx, tx, c, in, text, now)
 }
 
@@ -385,8 +389,8 @@ func (s *Store) staffArray() any {
 	for _, a := range staff {
 		list = append(list, strings.ToLower(a))
 	}
-	if s.opts.PR != "" {
-		list = append(list, strings.ToLower(s.opts.PR))
+	if s.opts.PR.Address != "" {
+		list = append(list, strings.ToLower(s.opts.PR.Address))
 	}
 	return pq.Array(list)
 }

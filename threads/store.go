@@ -70,6 +70,11 @@ type Inbound struct {
 	MultipleFrom bool   // more than one From address: never staff authority
 	DSN          *DSN   // the delivery-status report, when the message is one
 	Quarantine   string // why the message must not be filed on a case (e.g. a mail loop)
+	// Classification by mailin, stored on a new case (escalation rules);
+	// empty means customer and no risk.
+	Category Category
+	Risk     Risk
+	Evidence []string // what matched, e.g. "press_domains: example-news.com"
 }
 
 // Attachment is one attached file of a message, decoded.
@@ -124,10 +129,15 @@ type Options struct {
 
 	// Staff work by mail (staff.go).
 	StaffAddresses    []string      // the staff directory at start (Reload replaces it); notifications go here
-	PR                string        // the PR mailbox, also counted as staff; "" for none
 	ShowNames         bool          // relayed replies carry the staff member's name (never their address)
 	AddCCParticipants bool          // addresses the customer copies become participants
 	Safety            SafetyOptions // loops, bounces, unproven staff senders
+
+	// Rules are the escalation rules, evaluated in order (see rules.go).
+	Rules []Rule
+	// PR is the PR mailbox: cc_pr and #escalate bring it in, and it counts
+	// as staff; empty for none.
+	PR mail.Address
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -144,7 +154,7 @@ type Store struct {
 
 // NewStore checks opts and returns a Store.
 func NewStore(opts Options) (*Store, error) {
-	q, err := sqlfile.Parse(queriesSQL, "find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
+	q, err := sqlfile.Parse(queriesSQL, append([]string{"find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
 		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event",
 		"set-status", "set-priority", "set-assignee", "case-header",
 		// Staff work by mail (staff.go).
@@ -154,7 +164,7 @@ func NewStore(opts Options) (*Store, error) {
 		"list-quarantine", "get-quarantined", "mark-refiled",
 		// Mail safety (safety.go).
 		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
-		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary")
+		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary"}, escalationQueries...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -167,6 +177,9 @@ func NewStore(opts Options) (*Store, error) {
 	}
 	if opts.Templates == nil || opts.DB == nil {
 		return nil, errors.New("threads: DB and Templates are required")
+	}
+	if err := checkRules(opts.Rules, opts.PR.Address); err != nil {
+		return nil, err
 	}
 	if opts.Team == "" {
 		opts.Team = opts.Support.Name
@@ -334,6 +347,12 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	if err := s.addEvent(ctx, tx, caseID, now, kind, from, f.Message, detail); err != nil {
 		return f, false, err
 	}
+	if err := s.classify(ctx, tx, caseID, in, f.NewCase, now, f.Message); err != nil {
+		return f, false, err
+	}
+	if queued, err = s.caseChanged(ctx, tx, caseID, now); err != nil {
+		return f, false, err
+	}
 
 	// On an existing case, workByMail tells staff of an unproven staff
 	// claim; a new case has nobody else to do it.
@@ -353,7 +372,7 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, why)
 		} else if err == nil {
 			err = s.acknowledge(ctx, tx, caseID, in, now)
-			queued = err == nil
+			queued = queued || err == nil
 		}
 		if err != nil {
 			return f, false, err
@@ -418,7 +437,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 // acknowledge queues the acknowledgement of a new case, threaded under the
 // customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
 func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.settings().Templates.Render(templates.Acknowledgement, templates.AcknowledgementData{
+	text, err := s.settings().Templates.Render(in.acknowledgementKind(), templates.AcknowledgementData{
 		Case:         caseID,
 		Subject:      stripSubjectPrefixes(in.Subject),
 		CustomerName: in.From.Name,
@@ -433,9 +452,14 @@ func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		refs = append(refs, in.InReplyTo...)
 	}
 	refs = append(refs, in.MessageID)
+	cc, err := s.prCopies(ctx, tx, caseID)
+	if err != nil {
+		return err
+	}
 	m := &mailout.Message{
 		From:       mail.Address{Name: s.opts.Team, Address: s.opts.Support.Address},
 		To:         []mail.Address{{Name: in.From.Name, Address: in.From.Address}},
+		Cc:         cc,
 		ReplyTo:    []mail.Address{{Name: s.opts.Team, Address: s.ReplyAddress(caseID, RoleCustomer)}},
 		Subject:    text.Subject,
 		MessageID:  mailout.NewMessageID(s.domain),

@@ -31,6 +31,9 @@ type Config struct {
 	Safety    SafetyConfig    `toml:"safety"`
 	IMAP      []IMAPConfig    `toml:"imap"` // [[imap]] accounts to poll (imap.go)
 
+	// [classify], [[rule]], [calendars.*] and [escalation]: see rules.go.
+	EscalationSettings
+
 	path   string
 	getenv func(string) string // kept for SIGHUP, which reads the file again
 }
@@ -275,7 +278,10 @@ func (c *Config) validate() error {
 	if err := c.validateService(bad); err != nil {
 		return err
 	}
-	return c.validateIMAP()
+	if err := c.validateIMAP(); err != nil {
+		return err
+	}
+	return c.validateEscalation()
 }
 
 func containsFold(list []string, s string) bool {

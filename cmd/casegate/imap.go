@@ -138,6 +138,7 @@ func newIMAPPollers(c *Config, db *sqlx.DB, filer mailin.Filer, log *slog.Logger
 			PollInterval:    a.PollInterval.Duration,
 			Trusted:         a.Trusted,
 			Auth:            authenticator(c),
+			Classifier:      c.classifier,
 			MaxMessageBytes: a.MaxMessageBytes,
 			DB:              db,
 			Filer:           filer,

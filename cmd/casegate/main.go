@@ -7,6 +7,7 @@
 //	casegate migrate -config FILE   create or upgrade the database schema
 //	casegate version                print the version and schema version
 //	casegate check-config, cases, case, outbox, quarantine: see usage
+//	casegate rules check -config FILE   validate escalation rules, show what fires when
 package main
 
 import (
@@ -57,6 +58,8 @@ commands:
 Admin commands take -config FILE (default /etc/casegate/casegate.toml) and
 -json. Exit status: 0 done, 1 failed, 2 bad configuration or usage, 3 no
 such case/delivery/message, 4 change not allowed.
+  rules check -config FILE [-case N] [-at TIME]
+                         validate escalation rules, show what fires when
 `
 
 // run is the whole program, testable without a process.
@@ -82,6 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return outboxCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "quarantine":
 		return quarantineCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "rules":
+		return rulesCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

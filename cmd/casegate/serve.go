@@ -153,7 +153,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		return err
 	}
 	var store *threads.Store // set below; the sender runs only after that
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, OnAttempt: m.observeDelivery, Sign: sign,
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, OnAttempt: m.observeDelivery, Sign: sign, Now: c.now,
 		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) }})
 
 	opts := storeOptions(c, db, tpl, log)
@@ -189,6 +189,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		MaxHeaderBytes:  c.SMTP.MaxHeaderBytes,
 		MaxConnsPerIP:   c.SMTP.MaxConnsPerIP,
 		TLSConfig:       tlsConfig,
+		Classifier:      c.classifier,
+		Now:             c.now,
 	})
 	pollers, err := newIMAPPollers(c, db, store, log)
 	if err != nil {
@@ -252,6 +254,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	defer stopStore()
 	storeDone := make(chan error, 1)
 	go func() { storeDone <- store.Run(storeCtx) }()
+	sweeper := threads.NewSweeper(store, threads.SweeperOptions{
+		Interval: c.Escalation.SweepInterval.Duration, BatchSize: c.Escalation.BatchSize, Logger: log})
+	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSweeper()
+	sweeperDone := make(chan error, 1)
+	go func() { sweeperDone <- sweeper.Run(sweeperCtx) }()
 
 	log.Info("casegate: serving", "smtp", addrs, "imap_accounts", len(pollers), "schema", casegate.SchemaVersion(), "outbound", transportName(c))
 	svc.ready("serving")
@@ -263,6 +271,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	stopListening()
 	stopStore()
 	<-storeDone
+	stopSweeper() // before the sender, so escalation mail it queued is still delivered
+	<-sweeperDone
 	stopSender()
 	<-senderDone
 	log.Info("casegate: stopped")
@@ -282,10 +292,12 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		Logger:    log,
 
 		StaffAddresses:    staffAddresses(c),
-		PR:                prAddress(c),
+		PR:                c.prAddress(),
 		ShowNames:         c.Staff.ShowNames,
 		AddCCParticipants: c.Staff.AddCCParticipants,
 		Safety:            safetyOptions(c),
+		Rules:             c.rules,
+		Now:               c.now,
 	}
 }
 

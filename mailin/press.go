@@ -1,0 +1,174 @@
+package mailin
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"casegate/threads"
+)
+
+// DefaultPressWords are wording reporters use in subjects and signatures,
+// with weights: a message whose matches add up to PressThreshold is from
+// the press.
+var DefaultPressWords = map[string]int{
+	"reporter": 2, "journalist": 2, "correspondent": 2, "editor": 1, "newsroom": 2,
+	"for a story": 3, "press inquiry": 3, "press enquiry": 3, "media inquiry": 3, "media enquiry": 3,
+	"on deadline": 2, "request for comment": 3, "for comment": 2, "comment for": 1,
+}
+
+// DefaultRiskWords are wording of a dispute heading into public, with
+// weights: any match makes the risk medium, RiskHighScore makes it high.
+var DefaultRiskWords = map[string]int{
+	"tweet": 1, "twitter": 1, "post about this": 2, "social media": 1, "go public": 3,
+	"contact the press": 3, "tell the press": 3, "contact a journalist": 3, "the media": 2,
+	"consumer advocate": 2, "ombudsman": 3, "lawyer": 3, "attorney": 3, "legal action": 3, "sue": 2,
+	"chargeback": 2, "review": 1, "bad review": 2, "bbb": 2, "better business bureau": 2, "trading standards": 2,
+}
+
+// ClassifyOptions configures a Classifier. Nil maps take the defaults; an
+// empty non-nil map turns that wording check off.
+type ClassifyOptions struct {
+	PressDomains   []string       // sender domains (and their subdomains) of the press
+	PressWords     map[string]int // default DefaultPressWords
+	PressThreshold int            // default 3
+	RiskWords      map[string]int // default DefaultRiskWords
+	RiskHighScore  int            // default 3
+	VIP            []string       // addresses ("ceo@example.com") or domains ("example.com")
+}
+
+// Classifier tells journalists, VIPs and public-risk wording apart. It
+// knows nothing of cases: it sets Category, Risk and Evidence on an
+// Inbound, and threads decides what they mean.
+type Classifier struct {
+	opts  ClassifyOptions
+	press []weighted
+	risk  []weighted
+}
+
+type weighted struct {
+	word   string
+	weight int
+	re     *regexp.Regexp
+}
+
+// NewClassifier compiles opts.
+func NewClassifier(opts ClassifyOptions) (*Classifier, error) {
+	if opts.PressWords == nil {
+		opts.PressWords = DefaultPressWords
+	}
+	if opts.RiskWords == nil {
+		opts.RiskWords = DefaultRiskWords
+	}
+	if opts.PressThreshold <= 0 {
+		opts.PressThreshold = 3
+	}
+	if opts.RiskHighScore <= 0 {
+		opts.RiskHighScore = 3
+	}
+	c := &Classifier{opts: opts}
+	var err error
+	if c.press, err = compileWords("press_words", opts.PressWords); err != nil {
+		return nil, err
+	}
+	if c.risk, err = compileWords("risk_words", opts.RiskWords); err != nil {
+		return nil, err
+	}
+	c.opts.PressDomains = lowerAll(opts.PressDomains)
+	c.opts.VIP = lowerAll(opts.VIP)
+	return c, nil
+}
+
+func compileWords(key string, words map[string]int) ([]weighted, error) {
+	var out []weighted
+	for w, n := range words {
+		w = strings.TrimSpace(w)
+		if w == "" || n <= 0 {
+			return nil, fmt.Errorf("%s: %q = %d: words must be non-empty with a positive weight", key, w, n)
+		}
+		// Whole words only, any case, any white space between words:
+		// "editor" must not match "creditor".
+		pattern := `(?i)\b` + strings.Join(strings.Fields(regexp.QuoteMeta(w)), `\s+`) + `\b`
+		out = append(out, weighted{word: strings.ToLower(w), weight: n, re: regexp.MustCompile(pattern)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].word < out[j].word })
+	return out, nil
+}
+
+// Classify sets in's Category, Risk and Evidence. Automatic mail
+// (auto-replies, bounces, lists) is left unclassified: an out-of-office
+// from a newsroom is not a press enquiry. A nil Classifier does nothing.
+func (c *Classifier) Classify(in *threads.Inbound) {
+	if c == nil || in.Automatic {
+		return
+	}
+	from := strings.ToLower(in.From.Address)
+	_, domain, _ := strings.Cut(from, "@")
+
+	// Journalists: a press domain, or a reporter's wording in the subject
+	// or anywhere in the text (signatures are where reporters say so).
+	press := ""
+	for _, d := range c.opts.PressDomains {
+		if domainMatches(domain, d) {
+			press = d
+			break
+		}
+	}
+	score, matched := match(c.press, in.Subject+"\n"+in.Text)
+	switch {
+	case press != "":
+		in.Category = threads.CategoryJournalist
+		in.Evidence = append(in.Evidence, "press_domains: "+press)
+	case score >= c.opts.PressThreshold:
+		in.Category = threads.CategoryJournalist
+		in.Evidence = append(in.Evidence, fmt.Sprintf("press_words: %s (score %d ≥ %d)", matched, score, c.opts.PressThreshold))
+	default:
+		for _, v := range c.opts.VIP {
+			if v == from || !strings.Contains(v, "@") && domainMatches(domain, v) {
+				in.Category = threads.CategoryVIP
+				in.Evidence = append(in.Evidence, "vip: "+v)
+				break
+			}
+		}
+	}
+
+	// Public risk: what the author wrote now, not the history they quote.
+	text := in.NewText
+	if strings.TrimSpace(text) == "" {
+		text = in.Text
+	}
+	if score, matched := match(c.risk, in.Subject+"\n"+text); score > 0 {
+		in.Risk = threads.RiskMedium
+		if score >= c.opts.RiskHighScore {
+			in.Risk = threads.RiskHigh
+		}
+		in.Evidence = append(in.Evidence, fmt.Sprintf("risk_words: %s (score %d)", matched, score))
+	}
+}
+
+// match adds the weights of the words found in text (each word once) and
+// lists them as "word (weight)".
+func match(words []weighted, text string) (int, string) {
+	score := 0
+	var found []string
+	for _, w := range words {
+		if w.re.MatchString(text) {
+			score += w.weight
+			found = append(found, fmt.Sprintf("%q (%d)", w.word, w.weight))
+		}
+	}
+	return score, strings.Join(found, ", ")
+}
+
+func domainMatches(domain, want string) bool {
+	return domain != "" && (domain == want || strings.HasSuffix(domain, "."+want))
+}
+
+func lowerAll(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, v := range in {
+		out = append(out, strings.ToLower(strings.TrimSpace(v)))
+	}
+	return out
+}

@@ -1,0 +1,53 @@
+package mailin
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-message/mail"
+
+	"casegate/threads"
+)
+
+func TestClassify(t *testing.T) {
+	c, err := NewClassifier(ClassifyOptions{
+		PressDomains: []string{"Daily-Planet.example"},
+		VIP:          []string{"ceo@bigcorp.example", "partner.example"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, from, subject, text string
+		automatic                 bool
+		category                  threads.Category
+		risk                      threads.Risk
+		evidence                  string
+	}{
+		{"plain customer", "ada@customer.example", "Printer on fire", "Please help.", false, "", "", ""},
+		{"press domain", "lois@news.daily-planet.example", "Hello", "Quick question.", false, threads.CategoryJournalist, "", "press_domains: daily-planet.example"},
+		{"reporter wording in signature", "jo@freemail.example", "Your recall", "Could you comment?\n\n-- \nJo Bloggs\nReporter, Evening Post\nOn deadline: 5pm", false, threads.CategoryJournalist, "", `"on deadline" (2), "reporter" (2)`},
+		{"request for comment alone", "jo@freemail.example", "Request for comment: outage", "See subject.", false, threads.CategoryJournalist, "", "request for comment"},
+		{"one weak word is not enough", "sam@customer.example", "Editor crashes", "The editor crashes on save.", false, "", "", ""},
+		{"editor is not creditor", "sam@customer.example", "Refund", "My creditor and my auditor.", false, "", "", ""},
+		{"vip address", "CEO@bigcorp.example", "Hi", "Call me.", false, threads.CategoryVIP, "", "vip: ceo@bigcorp.example"},
+		{"vip domain", "anyone@eu.partner.example", "Hi", "Call me.", false, threads.CategoryVIP, "", "vip: partner.example"},
+		{"medium risk", "ada@customer.example", "Still broken", "I will leave a review.", false, "", threads.RiskMedium, `"review" (1)`},
+		{"high risk", "ada@customer.example", "Still broken", "My lawyer will\ncontact the press.", false, "", threads.RiskHigh, `"contact the press" (3), "lawyer" (3)`},
+		{"automatic mail is not classified", "noreply@daily-planet.example", "Out of office", "I am away; my lawyer", true, "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &threads.Inbound{From: mail.Address{Address: tc.from}, Subject: tc.subject, Text: tc.text, NewText: tc.text, Automatic: tc.automatic}
+			c.Classify(in)
+			ev := strings.Join(in.Evidence, "; ")
+			if in.Category != tc.category || in.Risk != tc.risk || !strings.Contains(ev, tc.evidence) || tc.evidence == "" && ev != "" {
+				t.Errorf("got category %q risk %q evidence %q; want %q %q containing %q", in.Category, in.Risk, ev, tc.category, tc.risk, tc.evidence)
+			}
+		})
+	}
+	var nilClassifier *Classifier
+	nilClassifier.Classify(&threads.Inbound{Subject: "lawyer"}) // must not panic
+	if _, err := NewClassifier(ClassifyOptions{RiskWords: map[string]int{"x": 0}}); err == nil {
+		t.Error("zero weight accepted")
+	}
+}

@@ -1,0 +1,146 @@
+package threads
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// SweeperOptions configures a Sweeper; zero values are the defaults.
+type SweeperOptions struct {
+	// Interval between sweeps when nothing is due; default 30 seconds.
+	Interval time.Duration
+	// BatchSize is how many due timers one transaction claims; default 50.
+	BatchSize int
+	// RetryDelay postpones the timers of a case whose firing failed, so one
+	// bad case cannot block the rest; default 5 minutes.
+	RetryDelay time.Duration
+	Logger     *slog.Logger
+}
+
+// Sweeper fires due escalation timers. Any number of sweepers, in any
+// number of processes, may share one database: each claims the cases of
+// due timers with FOR UPDATE SKIP LOCKED on the case rows (the lock every
+// writer of a case's timers takes first, so sweepers and filings cannot
+// deadlock), and the escalations key lets a rule fire at most once per case
+// and cycle. Timers that fell due while no sweeper ran fire on the next
+// sweep, late but once.
+type Sweeper struct {
+	store *Store
+	opts  SweeperOptions
+	wake  chan struct{}
+}
+
+// NewSweeper returns a sweeper of store's timers; run it with Run.
+func NewSweeper(store *Store, opts SweeperOptions) *Sweeper {
+	if opts.Interval <= 0 {
+		opts.Interval = 30 * time.Second
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 50
+	}
+	if opts.RetryDelay <= 0 {
+		opts.RetryDelay = 5 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = store.opts.Logger
+	}
+	return &Sweeper{store: store, opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes Run sweep now (e.g. after a test moved the clock). It never
+// blocks.
+func (w *Sweeper) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sweeps at once (overdue timers fire after downtime), then every
+// Interval, until ctx ends. A failed sweep is logged and retried.
+func (w *Sweeper) Run(ctx context.Context) error {
+	for {
+		for {
+			n, _, err := w.sweep(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				w.opts.Logger.Error("escalation: sweep failed", "err", err)
+				break
+			}
+			if n < w.opts.BatchSize {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+		case <-time.After(w.opts.Interval):
+		}
+	}
+}
+
+// SweepOnce claims the cases of one batch of due timers (skipping cases
+// another instance or a filing holds) and re-evaluates them in one
+// transaction, firing what is due. It returns how many cases it evaluated:
+// fewer than BatchSize means nothing more is due now.
+func (w *Sweeper) SweepOnce(ctx context.Context) (int, error) {
+	_, evaluated, err := w.sweep(ctx)
+	return evaluated, err
+}
+
+// sweep is SweepOnce that also says how many due timer rows it claimed:
+// a full batch means more may be due.
+func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err error) {
+	s := w.store
+	now := s.opts.Now()
+	tx, err := s.opts.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sweep: %w", err)
+	}
+	defer tx.Rollback()
+	var claimed []int64 // locked for this transaction
+	if err := tx.SelectContext(ctx, &claimed, s.q["claim-due-timers"], now, w.opts.BatchSize); err != nil {
+		return 0, 0, fmt.Errorf("sweep: claim due timers: %w", err)
+	}
+	queued := false
+	seen := make(map[int64]bool)
+	for _, caseID := range claimed {
+		if seen[caseID] {
+			continue // several rules due on one case: one evaluation fires them all
+		}
+		seen[caseID] = true
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_case"); err != nil {
+			return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
+		}
+		q, err := s.caseChanged(ctx, tx, caseID, now)
+		if err != nil {
+			// One case's failure must not stall the others: undo it,
+			// postpone its timers and go on.
+			w.opts.Logger.Error("escalation: case failed; postponed", "case", caseID, "err", err, "retry_in", w.opts.RetryDelay)
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_case"); err != nil {
+				return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, s.q["postpone-timers"], caseID, now, now.Add(w.opts.RetryDelay)); err != nil {
+				return len(claimed), evaluated, fmt.Errorf("sweep: postpone case %d: %w", caseID, err)
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_case"); err != nil {
+			return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
+		}
+		evaluated++
+		queued = queued || q
+	}
+	if err := tx.Commit(); err != nil {
+		return len(claimed), 0, fmt.Errorf("sweep: commit: %w", err)
+	}
+	if queued && s.opts.AfterCommit != nil {
+		s.opts.AfterCommit()
+	}
+	return len(claimed), evaluated, nil
+}
