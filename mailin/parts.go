@@ -66,7 +66,9 @@ func readPartInfo(h message.Header) partInfo {
 	return p
 }
 
-var lenientParam = regexp.MustCompile(`(?i)([a-z0-9_*-]+)\s*=\s*("[^"]*"?|[^;]*)`)
+// A value is a quoted string, an unterminated quote up to the next ";", or a
+// token.
+var lenientParam = regexp.MustCompile(`(?i)([a-z0-9_*-]+)\s*=\s*("[^"]*"|"[^";]*|[^;]*)`)
 
 // lenientMediaType reads "type/subtype; a=b; c="d"" without failing: the
 // value before the first ";" and every name=value pair it can find.
