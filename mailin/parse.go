@@ -217,7 +217,7 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		if strings.HasPrefix(t, "multipart/") {
 			if fixed := reparseMultipart(part, p); fixed != nil {
 				in.Problems = append(in.Problems, fmt.Sprintf("part %v: malformed Content-Type; read with boundary %q", path, p.params["boundary"]))
-				return fixed.Walk(visit)
+				return walkParts(fixed, path, nil, visit, &in.Problems)
 			}
 			return nil
 		}
@@ -255,7 +255,7 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		}
 		return nil
 	}
-	if err := e.Walk(visit); err != nil {
+	if err := walkParts(e, nil, nil, visit, &in.Problems); err != nil {
 		in.Problems = append(in.Problems, err.Error())
 	}
 	switch {

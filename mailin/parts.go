@@ -1,6 +1,8 @@
 package mailin
 
 import (
+	"fmt"
+	"io"
 	"mime"
 	"net/url"
 	"regexp"
@@ -164,4 +166,35 @@ func reparseMultipart(part *message.Entity, p partInfo) *message.Entity {
 		return nil
 	}
 	return e
+}
+
+// walkParts is message.Entity.Walk, except that a damaged multipart (a
+// missing close delimiter, go-message #129, or a malformed part header)
+// ends only itself: its parent's later parts are still read, because the
+// parent's reader stops at its own boundary whatever the child did.
+func walkParts(e *message.Entity, path []int, entityErr error, visit message.WalkFunc, problems *[]string) error {
+	if err := visit(path, e, entityErr); err != nil {
+		return err
+	}
+	if entityErr != nil && !message.IsUnknownCharset(entityErr) && !message.IsUnknownEncoding(entityErr) {
+		return nil
+	}
+	mr := e.MultipartReader()
+	if mr == nil {
+		return nil
+	}
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		sub := append(append([]int(nil), path...), i)
+		if part == nil {
+			*problems = append(*problems, fmt.Sprintf("part %v: %v; the rest of this multipart is kept raw only", sub, err))
+			return nil
+		}
+		if err := walkParts(part, sub, err, visit, problems); err != nil {
+			return err
+		}
+	}
 }

@@ -10,29 +10,38 @@ import (
 // only the parse sees the repair. Three kinds of real-world damage would
 // otherwise stop the parse at the header and leave a message without
 // sender, subject or parts:
-//   - an mbox "From " envelope line before the header (mail saved from a
-//     mailbox file and sent on);
+//   - a UTF-8 byte-order mark, or an mbox "From " envelope line, before
+//     the header (mail saved by an editor or from a mailbox file);
 //   - CR-only line ends (classic Mac OS), which SMTP cannot carry but an
 //     IMAP mailbox can;
 //   - header lines that are neither "Name: value" nor a continuation
 //     (RFC 5322 §2.2), which go-message rejects outright (go-message #130,
-//     #38): they are dropped from the parse.
+//     #38): they are dropped from the parse, except when the very first
+//     line is one, which means the header is missing and everything is
+//     body (as mime4j reads it).
 func repairForParsing(raw []byte) ([]byte, []string) {
 	var fixes []string
 	b := raw
+	if bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) {
+		b = b[3:]
+		fixes = append(fixes, "byte-order mark before the header ignored")
+	}
+	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') >= 0 {
+		b = bytes.ReplaceAll(b, []byte("\r"), []byte("\n"))
+		fixes = append(fixes, "CR-only line ends read as LF")
+	}
 	if bytes.HasPrefix(b, []byte("From ")) {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[i+1:]
 			fixes = append(fixes, "mbox \"From \" line before the header ignored")
 		}
 	}
-	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') >= 0 {
-		b = bytes.ReplaceAll(b, []byte("\r"), []byte("\n"))
-		fixes = append(fixes, "CR-only line ends read as LF")
-	}
 	end := headerEnd(b)
 	if end < 0 {
 		end = len(b)
+	}
+	if first, _, _ := bytes.Cut(b, []byte("\n")); len(bytes.TrimRight(first, "\r")) > 0 && !validHeaderLine(bytes.TrimRight(first, "\r")) {
+		return append([]byte("\n"), b...), append(fixes, "no header; all of it read as body")
 	}
 	header := b[:end]
 	var kept [][]byte
