@@ -28,12 +28,14 @@ var automaticSenderPrefixes = []string{"noreply-", "no-reply-", "noreply.", "no-
 var automaticNames = regexp.MustCompile(`(?i)^(mail(er)?[ -]?daemon|mail deliver(y)? (sub)?system|mail delivery service|postmaster|.*\bndr\b.*|dmarc aggregate report)$`)
 
 // automaticSubjects are the subjects of delivery reports, auto-replies and
-// feedback reports that carry no header saying so.
+// feedback reports that carry no header saying so. They are whole phrases
+// (or end in a colon) so that a customer's "Delivery status of my order"
+// or "Auto reply not working" is still answered.
 var automaticSubjects = regexp.MustCompile(`(?i)^\s*(` +
-	`undeliver(able|ed)\b|returned mail\b|return(ed)? to sender|failure notice|failed delivery|delivery (status|failure|notification)|` +
-	`mail delivery (failed|status|failure)|mail system error|nondeliverable|non-delivery|message not delivered|` +
-	`there was an error sending your mail|warning: could not send|delayed mail|` +
-	`auto(matic)?[ -]?(reply|response|antwort|réponse)|out of (the )?office|abwesenheit|vacation( reply)?:|` +
+	`undeliverable\s*(mail|message)?\s*(:|$)|undelivered mail returned to sender|returned mail\s*:|failure notice\s*$|` +
+	`delivery status notification|mail delivery failed|delivery failure\s*:|mail system error - returned mail|` +
+	`non-?delivery (report|notification)|there was an error sending your mail|warning: could not send message|` +
+	`auto(matic)?[ -]?(reply|response|antwort|réponse)\s*:|out of (the )?office( reply| autoreply)?\s*:|abwesenheitsnotiz|` +
 	`report domain:|complaint about message from|` +
 	`メールエラー通知` + // KDDI's "mail error notice"
 	`)`)
@@ -53,6 +55,10 @@ func classifyMore(in *threads.Inbound, h mail.Header) {
 	mark := func(why string) { in.Automatic, in.Why = true, why }
 	if rp := strings.TrimSpace(h.Get("Return-Path")); rp == "<>" || strings.EqualFold(strings.Trim(rp, "<>"), "mailer-daemon") {
 		mark("null return path (Return-Path: " + rp + ")")
+		return
+	}
+	if rawFrom := h.Get("From"); strings.Contains(rawFrom, "<>") {
+		mark("null From address (" + strings.TrimSpace(rawFrom) + ")")
 		return
 	}
 	local, _, _ := strings.Cut(strings.ToLower(in.From.Address), "@")
