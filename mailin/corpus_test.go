@@ -265,12 +265,20 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 	c := res.counts
-	t.Logf("corpus scorecard: %d messages, %d filed (%d new cases, %d duplicates) in %v with %d workers; "+
+	scorecard := fmt.Sprintf("corpus scorecard: %d messages, %d filed (%d new cases, %d duplicates) in %v with %d workers; "+
 		"expectations: %d/%d checks matched over %d messages with expectation files; automatic: %d/%d recognised, people: %d/%d answered, %d misclassified; "+
 		"SMTP sample: %d/%d; %d problems recorded on %d messages; known gaps %d, new failures %d, stale gaps %d",
 		len(msgs), c["filed"], c["new case"], c["duplicate"], elapsed.Round(time.Millisecond), corpusWorkers,
 		c["expect ok"], c["expect checks"], c["expect messages"], c["automatic ok"], c["automatic expected"], c["person ok"], c["person expected"], misclassified,
 		c["smtp ok"], c["smtp sent"], c["problems"], c["messages with problems"], known, len(unexpected), len(stale))
+	t.Log(scorecard)
+	// make test prints it (go test shows the log of passing tests only
+	// with -v).
+	if f := os.Getenv("CASEGATE_CORPUS_SCORECARD"); f != "" {
+		if err := os.WriteFile(f, []byte(scorecard+"\n"), 0o644); err != nil {
+			t.Errorf("write scorecard: %v", err)
+		}
+	}
 	for _, u := range unexpected {
 		t.Errorf("corpus regression: %s", u)
 	}

@@ -17,4 +17,6 @@ CASEGATE_PG_FSYNC=off scripts/postgres.sh start "$tmp/pg" "$port"
 export CASEGATE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 
 go vet ./...
+export CASEGATE_CORPUS_SCORECARD="$tmp/corpus-scorecard.txt"
 go test -count=1 -timeout 20m ${GOTESTFLAGS:-} ./...
+cat "$CASEGATE_CORPUS_SCORECARD" 2>/dev/null || true
