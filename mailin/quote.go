@@ -18,7 +18,6 @@ var quoteSeparators = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale|oorspronkelijk bericht|originalmeddelande|исходное сообщение)\s*-{2,}`),
 	regexp.MustCompile(`(?i)^-{2,}\s*(forwarded message|weitergeleitete nachricht)`),
 	regexp.MustCompile(`(?i)^begin forwarded message:$`),                                                           // Apple Mail forward
-	regexp.MustCompile(`^_{10,}\s*$`),                                                                              // Outlook web separator
 	regexp.MustCompile(`(?i)^\W*(please\s+)?(reply|type your reply|write your reply|respond) above this line\W*$`), // casegate's and helpdesks' notifications
 }
 
@@ -34,6 +33,8 @@ var attributionStart = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|den|em|w dniu
 var headerLine = regexp.MustCompile(`(?i)^\*?(from|sent|date|to|cc|subject|von|gesendet|datum|an|betreff|de|envoyé|à|objet|enviado|para|asunto|da|inviato|oggetto|van|verzonden|aan|onderwerp|från|skickat|till|ämne|od|wysłano|temat|от|отправлено|кому|тема):\*?\s*\S?`)
 
 var fromLine = regexp.MustCompile(`(?i)^\*?(from|von|de|da|van|från|od|от):\*?\s`)
+
+var outlookWebRule = regexp.MustCompile(`^_{10,}$`)
 
 var dateOrTime = regexp.MustCompile(`\b\d{1,2}[:.]\d{2}\b|\b(19|20)\d{2}\b`)
 
@@ -81,6 +82,11 @@ func quoteStart(lines []string) int {
 			return i
 		}
 		if isHeaderBlock(lines, i) {
+			return i
+		}
+		// Outlook on the web draws a line of underscores above the quoted
+		// header; a signature's underscores have no header below them.
+		if outlookWebRule.MatchString(t) && i+1 < len(lines) && isHeaderBlock(lines, nextNonBlank(lines, i+1)) {
 			return i
 		}
 	}
@@ -132,4 +138,11 @@ func trimQuoteTail(lines []string) string {
 		break
 	}
 	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+func nextNonBlank(lines []string, i int) int {
+	for i < len(lines)-1 && strings.TrimSpace(lines[i]) == "" {
+		i++
+	}
+	return i
 }

@@ -78,6 +78,7 @@ func TestSplitReply(t *testing.T) {
 		{"signature kept", "Hello\n\n-- \nAda\n\nOn Tue, Apr 3, 2012 at 4:55 PM, x wrote:\n> Hi", "Hello\n\n-- \nAda"},
 		{"from in prose is not a quote", "From: my account page I cannot log in.\nPlease help.", "From: my account page I cannot log in.\nPlease help."},
 		{"wrote in prose is not a quote", "On Monday I wrote to you about the printer.\nStill broken.", "On Monday I wrote to you about the printer.\nStill broken."},
+		{"signature underscores are not a quote", "See attached.\n--\n______________\nLon Peters\n503-203-1539", "See attached.\n--\n______________\nLon Peters\n503-203-1539"},
 		{"CRLF", "Hi\r\n\r\nOn Mon, Apr 2, 2012, Megan <m@example.com> wrote:\r\n> x", "Hi"},
 	}
 	for _, tt := range tests {
