@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	netmail "net/mail"
 	"regexp"
 	"strconv"
 	"strings"
@@ -208,4 +209,16 @@ func decodeWordsLeniently(s string) string {
 		t, _ := fallbackText(b)
 		return t
 	})
+}
+
+// lenientAddress parses the first address of a field whose display name
+// go-message rejected for its charset, decoding the name with the same
+// fallbacks as a subject.
+func lenientAddress(v string) (netmail.Address, bool) {
+	p := netmail.AddressParser{WordDecoder: &headerWordDecoder}
+	list, err := p.ParseList(v)
+	if err != nil || len(list) == 0 {
+		return netmail.Address{}, false
+	}
+	return *list[0], true
 }

@@ -83,3 +83,10 @@ func TestHeaderCharsets(t *testing.T) {
 		}
 	}
 }
+
+func TestFromNameInUnknownCharset(t *testing.T) {
+	in := Parse([]byte("From: =?x-unknown?Q?Gr=C3=BC=C3=9Fe?= <ada@example.com>\r\nSubject: x\r\n\r\nbody"))
+	if in.From.Address != "ada@example.com" || in.From.Name != "Grüße" {
+		t.Errorf("From = %q <%s>, want \"Grüße\" <ada@example.com> (problems %q)", in.From.Name, in.From.Address, in.Problems)
+	}
+}

@@ -66,6 +66,9 @@ func readHeader(in *threads.Inbound, h mail.Header) {
 	case err != nil:
 		in.Problems = append(in.Problems, "From: "+err.Error())
 		in.From.Address = looseAddress(h.Get("From"))
+		if a, ok := lenientAddress(h.Get("From")); ok { // e.g. a name in an unknown charset
+			in.From = a
+		}
 	case len(from) == 0:
 		in.Problems = append(in.Problems, "no From address")
 	default:
