@@ -130,7 +130,7 @@ func (e mime4jExpectation) check(in *threads.Inbound, fail func(check, format st
 	for _, leaf := range e.leaves {
 		want, err := os.ReadFile(filepath.Join(e.dir, leaf.file))
 		if err != nil {
-			fail("expect-mime4j", "%s: %v", leaf.file, err)
+			fail("expect-mime4j:"+leaf.file, "%v", err)
 			continue
 		}
 		if leaf.contentType == "text/html" && !attachmentWith(in, want) {
@@ -153,7 +153,7 @@ func (e mime4jExpectation) check(in *threads.Inbound, fail func(check, format st
 		case strings.HasPrefix(leaf.contentType, "text/") && len(bytes.TrimSpace(want)) == 0:
 			ok++ // an empty text part: nothing to find
 		default:
-			fail("expect-mime4j", "%s (%s, %d bytes) neither the text nor an attachment", leaf.file, leaf.contentType, len(want))
+			fail("expect-mime4j:"+leaf.file, "%s, %d bytes: neither the text nor an attachment", leaf.contentType, len(want))
 		}
 	}
 	return checks, ok
