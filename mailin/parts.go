@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/url"
 	"regexp"
 	"sort"
@@ -168,10 +169,15 @@ func reparseMultipart(part *message.Entity, p partInfo) *message.Entity {
 	return e
 }
 
-// walkParts is message.Entity.Walk, except that a damaged multipart (a
-// missing close delimiter, go-message #129, or a malformed part header)
-// ends only itself: its parent's later parts are still read, because the
-// parent's reader stops at its own boundary whatever the child did.
+// walkParts is message.Entity.Walk with two differences that keep parts
+// of damaged mail. A damaged multipart (a missing close delimiter,
+// go-message #129, or a malformed part header) ends only itself: its
+// parent's later parts are still read, because the parent's reader stops
+// at its own boundary whatever the child did. And parts are split by the
+// standard library's mime/multipart, which, as RFC 2046 §5.1.1 says, takes
+// a delimiter only when white space or "--" follows it: go-message's copy
+// ends a part at any "-", so an inner boundary that begins with the outer
+// one ("--b" and "--b-1", as real mailers generate them) cut messages short.
 func walkParts(e *message.Entity, path []int, entityErr error, visit message.WalkFunc, problems *[]string) error {
 	if err := visit(path, e, entityErr); err != nil {
 		return err
@@ -179,20 +185,28 @@ func walkParts(e *message.Entity, path []int, entityErr error, visit message.Wal
 	if entityErr != nil && !message.IsUnknownCharset(entityErr) && !message.IsUnknownEncoding(entityErr) {
 		return nil
 	}
-	mr := e.MultipartReader()
-	if mr == nil {
+	t, params, err := e.Header.ContentType()
+	if err != nil || !strings.HasPrefix(strings.ToLower(t), "multipart/") || params["boundary"] == "" {
 		return nil
 	}
+	mr := multipart.NewReader(e.Body, params["boundary"])
 	for i := 0; ; i++ {
-		part, err := mr.NextPart()
+		raw, err := mr.NextRawPart()
 		if err == io.EOF {
 			return nil
 		}
 		sub := append(append([]int(nil), path...), i)
-		if part == nil {
+		if err != nil {
 			*problems = append(*problems, fmt.Sprintf("part %v: %v; the rest of this multipart is kept raw only", sub, err))
 			return nil
 		}
+		var h message.Header
+		for k, vs := range raw.Header {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+		part, err := message.New(h, raw)
 		if err := walkParts(part, sub, err, visit, problems); err != nil {
 			return err
 		}
