@@ -97,8 +97,8 @@ func quoteStart(lines []string) int {
 // and its translations, and the dated "26.06.2014, 14:41, "Name" <a@b>:"
 // that Yandex and mail.ru write.
 func isAttribution(t string) bool {
-	if len(t) > 400 {
-		return false
+	if len(t) > 400 || !strings.HasSuffix(strings.TrimRight(t, " \t"), ":") {
+		return false // every attribution ends in a colon; checking it first keeps long texts fast
 	}
 	if attributionEnd.MatchString(t) && (attributionStart.MatchString(t) || strings.Contains(t, "@") || dateOrTime.MatchString(t)) {
 		return true
