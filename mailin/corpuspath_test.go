@@ -1,7 +1,6 @@
 package mailin
 
 import (
-	"casegate/internal/pgtest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,5 +31,3 @@ func corpusDir(t testing.TB) string {
 	}
 	return corpus
 }
-
-func TestMain(m *testing.M) { pgtest.Main(m) }
