@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"mime"
 	"regexp"
 	"strings"
 	"time"
@@ -45,7 +44,9 @@ func Parse(raw []byte) *threads.Inbound {
 	sum := sha256.Sum256(body)
 	in.BodySHA256 = sum[:]
 
-	e, err := message.Read(bytes.NewReader(raw))
+	parseable, fixes := repairForParsing(raw)
+	in.Problems = append(in.Problems, fixes...)
+	e, err := message.Read(bytes.NewReader(parseable))
 	if err != nil && e == nil {
 		in.Problems = append(in.Problems, "header: "+err.Error())
 		in.MessageID = syntheticMessageID(raw)
@@ -72,6 +73,9 @@ func readHeader(in *threads.Inbound, h mail.Header) {
 	case err != nil:
 		in.Problems = append(in.Problems, "From: "+err.Error())
 		in.From.Address = looseAddress(h.Get("From"))
+		if a, ok := lenientAddress(h.Get("From")); ok { // e.g. a name in an unknown charset
+			in.From = a
+		}
 	case len(from) == 0:
 		in.Problems = append(in.Problems, "no From address")
 	default:
@@ -81,12 +85,21 @@ func readHeader(in *threads.Inbound, h mail.Header) {
 			in.Problems = append(in.Problems, "more than one From address")
 		}
 	}
+	if !utf8.ValidString(in.From.Name) {
+		in.From.Name = decodeMixed(in.From.Name) // raw 8-bit name: UTF-8 where valid, else windows-1252
+	}
 	in.From.Name = validText([]byte(in.From.Name))
+	in.From.Address = validText([]byte(in.From.Address))
 
 	subject, err := h.Subject()
 	if err != nil {
 		in.Problems = append(in.Problems, "Subject: "+err.Error())
-		subject = h.Get("Subject")
+	}
+	if err != nil || !utf8.ValidString(subject) || encodedWord.MatchString(subject) {
+		var guessed bool
+		if subject, guessed = decodeHeaderText(h.Get("Subject")); guessed {
+			in.Problems = append(in.Problems, "Subject: unknown or undeclared charset; decoded as UTF-8 or windows-1252")
+		}
 	}
 	in.Subject = strings.Join(strings.Fields(validText([]byte(subject))), " ")
 
@@ -110,6 +123,9 @@ var idPattern = regexp.MustCompile(`<([^<>\s]+)>`)
 func msgIDs(h mail.Header, key string) []string {
 	ids, err := h.MsgIDList(key)
 	if err == nil {
+		for i := range ids {
+			ids[i] = validText([]byte(ids[i]))
+		}
 		return ids
 	}
 	var out []string
@@ -129,7 +145,10 @@ func looseIDs(v string) string {
 var addrPattern = regexp.MustCompile(`[^\s<>"(),;:]+@[^\s<>"(),;:]+`)
 
 func looseAddress(v string) string {
-	return addrPattern.FindString(v)
+	if a := addrPattern.FindString(v); a != "" {
+		return a
+	}
+	return bareAddress(v) // "Name <local>" with no domain, as list software writes it
 }
 
 // syntheticMessageID names a message that has no Message-ID by the hash of
@@ -182,6 +201,7 @@ func classify(in *threads.Inbound, h mail.Header) {
 	if t, params, _ := h.ContentType(); t == "multipart/report" {
 		why("report (" + params["report-type"] + ")")
 	}
+	classifyMore(in, h)
 }
 
 // MarkNullSender records that the envelope sender was "<>": a bounce or
@@ -196,12 +216,21 @@ func MarkNullSender(in *threads.Inbound) {
 // not an attachment, else the first text/html part turned into text.
 func readText(in *threads.Inbound, e *message.Entity) {
 	var plain, html string
+	var havePlain, haveHTML bool // an empty body part is still the body
+	var tnef tnefContent
 	parts := 0
 	deadline := time.Now().Add(maxParseTime)
-	err := e.Walk(func(path []int, part *message.Entity, err error) error {
+	var visit message.WalkFunc
+	visit = func(path []int, part *message.Entity, err error) error {
+		unknownCharset := false
 		if err != nil {
 			in.Problems = append(in.Problems, fmt.Sprintf("part %v: %v", path, err))
-			return nil
+			if part == nil || !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+				return nil
+			}
+			// go-message still hands over the part, undecoded: decode it
+			// as best we can rather than lose it.
+			unknownCharset = message.IsUnknownCharset(err)
 		}
 		if parts++; parts > maxParts {
 			return fmt.Errorf("more than %d parts; the rest is kept raw only", maxParts)
@@ -212,41 +241,51 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("parsing took longer than %v; the rest is kept raw only", maxParseTime)
 		}
-		t, params, _ := part.Header.ContentType()
-		if t == "" {
-			t = "text/plain"
-		}
-		disp, dparams, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+		p := readPartInfo(part.Header)
+		t, name := p.mediaType, p.filename
+		markReportPart(in, t)
 		if strings.HasPrefix(t, "multipart/") {
+			if fixed := reparseMultipart(part, p); fixed != nil {
+				in.Problems = append(in.Problems, fmt.Sprintf("part %v: malformed Content-Type; read with boundary %q", path, p.params["boundary"]))
+				return walkParts(fixed, path, nil, visit, &in.Problems)
+			}
 			return nil
 		}
-		name := dparams["filename"]
-		if name == "" {
-			name = params["name"]
-		}
-		if disp == "attachment" || !strings.HasPrefix(t, "text/") || name != "" && disp != "inline" {
+		if p.disposition == "attachment" || !strings.HasPrefix(t, "text/") || name != "" && p.disposition != "inline" {
 			b, rerr := io.ReadAll(part.Body)
 			if rerr != nil {
 				in.Problems = append(in.Problems, fmt.Sprintf("attachment %v: %v", path, rerr))
 			}
+			b = decodeOddEncoding(in, path, part.Header, b)
+			if isTNEF(t, name) && unpackTNEF(in, path, b, &tnef) {
+				return nil
+			}
 			in.Attachments = append(in.Attachments, threads.Attachment{Filename: SafeFilename(name), ContentType: t, Data: b})
 			return nil
 		}
-		if t != "text/plain" && t != "text/html" || t == "text/plain" && plain != "" || t == "text/html" && html != "" {
+		if t != "text/plain" && t != "text/html" || t == "text/plain" && havePlain || t == "text/html" && haveHTML {
+			// Not the body: kept as an attachment so nothing is lost
+			// (a second text part, text/calendar, text/rfc822-headers, …).
+			b, rerr := io.ReadAll(part.Body)
+			if rerr != nil {
+				in.Problems = append(in.Problems, fmt.Sprintf("attachment %v: %v", path, rerr))
+			}
+			in.Attachments = append(in.Attachments, threads.Attachment{Filename: SafeFilename(name), ContentType: t, Data: decodeOddEncoding(in, path, part.Header, b)})
 			return nil
 		}
 		b, rerr := io.ReadAll(io.LimitReader(part.Body, maxTextBytes))
 		if rerr != nil {
-			in.Problems = append(in.Problems, fmt.Sprintf("part %v (%s; charset %s): %v", path, t, params["charset"], rerr))
+			in.Problems = append(in.Problems, fmt.Sprintf("part %v (%s; charset %s): %v", path, t, p.params["charset"], rerr))
 		}
+		text := partText(&in.Problems, path, p, decodeOddEncoding(in, path, part.Header, b), unknownCharset)
 		if t == "text/plain" {
-			plain = validText(b)
+			plain, havePlain = text, true
 		} else {
-			html = validText(b)
+			html, haveHTML = text, true
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walkParts(e, nil, nil, visit, &in.Problems); err != nil {
 		in.Problems = append(in.Problems, err.Error())
 	}
 	switch {
@@ -254,6 +293,10 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		in.Text = plain
 	case html != "":
 		in.Text = htmlToText(html)
+	case tnef.Text != "":
+		in.Text = validText([]byte(tnef.Text))
+	case tnef.HTML != "":
+		in.Text = htmlToText(validText([]byte(tnef.HTML)))
 	}
 	in.NewText = SplitReply(in.Text)
 }
@@ -281,23 +324,6 @@ func SafeFilename(name string) string {
 		name = "attachment"
 	}
 	return name
-}
-
-var (
-	htmlDrop  = regexp.MustCompile(`(?is)<(script|style|head)[^>]*>.*?</(script|style|head)>`)
-	htmlBreak = regexp.MustCompile(`(?i)<(br|/p|/div|/tr|/li|/h[1-6])[^>]*>`)
-	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
-	blankRuns = regexp.MustCompile(`\n{3,}`)
-)
-
-// htmlToText makes a readable, inert text of an HTML body: nothing of it is
-// ever shown as HTML.
-func htmlToText(s string) string {
-	s = htmlDrop.ReplaceAllString(s, "")
-	s = htmlBreak.ReplaceAllString(s, "\n")
-	s = htmlTag.ReplaceAllString(s, "")
-	s = strings.NewReplacer("&nbsp;", " ", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'", "&amp;", "&").Replace(s)
-	return strings.TrimSpace(blankRuns.ReplaceAllString(s, "\n\n"))
 }
 
 // validText makes b storable as PostgreSQL text: valid UTF-8 without NULs.

@@ -114,7 +114,7 @@ func TestSafeFilename(t *testing.T) {
 	}
 }
 
-func TestSplitReply(t *testing.T) {
+func TestSplitReplyBasics(t *testing.T) {
 	text := "Thanks, that fixed it.\n\nAda\n\nOn Mon, 23 Nov 2026 at 09:00, Example Support <support@example.com> wrote:\n> Hello\n> try this\n"
 	if got := SplitReply(text); got != "Thanks, that fixed it.\n\nAda" {
 		t.Errorf("SplitReply = %q", got)

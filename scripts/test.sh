@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh mutt # mutt: staff replies from a real mail client (cmd/casegate)
-scripts/install-deps.sh systemd # systemd-analyze, -sysusers, -tmpfiles: unit tests
-# dovecot-imapd: the IMAP poller's tests run a real Dovecot.
-scripts/install-deps.sh dovecot-imapd
+# mutt: staff replies from a real mail client (cmd/casegate); systemd:
+# systemd-analyze, -sysusers, -tmpfiles for the unit's tests; dovecot-imapd:
+# the IMAP poller's tests run a real Dovecot.
+scripts/install-deps.sh mutt systemd dovecot-imapd
 
 tmp=$(mktemp -d /tmp/casegate-test.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55433)
@@ -20,7 +20,15 @@ CASEGATE_PG_FSYNC=off scripts/postgres.sh start "$tmp/pg" "$port"
 export CASEGATE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 
 go vet ./...
-go test -count=1 -timeout 20m ${GOTESTFLAGS:-} ./...
 # A bounded fuzzing run of the inbound parse-and-file path (mail safety);
 # crashers land in mailin/testdata/fuzz/ and are re-run by every go test.
 go test -run '^$' -fuzz '^FuzzParseAndFile$' -fuzztime "${CASEGATE_FUZZTIME:-15s}" ./mailin
+
+export CASEGATE_CORPUS_SCORECARD="$tmp/corpus-scorecard.txt"
+status=0
+go test -count=1 -timeout 30m ${GOTESTFLAGS:-} ./... 2>&1 | tee "$tmp/test.log" || status=1
+cat "$CASEGATE_CORPUS_SCORECARD" 2>/dev/null || true
+# Repeat the verdict of every package last, where a reader looks.
+echo
+grep -E '^(ok|FAIL|---)' "$tmp/test.log" || true
+exit $status
