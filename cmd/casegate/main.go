@@ -54,12 +54,12 @@ commands:
                          list deliveries; queue a failed one again
   quarantine [-all] | quarantine refile ID
                          list messages that could not be filed; file one again
+  rules check -config FILE [-case N] [-at TIME]
+                         validate escalation rules, show what fires when
 
 Admin commands take -config FILE (default /etc/casegate/casegate.toml) and
 -json. Exit status: 0 done, 1 failed, 2 bad configuration or usage, 3 no
 such case/delivery/message, 4 change not allowed.
-  rules check -config FILE [-case N] [-at TIME]
-                         validate escalation rules, show what fires when
 `
 
 // run is the whole program, testable without a process.
