@@ -357,11 +357,12 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	// On an existing case, workByMail tells staff of an unproven staff
 	// claim; a new case has nobody else to do it.
 	if f.NewCase {
-		if queued, err = s.checkStaffClaim(ctx, tx, caseID, in, now); err != nil {
+		told, err := s.checkStaffClaim(ctx, tx, caseID, in, now)
+		if err != nil {
 			return f, false, err
 		}
-	}
-	if f.NewCase {
+		queued = queued || told
+
 		var may bool
 		var why string
 		var notified bool
