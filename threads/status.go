@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -41,20 +40,11 @@ func (s *Store) threadStatusRequest(ctx context.Context, tx *sqlx.Tx, in *Inboun
 	if !isStatusRequest(in) {
 		return 0, "", nil
 	}
-	for _, m := range caseNumberMention.FindAllStringSubmatch(in.Subject+"\n"+in.NewText, 3) {
-		caseID, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		var ok bool
-		if err := tx.QueryRowxContext(ctx, s.q["is-participant"], caseID, strings.ToLower(in.From.Address)).Scan(&ok); err != nil {
-			return 0, "", err
-		}
-		if ok {
-			return caseID, "case number in a status request", nil
-		}
+	caseID, err := s.mentionedCase(ctx, tx, caseNumberMention, in.Subject+"\n"+in.NewText, in.From.Address)
+	if err != nil || caseID == 0 {
+		return 0, "", err
 	}
-	return 0, "", nil
+	return caseID, "case number in a status request", nil
 }
 
 // replyStatus answers a participant's status request (RFC 3834 §3: an

@@ -419,20 +419,31 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 		}
 	}
 	// 3. A subject tag [#N], when the sender is on case N.
-	for _, m := range subjectTag.FindAllStringSubmatch(in.Subject, 3) {
+	caseID, err := s.mentionedCase(ctx, tx, subjectTag, in.Subject, in.From.Address)
+	if err != nil || caseID == 0 {
+		return 0, "", err
+	}
+	return caseID, "subject tag", nil
+}
+
+// mentionedCase returns the first case that re finds in text (its first
+// group is the number) and that from is a participant of, or 0: naming a
+// case grants nothing to a stranger.
+func (s *Store) mentionedCase(ctx context.Context, tx *sqlx.Tx, re *regexp.Regexp, text, from string) (int64, error) {
+	for _, m := range re.FindAllStringSubmatch(text, 3) {
 		caseID, err := strconv.ParseInt(m[1], 10, 64)
 		if err != nil {
 			continue
 		}
 		var ok bool
-		if err := tx.QueryRowxContext(ctx, s.q["is-participant"], caseID, strings.ToLower(in.From.Address)).Scan(&ok); err != nil {
-			return 0, "", err
+		if err := tx.QueryRowxContext(ctx, s.q["is-participant"], caseID, strings.ToLower(from)).Scan(&ok); err != nil {
+			return 0, err
 		}
 		if ok {
-			return caseID, "subject tag", nil
+			return caseID, nil
 		}
 	}
-	return 0, "", nil
+	return 0, nil
 }
 
 // acknowledge queues the acknowledgement of a new case, threaded under the
