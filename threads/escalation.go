@@ -327,7 +327,7 @@ func (s *Store) sendDigest(ctx context.Context, tx *sqlx.Tx, caseID int64, r *Ru
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	text, err := s.opts.Templates.Render(templates.EscalationDigest, data)
+	text, err := s.settings().Templates.Render(templates.EscalationDigest, data)
 	if err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func (s *Store) sendHoldingReply(ctx context.Context, tx *sqlx.Tx, caseID int64,
 		return s.addEvent(ctx, tx, caseID, now, "escalation-skipped", "casegate", 0,
 			"holding_reply: the customer sent no mail written by a person (RFC 3834)")
 	}
-	text, err := s.opts.Templates.Render(templates.HoldingReply, templates.AcknowledgementData{
+	text, err := s.settings().Templates.Render(templates.HoldingReply, templates.AcknowledgementData{
 		Case: caseID, Subject: stripSubjectPrefixes(c.Subject), CustomerName: c.CustomerName, Team: s.opts.Team,
 	})
 	if err != nil {

@@ -368,7 +368,7 @@ func (s *Store) notifySafety(ctx context.Context, tx *sqlx.Tx, caseID int64, eve
 			return false, fmt.Errorf("case %d: %w", caseID, err)
 		}
 	}
-	text, err := s.opts.Templates.Render(templates.SafetyNotice, templates.SafetyNoticeData{
+	text, err := s.settings().Templates.Render(templates.SafetyNotice, templates.SafetyNoticeData{
 		Case: caseID, Subject: c.Subject, Event: event, Address: addr, Detail: detail, Team: s.opts.Team,
 	})
 	if err != nil {
