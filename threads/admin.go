@@ -119,7 +119,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 // lockCase locks case id for the rest of tx and returns its status.
 func (s *Store) lockCase(ctx context.Context, tx *sqlx.Tx, id int64) (CaseStatus, error) {
 	var status CaseStatus
-	err := tx.QueryRowxContext(ctx, s.q["lock-case"], id).Scan(&status)
+	err := s.row(ctx, tx, "lock-case", id).Scan(&status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("case %d: %w", id, ErrNoCase)
 	}
@@ -138,7 +138,7 @@ func (s *Store) changeStatus(ctx context.Context, tx *sqlx.Tx, id int64, to Case
 	if !ok {
 		return fmt.Errorf("case %d: %w: %s → %s", id, ErrInvalidTransition, from, to)
 	}
-	if _, err := tx.ExecContext(ctx, s.q["set-status"], id, string(to), now); err != nil {
+	if _, err := s.exec(ctx, tx, "set-status", id, string(to), now); err != nil {
 		return fmt.Errorf("case %d: set status: %w", id, err)
 	}
 	detail := string(from) + " → " + string(to)
@@ -155,7 +155,7 @@ func (s *Store) setPriority(ctx context.Context, tx *sqlx.Tx, id int64, p Priori
 	if _, err := s.lockCase(ctx, tx, id); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.q["set-priority"], id, string(p), now); err != nil {
+	if _, err := s.exec(ctx, tx, "set-priority", id, string(p), now); err != nil {
 		return fmt.Errorf("case %d: set priority: %w", id, err)
 	}
 	if err := s.addEvent(ctx, tx, id, now, "priority", actor, 0, string(p)); err != nil {
@@ -169,7 +169,7 @@ func (s *Store) assign(ctx context.Context, tx *sqlx.Tx, id int64, address, acto
 		return err
 	}
 	address = strings.ToLower(strings.TrimSpace(address))
-	if _, err := tx.ExecContext(ctx, s.q["set-assignee"], id, address, now); err != nil {
+	if _, err := s.exec(ctx, tx, "set-assignee", id, address, now); err != nil {
 		return fmt.Errorf("case %d: assign: %w", id, err)
 	}
 	if err := s.addEvent(ctx, tx, id, now, "assigned", actor, 0, address); err != nil {

@@ -34,7 +34,7 @@ func (s *Store) classify(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inb
 	}
 	evidence := strings.Join(in.Evidence, "; ")
 	if newCase {
-		if _, err := tx.ExecContext(ctx, s.q["set-classification"], caseID, string(category), string(risk)); err != nil {
+		if _, err := s.exec(ctx, tx, "set-classification", caseID, string(category), string(risk)); err != nil {
 			return fmt.Errorf("case %d: classify: %w", caseID, err)
 		}
 		detail := fmt.Sprintf("%s, risk %s", category, risk)
@@ -52,7 +52,7 @@ func (s *Store) classify(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inb
 		return nil
 	}
 	var old Risk
-	err := tx.QueryRowxContext(ctx, s.q["raise-risk"], caseID, string(risk)).Scan(&old)
+	err := s.row(ctx, tx, "raise-risk", caseID, string(risk)).Scan(&old)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -86,7 +86,7 @@ func (s *Store) StaffResponded(ctx context.Context, id int64) error {
 // staffResponded is StaffResponded within tx; the caller holds the case
 // lock. Every staff path (status change, staff reply relay) calls it.
 func (s *Store) staffResponded(ctx context.Context, tx *sqlx.Tx, caseID int64, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, s.q["set-staff-responded"], caseID, now); err != nil {
+	if _, err := s.exec(ctx, tx, "set-staff-responded", caseID, now); err != nil {
 		return fmt.Errorf("case %d: staff responded: %w", caseID, err)
 	}
 	_, err := s.caseChanged(ctx, tx, caseID, now)
@@ -127,7 +127,7 @@ func (s *Store) caseState(ctx context.Context, q sqlx.QueryerContext, caseID int
 func (s *Store) caseChanged(ctx context.Context, tx *sqlx.Tx, caseID int64, now time.Time) (bool, error) {
 	if len(s.opts.Rules) == 0 {
 		// Timers left by rules since removed from the configuration.
-		if _, err := tx.ExecContext(ctx, s.q["delete-timers"], caseID); err != nil {
+		if _, err := s.exec(ctx, tx, "delete-timers", caseID); err != nil {
 			return false, fmt.Errorf("case %d: clear timers: %w", caseID, err)
 		}
 		return false, nil
@@ -167,7 +167,7 @@ func (s *Store) caseChanged(ctx context.Context, tx *sqlx.Tx, caseID int64, now 
 }
 
 func (s *Store) storeTimers(ctx context.Context, tx *sqlx.Tx, caseID int64, plan []Deadline) error {
-	if _, err := tx.ExecContext(ctx, s.q["delete-timers"], caseID); err != nil {
+	if _, err := s.exec(ctx, tx, "delete-timers", caseID); err != nil {
 		return fmt.Errorf("case %d: clear timers: %w", caseID, err)
 	}
 	if len(plan) == 0 {
@@ -179,7 +179,7 @@ func (s *Store) storeTimers(ctx context.Context, tx *sqlx.Tx, caseID int64, plan
 	for i, d := range plan {
 		rules[i], since[i], due[i] = d.Rule, d.Since.UTC().Format(time.RFC3339Nano), d.Due.UTC().Format(time.RFC3339Nano)
 	}
-	if _, err := tx.ExecContext(ctx, s.q["insert-timers"], caseID, pq.Array(rules), pq.Array(since), pq.Array(due)); err != nil {
+	if _, err := s.exec(ctx, tx, "insert-timers", caseID, pq.Array(rules), pq.Array(since), pq.Array(due)); err != nil {
 		return fmt.Errorf("case %d: store timers: %w", caseID, err)
 	}
 	return nil
@@ -203,7 +203,7 @@ func (s *Store) fire(ctx context.Context, tx *sqlx.Tx, caseID int64, d Deadline,
 	for i, a := range r.Actions {
 		actions[i] = a.String()
 	}
-	err := tx.QueryRowxContext(ctx, s.q["record-escalation"], caseID, r.Name, d.Since, d.Due, now, pq.Array(actions)).Scan(new(int64))
+	err := s.row(ctx, tx, "record-escalation", caseID, r.Name, d.Since, d.Due, now, pq.Array(actions)).Scan(new(int64))
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil // this cycle fired before
 	}
@@ -236,14 +236,14 @@ func (s *Store) act(ctx context.Context, tx *sqlx.Tx, caseID int64, r *Rule, a A
 			return s.addEvent(ctx, tx, caseID, now, "escalation-skipped", "casegate", 0, "cc_pr: no PR address configured")
 		}
 		pr := strings.ToLower(s.opts.PR.Address)
-		if _, err := tx.ExecContext(ctx, s.q["add-pr-participant"], caseID, pr, s.opts.PR.Name, now); err != nil {
+		if _, err := s.exec(ctx, tx, "add-pr-participant", caseID, pr, s.opts.PR.Name, now); err != nil {
 			return fmt.Errorf("add PR participant: %w", err)
 		}
 		return s.sendDigest(ctx, tx, caseID, r, s.opts.PR, now)
 	case ActionNotify:
 		return s.sendDigest(ctx, tx, caseID, r, mail.Address{Address: a.Address}, now)
 	case ActionPriority:
-		err := tx.QueryRowxContext(ctx, s.q["raise-priority"], caseID, string(a.Priority), now).Scan(new(int64))
+		err := s.row(ctx, tx, "raise-priority", caseID, string(a.Priority), now).Scan(new(int64))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // already as high or higher
 		}
@@ -285,7 +285,7 @@ func (s *Store) sendDigest(ctx context.Context, tx *sqlx.Tx, caseID int64, r *Ru
 		Opened: c.OpenedAt.In(loc).Format(timeLayout), Rule: r.Name, Why: r.Describe(),
 		ReplyAddress: s.ReplyAddress(caseID, RoleStaff), Team: s.opts.Team,
 	}
-	rows, err := tx.QueryxContext(ctx, s.q["digest-timeline"], caseID)
+	rows, err := s.rows(ctx, tx, "digest-timeline", caseID)
 	if err != nil {
 		return fmt.Errorf("digest timeline: %w", err)
 	}
@@ -306,7 +306,7 @@ func (s *Store) sendDigest(ctx context.Context, tx *sqlx.Tx, caseID int64, r *Ru
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = tx.QueryxContext(ctx, s.q["digest-messages"], caseID)
+	rows, err = s.rows(ctx, tx, "digest-messages", caseID)
 	if err != nil {
 		return fmt.Errorf("digest messages: %w", err)
 	}
@@ -397,7 +397,7 @@ func (s *Store) queueOutbound(ctx context.Context, tx *sqlx.Tx, caseID int64, m 
 		irt = []string{m.InReplyTo}
 	}
 	var row int64
-	err = tx.QueryRowxContext(ctx, s.q["insert-outbound"], caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
+	err = s.row(ctx, tx, "insert-outbound", caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
 		m.Subject, m.Text, textArray(irt), true, now).Scan(&row)
 	if err != nil {
 		return fmt.Errorf("store %s: %w", kind, err)

@@ -157,7 +157,7 @@ func (s *Store) escalate(ctx context.Context, tx *sqlx.Tx, caseID int64, actor s
 	}
 	var lastID, lastText string
 	var raw []byte
-	if err := tx.QueryRowxContext(ctx, s.q["last-customer-message"], caseID).Scan(&lastID, &raw, &lastText); err != nil {
+	if err := s.row(ctx, tx, "last-customer-message", caseID).Scan(&lastID, &raw, &lastText); err != nil {
 		lastText = "(no message from the customer)"
 	}
 	rendered, err := s.settings().Templates.Render(templates.Escalation, templates.EscalationData{

@@ -115,7 +115,7 @@ func (s *Store) fileSafety(ctx context.Context, tx *sqlx.Tx, in *Inbound, now ti
 		// A DSN that did not come to our VERP address (an old return path,
 		// a relay that rewrote it): match it by the Message-ID we sent.
 		for _, r := range in.DSN.Recipients {
-			err := tx.QueryRowxContext(ctx, s.q["deliveries-by-message-id"], in.DSN.OriginalMessageID, bareAddress(r.Recipient)).Scan(&deliveryID)
+			err := s.row(ctx, tx, "deliveries-by-message-id", in.DSN.OriginalMessageID, bareAddress(r.Recipient)).Scan(&deliveryID)
 			if err == nil {
 				break
 			}
@@ -149,7 +149,7 @@ func (s *Store) fileBounce(ctx context.Context, tx *sqlx.Tx, in *Inbound, delive
 		MessageID string `db:"message_id"`
 		CaseID    int64  `db:"case_id"`
 	}
-	err = tx.QueryRowxContext(ctx, s.q["bounced-delivery"], deliveryID).StructScan(&d)
+	err = s.row(ctx, tx, "bounced-delivery", deliveryID).StructScan(&d)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Filed{Quarantined: true}, false, s.quarantine(ctx, tx, in, fmt.Sprintf("bounce for unknown delivery %d", deliveryID), now)
 	}
@@ -159,12 +159,12 @@ func (s *Store) fileBounce(ctx context.Context, tx *sqlx.Tx, in *Inbound, delive
 	f.Bounce = d.ID
 
 	report, failed := s.readReport(in, d.Recipient)
-	if _, err := tx.ExecContext(ctx, s.q["mark-bounced"], d.ID, report.Status, now, failed, "bounced: "+describe(report)); err != nil {
+	if _, err := s.exec(ctx, tx, "mark-bounced", d.ID, report.Status, now, failed, "bounced: "+describe(report)); err != nil {
 		return f, false, fmt.Errorf("mark delivery %d bounced: %w", d.ID, err)
 	}
 	if failed && !strings.HasPrefix(report.Status, "4") {
 		until := now.Add(s.opts.Safety.BounceSuppression)
-		if _, err := tx.ExecContext(ctx, s.q["suppress-address"], d.Recipient, report.Status, report.Diagnostic, d.ID, now, until); err != nil {
+		if _, err := s.exec(ctx, tx, "suppress-address", d.Recipient, report.Status, report.Diagnostic, d.ID, now, until); err != nil {
 			return f, false, fmt.Errorf("suppress %s: %w", d.Recipient, err)
 		}
 	}
@@ -177,7 +177,7 @@ func (s *Store) fileBounce(ctx context.Context, tx *sqlx.Tx, in *Inbound, delive
 		return Filed{Quarantined: true, Bounce: d.ID}, false, s.quarantine(ctx, tx, in, reason, now)
 	}
 	f.Case = d.CaseID
-	if err := tx.QueryRowxContext(ctx, s.q["lock-case"], d.CaseID).Scan(new(string)); err != nil {
+	if err := s.row(ctx, tx, "lock-case", d.CaseID).Scan(new(string)); err != nil {
 		return f, false, fmt.Errorf("lock case %d: %w", d.CaseID, err)
 	}
 	if f.Message, err = s.insertInbound(ctx, tx, d.CaseID, in, now); err != nil {
@@ -243,7 +243,7 @@ func bareAddress(s string) string {
 // quarantine keeps a message that must not be filed on a case, whole and
 // exactly once, for the operator.
 func (s *Store) quarantine(ctx context.Context, tx *sqlx.Tx, in *Inbound, reason string, now time.Time) error {
-	_, err := tx.ExecContext(ctx, s.q["quarantine"], in.Source, reason, in.Raw, in.EnvelopeFrom,
+	_, err := s.exec(ctx, tx, "quarantine", in.Source, reason, in.Raw, in.EnvelopeFrom,
 		textArray(in.Recipients), in.MessageID, now, in.BodySHA256)
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
@@ -255,7 +255,7 @@ func (s *Store) quarantine(ctx context.Context, tx *sqlx.Tx, in *Inbound, reason
 // insertInbound stores in on caseID with its authentication verdicts.
 func (s *Store) insertInbound(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) (int64, error) {
 	var id int64
-	err := tx.QueryRowxContext(ctx, s.q["insert-inbound"], caseID, in.MessageID, in.BodySHA256, in.Raw, in.Source,
+	err := s.row(ctx, tx, "insert-inbound", caseID, in.MessageID, in.BodySHA256, in.Raw, in.Source,
 		in.EnvelopeFrom, textArray(in.Recipients), strings.ToLower(in.From.Address), in.From.Name, in.Subject, in.Text,
 		textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), now).Scan(&id)
 	if err != nil {
@@ -269,7 +269,7 @@ func (s *Store) recordAuth(ctx context.Context, tx *sqlx.Tx, messageRow int64, i
 	if in.Auth.Summary == "" {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, s.q["set-auth-summary"], messageRow, in.Auth.Summary); err != nil {
+	if _, err := s.exec(ctx, tx, "set-auth-summary", messageRow, in.Auth.Summary); err != nil {
 		return fmt.Errorf("store authentication results: %w", err)
 	}
 	return nil
@@ -314,11 +314,11 @@ func (s *Store) mayAutoReply(ctx context.Context, tx *sqlx.Tx, caseID int64, add
 	if s.isStaff(addr) {
 		return false, "the sender is a staff address", false, nil
 	}
-	if _, err := tx.ExecContext(ctx, s.q["lock-address"], addr); err != nil {
+	if _, err := s.exec(ctx, tx, "lock-address", addr); err != nil {
 		return false, "", false, fmt.Errorf("lock %s: %w", addr, err)
 	}
 	var status string
-	err = tx.QueryRowxContext(ctx, s.q["address-suppressed"], addr, now).Scan(&status)
+	err = s.row(ctx, tx, "address-suppressed", addr, now).Scan(&status)
 	if err == nil {
 		return false, addr + " hard-bounced (" + status + ")", false, nil
 	}
@@ -326,7 +326,7 @@ func (s *Store) mayAutoReply(ctx context.Context, tx *sqlx.Tx, caseID int64, add
 		return false, "", false, fmt.Errorf("check bounces of %s: %w", addr, err)
 	}
 	var n int
-	if err := tx.QueryRowxContext(ctx, s.q["auto-replies-since"], addr, now.Add(-24*time.Hour)).Scan(&n); err != nil {
+	if err := s.row(ctx, tx, "auto-replies-since", addr, now.Add(-24*time.Hour)).Scan(&n); err != nil {
 		return false, "", false, fmt.Errorf("count automatic replies to %s: %w", addr, err)
 	}
 	if n < s.opts.Safety.MaxAutoRepliesPerDay {
@@ -334,7 +334,7 @@ func (s *Store) mayAutoReply(ctx context.Context, tx *sqlx.Tx, caseID int64, add
 	}
 	why = fmt.Sprintf("%s already got %d automatic mails in 24 hours (cap %d)", addr, n, s.opts.Safety.MaxAutoRepliesPerDay)
 	var inserted string
-	err = tx.QueryRowxContext(ctx, s.q["record-capped"], addr, now.UTC().Format("2006-01-02"), caseID, now).Scan(&inserted)
+	err = s.row(ctx, tx, "record-capped", addr, now.UTC().Format("2006-01-02"), caseID, now).Scan(&inserted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, why, false, nil // staff were told today
 	}
@@ -352,7 +352,7 @@ func (s *Store) notifySafety(ctx context.Context, tx *sqlx.Tx, caseID int64, eve
 	var to []mail.Address
 	for _, a := range s.staffList() {
 		var status string
-		err := tx.QueryRowxContext(ctx, s.q["address-suppressed"], a.Address, now).Scan(&status)
+		err := s.row(ctx, tx, "address-suppressed", a.Address, now).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			to = append(to, a)
 		} else if err != nil {
@@ -364,7 +364,7 @@ func (s *Store) notifySafety(ctx context.Context, tx *sqlx.Tx, caseID int64, eve
 	}
 	var c Case
 	if caseID != 0 {
-		if err := tx.QueryRowxContext(ctx, s.q["case-header"], caseID).StructScan(&c); err != nil {
+		if err := s.row(ctx, tx, "case-header", caseID).StructScan(&c); err != nil {
 			return false, fmt.Errorf("case %d: %w", caseID, err)
 		}
 	}
@@ -391,7 +391,7 @@ func (s *Store) notifySafety(ctx context.Context, tx *sqlx.Tx, caseID int64, eve
 		return true, nil
 	}
 	var msgRow int64
-	err = tx.QueryRowxContext(ctx, s.q["insert-outbound"], caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
+	err = s.row(ctx, tx, "insert-outbound", caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
 		m.Subject, m.Text, textArray(nil), true, now).Scan(&msgRow)
 	if err != nil {
 		return false, fmt.Errorf("store staff notice: %w", err)

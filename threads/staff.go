@@ -133,7 +133,7 @@ func (s *Store) route(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inboun
 
 func (s *Store) participantRole(ctx context.Context, tx *sqlx.Tx, caseID int64, addr string) (ParticipantRole, error) {
 	var role ParticipantRole
-	err := tx.QueryRowxContext(ctx, s.q["participant-role"], caseID, strings.ToLower(addr)).Scan(&role)
+	err := s.row(ctx, tx, "participant-role", caseID, strings.ToLower(addr)).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -144,7 +144,7 @@ func (s *Store) participantRole(ctx context.Context, tx *sqlx.Tx, caseID int64, 
 // and records an event when it was added.
 func (s *Store) addParticipant(ctx context.Context, tx *sqlx.Tx, caseID int64, addr mail.Address, role ParticipantRole, actor, why string, now time.Time) error {
 	var added string
-	err := tx.QueryRowxContext(ctx, s.q["add-participant"], caseID, strings.ToLower(addr.Address), addr.Name, string(role), now).Scan(&added)
+	err := s.row(ctx, tx, "add-participant", caseID, strings.ToLower(addr.Address), addr.Name, string(role), now).Scan(&added)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -274,7 +274,7 @@ func (s *Store) relay(ctx context.Context, tx *sqlx.Tx, c Case, in *Inbound, tex
 		return err
 	}
 	var to, cc []mail.Address
-	rows, err := tx.QueryxContext(ctx, s.q["relay-recipients"], c.ID)
+	rows, err := s.rows(ctx, tx, "relay-recipients", c.ID)
 	if err != nil {
 		return fmt.Errorf("relay recipients: %w", err)
 	}
@@ -333,7 +333,7 @@ func (s *Store) relay(ctx context.Context, tx *sqlx.Tx, c Case, in *Inbound, tex
 func (s *Store) customerThread(ctx context.Context, tx *sqlx.Tx, caseID int64) (string, []string, error) {
 	var id, text string
 	var raw []byte
-	err := tx.QueryRowxContext(ctx, s.q["last-customer-message"], caseID).Scan(&id, &raw, &text)
+	err := s.row(ctx, tx, "last-customer-message", caseID).Scan(&id, &raw, &text)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, nil
 	}
@@ -365,7 +365,7 @@ func (s *Store) queue(ctx context.Context, tx *sqlx.Tx, caseID int64, m *mailout
 		parents = []string{inReplyTo}
 	}
 	var row int64
-	err = tx.QueryRowxContext(ctx, s.q["insert-outbound"], caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
+	err = s.row(ctx, tx, "insert-outbound", caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
 		m.Subject, m.Text, textArray(parents), m.Auto != mailout.Human, now).Scan(&row)
 	if err != nil {
 		return 0, fmt.Errorf("store outbound %s: %w", q.MessageID, err)

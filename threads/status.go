@@ -63,7 +63,7 @@ func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 	}
 	var kind string
 	var at time.Time
-	err = tx.QueryRowxContext(ctx, s.q["last-staff-action"], caseID, s.staffArray()).Scan(&kind, &at)
+	err = s.row(ctx, tx, "last-staff-action", caseID, s.staffArray()).Scan(&kind, &at)
 	switch {
 	case err == nil:
 		data.LastStaffAction = map[string]string{"relayed": "replied", "status": "changed the status", "assigned": "took the case"}[kind] + " on " + timeText(at)

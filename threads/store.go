@@ -143,6 +143,7 @@ type Options struct {
 // Store files messages into cases in PostgreSQL.
 type Store struct {
 	opts        Options
+	prepared    map[string]*sqlx.Stmt // by name, after Prepare
 	requests    chan fileRequest
 	mu          sync.RWMutex // guards running against Run's shutdown
 	running     bool
@@ -216,15 +217,46 @@ func NewStore(opts Options) (*Store, error) {
 
 // Prepare checks every query against the database, so a query that does not
 // fit the schema stops the gateway at start.
+//
+// The statements stay prepared for the filing path: PostgreSQL then neither
+// parses nor plans them for every message, and each runs in one round trip
+// (database/sql prepares them once on each pooled connection).
 func (s *Store) Prepare(ctx context.Context) error {
+	prepared := make(map[string]*sqlx.Stmt, len(s.q))
 	for name, q := range s.q {
-		st, err := s.opts.DB.PrepareContext(ctx, q)
+		st, err := s.opts.DB.PreparexContext(ctx, q)
 		if err != nil {
+			for _, p := range prepared {
+				p.Close()
+			}
 			return fmt.Errorf("threads: prepare %s: %w", name, err)
 		}
-		st.Close()
+		prepared[name] = st
 	}
+	s.prepared = prepared
 	return nil
+}
+
+// row, exec and rows run the named query in tx, prepared when Prepare ran.
+func (s *Store) row(ctx context.Context, tx *sqlx.Tx, name string, args ...any) *sqlx.Row {
+	if st := s.prepared[name]; st != nil {
+		return tx.StmtxContext(ctx, st).QueryRowxContext(ctx, args...)
+	}
+	return tx.QueryRowxContext(ctx, s.q[name], args...)
+}
+
+func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, name string, args ...any) (sql.Result, error) {
+	if st := s.prepared[name]; st != nil {
+		return tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, s.q[name], args...)
+}
+
+func (s *Store) rows(ctx context.Context, tx *sqlx.Tx, name string, args ...any) (*sqlx.Rows, error) {
+	if st := s.prepared[name]; st != nil {
+		return tx.StmtxContext(ctx, st).QueryxContext(ctx, args...)
+	}
+	return tx.QueryxContext(ctx, s.q[name], args...)
 }
 
 // ReplyAddress is the address that files a reply on caseID with role.
@@ -289,7 +321,7 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	if in.MessageID == "" || len(in.BodySHA256) == 0 {
 		return f, false, errors.New("inbound message without Message-ID or body hash")
 	}
-	err = tx.QueryRowxContext(ctx, s.q["find-duplicate"], in.MessageID, in.BodySHA256).Scan(&f.Case, &f.Message)
+	err = s.row(ctx, tx, "find-duplicate", in.MessageID, in.BodySHA256).Scan(&f.Case, &f.Message)
 	if err == nil {
 		f.Duplicate = true
 		return f, false, nil
@@ -316,12 +348,12 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		if subject == "" {
 			subject = "(no subject)"
 		}
-		if err := tx.QueryRowxContext(ctx, s.q["open-case"], subject, from, in.From.Name, now).Scan(&caseID); err != nil {
+		if err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now).Scan(&caseID); err != nil {
 			return f, false, fmt.Errorf("open case: %w", err)
 		}
 		f.NewCase = true
 	} else {
-		if err := tx.QueryRowxContext(ctx, s.q["lock-case"], caseID).Scan(new(string)); err != nil {
+		if err := s.row(ctx, tx, "lock-case", caseID).Scan(new(string)); err != nil {
 			return f, false, fmt.Errorf("lock case %d: %w", caseID, err)
 		}
 		if r, err = s.route(ctx, tx, caseID, in); err != nil {
@@ -398,7 +430,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 			continue
 		}
 		if caseID, _, ok := parseReplyToken(s.opts.Secret, detail); ok {
-			err := tx.QueryRowxContext(ctx, s.q["case-exists"], caseID).Scan(&caseID)
+			err := s.row(ctx, tx, "case-exists", caseID).Scan(&caseID)
 			if err == nil {
 				return caseID, "reply token", nil
 			}
@@ -410,7 +442,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 	// 2. In-Reply-To / References naming a message we stored or sent.
 	if ids := in.threadingIDs(); len(ids) > 0 {
 		var caseID int64
-		err := tx.QueryRowxContext(ctx, s.q["case-by-message-ids-safe"], pq.Array(ids), strings.ToLower(in.From.Address)).Scan(&caseID)
+		err := s.row(ctx, tx, "case-by-message-ids-safe", pq.Array(ids), strings.ToLower(in.From.Address)).Scan(&caseID)
 		if err == nil {
 			return caseID, "references", nil
 		}
@@ -436,7 +468,7 @@ func (s *Store) mentionedCase(ctx context.Context, tx *sqlx.Tx, re *regexp.Regex
 			continue
 		}
 		var ok bool
-		if err := tx.QueryRowxContext(ctx, s.q["is-participant"], caseID, strings.ToLower(from)).Scan(&ok); err != nil {
+		if err := s.row(ctx, tx, "is-participant", caseID, strings.ToLower(from)).Scan(&ok); err != nil {
 			return 0, err
 		}
 		if ok {
@@ -486,7 +518,7 @@ func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		return err
 	}
 	var msgRow int64
-	err = tx.QueryRowxContext(ctx, s.q["insert-outbound"], caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
+	err = s.row(ctx, tx, "insert-outbound", caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
 		m.Subject, m.Text, pq.Array([]string{in.MessageID}), true, now).Scan(&msgRow)
 	if err != nil {
 		return fmt.Errorf("store acknowledgement: %w", err)
@@ -499,7 +531,7 @@ func (s *Store) addEvent(ctx context.Context, tx *sqlx.Tx, caseID int64, at time
 	if message != 0 {
 		msg = sql.NullInt64{Int64: message, Valid: true}
 	}
-	if _, err := tx.ExecContext(ctx, s.q["add-event"], caseID, at, kind, actor, msg, detail); err != nil {
+	if _, err := s.exec(ctx, tx, "add-event", caseID, at, kind, actor, msg, detail); err != nil {
 		return fmt.Errorf("add %s event: %w", kind, err)
 	}
 	return nil

@@ -125,7 +125,7 @@ func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err er
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_case"); err != nil {
 				return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, s.q["postpone-timers"], caseID, now, now.Add(w.opts.RetryDelay)); err != nil {
+			if _, err := s.exec(ctx, tx, "postpone-timers", caseID, now, now.Add(w.opts.RetryDelay)); err != nil {
 				return len(claimed), evaluated, fmt.Errorf("sweep: postpone case %d: %w", caseID, err)
 			}
 			continue
