@@ -5,14 +5,6 @@
 SELECT case_id, id FROM messages
 WHERE direction = 'inbound' AND message_id = $1 AND body_sha256 = $2;
 
--- name: case-by-message-ids
--- Threading by In-Reply-To/References: the newest case that holds any of
--- the ids, whether we received or sent that message.
-SELECT case_id FROM messages
-WHERE message_id = ANY(CAST($1 AS text[]))
-ORDER BY id DESC
-LIMIT 1;
-
 -- name: case-exists
 SELECT id FROM cases WHERE id = $1;
 
@@ -45,8 +37,8 @@ WHERE id = $1;
 -- name: insert-inbound
 INSERT INTO messages (case_id, direction, message_id, body_sha256, raw, source,
     envelope_from, envelope_to, from_address, from_name, subject, text_body,
-    in_reply_to, automatic, problems, received_at)
-VALUES ($1, 'inbound', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    in_reply_to, automatic, problems, received_at, auth_summary)
+VALUES ($1, 'inbound', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING id;
 
 -- name: insert-outbound
@@ -228,8 +220,6 @@ INSERT INTO quarantine (source, reason, raw, envelope_from, envelope_to, message
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (message_id, body_sha256) WHERE body_sha256 IS NOT NULL DO NOTHING;
 
--- name: set-auth-summary
-UPDATE messages SET auth_summary = $2 WHERE id = $1;
 -- Escalation rules (issue 5): classification, timers, firings, digests.
 
 -- name: set-classification

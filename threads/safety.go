@@ -257,22 +257,11 @@ func (s *Store) insertInbound(ctx context.Context, tx *sqlx.Tx, caseID int64, in
 	var id int64
 	err := s.row(ctx, tx, "insert-inbound", caseID, in.MessageID, in.BodySHA256, in.Raw, in.Source,
 		in.EnvelopeFrom, textArray(in.Recipients), strings.ToLower(in.From.Address), in.From.Name, in.Subject, in.Text,
-		textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), now).Scan(&id)
+		textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), now, in.Auth.Summary).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store message: %w", err)
 	}
-	return id, s.recordAuth(ctx, tx, id, in)
-}
-
-// recordAuth keeps the authentication verdicts with the stored message.
-func (s *Store) recordAuth(ctx context.Context, tx *sqlx.Tx, messageRow int64, in *Inbound) error {
-	if in.Auth.Summary == "" {
-		return nil
-	}
-	if _, err := s.exec(ctx, tx, "set-auth-summary", messageRow, in.Auth.Summary); err != nil {
-		return fmt.Errorf("store authentication results: %w", err)
-	}
-	return nil
+	return id, nil
 }
 
 // provesSender reports whether a's verdicts prove the sender: an aligned

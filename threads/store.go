@@ -155,7 +155,7 @@ type Store struct {
 
 // NewStore checks opts and returns a Store.
 func NewStore(opts Options) (*Store, error) {
-	q, err := sqlfile.Parse(queriesSQL, append([]string{"find-duplicate", "case-by-message-ids", "case-exists", "is-participant",
+	q, err := sqlfile.Parse(queriesSQL, append([]string{"find-duplicate", "case-exists", "is-participant",
 		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event",
 		"set-status", "set-priority", "set-assignee", "case-header",
 		// Staff work by mail (staff.go).
@@ -165,7 +165,7 @@ func NewStore(opts Options) (*Store, error) {
 		"list-quarantine", "get-quarantined", "mark-refiled",
 		// Mail safety (safety.go).
 		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
-		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary"}, escalationQueries...)...)
+		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine"}, escalationQueries...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
