@@ -78,7 +78,10 @@ func startEscalationGateway(t *testing.T, dbURL string, clock *movableClock) *ga
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "casegate.toml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(testConfig, dbURL)+escalationConfig), 0o600); err != nil {
+	// Staff replies from loopback count as proven (trusted_networks), so a
+	// test can answer as staff through the listener.
+	conf := strings.Replace(fmt.Sprintf(testConfig, dbURL), "[staff]\n", "[staff]\ntrusted_networks = [\"127.0.0.0/8\"]\n", 1)
+	if err := os.WriteFile(path, []byte(conf+escalationConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := loadConfig(path, func(string) string { return "" })
@@ -505,5 +508,58 @@ func TestRulesCheckCase(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// Once PR is on a case, it stays on the thread: a staff member answering
+// the journalist from the digest's reply address copies PR.
+func TestPRIsCopiedOnTheStaffReply(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	g := startEscalationGateway(t, pgtest.URL(t), clock)
+	if err := send(t, g.addr, "lois@daily-planet.example", []string{"support@support.example.com"}, journalistMail); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	var digest *mail.Reader
+	for _, m := range waitMailsTo(t, "pr@example.com", 2, g.maildir) {
+		if to, _ := m.Header.AddressList("To"); to[0].Address == "pr@example.com" {
+			digest = m
+		}
+	}
+	if digest == nil {
+		t.Fatal("no digest to PR")
+	}
+	replyTo, _ := digest.Header.AddressList("Reply-To")
+	digestID, _ := digest.Header.MessageID()
+	reply := fmt.Sprintf(`From: Alice Example <alice@example.com>
+To: %s
+Subject: Re: Exploding printers
+Message-ID: <alice-statement@example.com>
+In-Reply-To: <%s>
+
+Dear Ms Lane, our statement is attached below.
+`, replyTo[0].Address, digestID)
+	if err := send(t, g.addr, "alice@example.com", []string{replyTo[0].Address}, reply); err != nil {
+		t.Fatalf("staff reply: %v", err)
+	}
+	relayed := waitMailsTo(t, "lois@daily-planet.example", 2, g.maildir) // the acknowledgement, the reply
+	var found bool
+	for _, m := range relayed {
+		if m.Header.Get("Auto-Submitted") != "" {
+			continue // the acknowledgement
+		}
+		found = true
+		cc, _ := m.Header.AddressList("Cc")
+		if len(cc) != 1 || cc[0].Address != "pr@example.com" {
+			t.Errorf("relayed reply Cc = %v, want PR", cc)
+		}
+		if from, _ := m.Header.AddressList("From"); from[0].Address != "support@support.example.com" {
+			t.Errorf("relayed reply From = %v", from)
+		}
+		if text := bodyText(t, m); !strings.Contains(text, "our statement") {
+			t.Errorf("relayed text = %q", text)
+		}
+	}
+	if !found {
+		t.Fatal("the staff reply was not relayed to the journalist")
 	}
 }
