@@ -51,6 +51,10 @@ var kinds = map[Kind]any{
 	JournalistAcknowledgement: AcknowledgementData{Case: 1042, Subject: "Request for comment", CustomerName: "Jo", Team: "Example Support"},
 	EscalationDigest:          sampleDigest,
 	HoldingReply:              AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
+	// Resolution follow-ups (followup.go).
+	Resolution:   sampleFollowup,
+	Followup:     sampleFollowup,
+	RatingThanks: sampleFollowup,
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.

@@ -125,6 +125,17 @@ func (s *Store) caseState(ctx context.Context, q sqlx.QueryerContext, caseID int
 // transaction as the mail that triggered it) and stores the rest as timers.
 // It reports whether it queued mail.
 func (s *Store) caseChanged(ctx context.Context, tx *sqlx.Tx, caseID int64, now time.Time) (bool, error) {
+	// The resolution follow-up keeps its own timers (followup.go).
+	followed, err := s.followupChanged(ctx, tx, caseID, now)
+	if err != nil {
+		return false, err
+	}
+	queued, err := s.caseChangedRules(ctx, tx, caseID, now)
+	return queued || followed, err
+}
+
+// caseChangedRules is caseChanged for the escalation rules.
+func (s *Store) caseChangedRules(ctx context.Context, tx *sqlx.Tx, caseID int64, now time.Time) (bool, error) {
 	if len(s.opts.Rules) == 0 {
 		// Timers left by rules since removed from the configuration.
 		if _, err := tx.ExecContext(ctx, s.q["delete-timers"], caseID); err != nil {

@@ -261,7 +261,8 @@ SELECT c.status, c.priority, c.category, c.risk, c.opened_at, c.staff_responded_
 FROM cases c WHERE c.id = $1;
 
 -- name: delete-timers
-DELETE FROM timers WHERE case_id = $1;
+-- Follow-up timers (followup.go) are not the rules' to clear.
+DELETE FROM timers WHERE case_id = $1 AND rule NOT LIKE 'followup:%';
 
 -- name: insert-timers
 -- Deadlines of a case, except those whose cycle has fired already.
@@ -324,3 +325,37 @@ SELECT received_at, direction, from_address, text_body FROM (
     SELECT id, received_at, direction, from_address, text_body FROM messages
     WHERE case_id = $1 AND NOT automatic ORDER BY id DESC LIMIT 3
 ) m ORDER BY id;
+
+-- Resolution follow-ups and ratings (issue 6: followup.go).
+
+-- name: followup-state
+-- What the follow-up of a case depends on: its resolution, whether the
+-- customer opted out, and which steps of this resolution happened.
+SELECT c.status, c.resolved_at,
+    EXISTS (SELECT 1 FROM participants p WHERE p.case_id = c.id AND p.address = c.customer AND p.no_followup) AS opted_out,
+    (SELECT f.fired_at FROM followups f WHERE f.case_id = c.id AND f.step = 'ask' AND f.since = c.resolved_at) AS asked_at
+FROM cases c WHERE c.id = $1;
+
+-- name: delete-followup-timers
+DELETE FROM timers WHERE case_id = $1 AND rule LIKE 'followup:%' RETURNING rule;
+
+-- name: insert-followup-timer
+INSERT INTO timers (case_id, rule, since, due_at) VALUES ($1, $2, $3, $4);
+
+-- name: record-followup
+-- The key makes each step fire at most once per case and resolution.
+INSERT INTO followups (case_id, step, since, fired_at, outcome)
+VALUES ($1, CAST($2 AS followup_step), $3, $4, $5)
+ON CONFLICT DO NOTHING
+RETURNING case_id;
+
+-- name: close-resolved
+UPDATE cases SET status = 'closed', updated_at = $2 WHERE id = $1 AND status = 'resolved';
+
+-- name: opt-out-followup
+UPDATE participants SET no_followup = true WHERE case_id = $1 AND address = $2;
+
+-- name: insert-rating
+INSERT INTO ratings (case_id, message_id, score, comment, reopened, rated_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (message_id) DO NOTHING;

@@ -138,6 +138,8 @@ type Options struct {
 	// PR is the PR mailbox: cc_pr and #escalate bring it in, and it counts
 	// as staff; empty for none.
 	PR mail.Address
+	// Followup is what happens after a resolution (followup.go).
+	Followup FollowupOptions
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -164,7 +166,7 @@ func NewStore(opts Options) (*Store, error) {
 		"list-quarantine", "get-quarantined", "mark-refiled",
 		// Mail safety (safety.go).
 		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
-		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary"}, escalationQueries...)...)
+		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary"}, append(escalationQueries, followupQueries...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -311,6 +313,7 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		return f, false, err
 	}
 	var r route
+	var fr followupReply // an answer to a resolution's follow-up (followup.go)
 	if caseID == 0 {
 		subject := strings.TrimSpace(in.Subject)
 		if subject == "" {
@@ -327,8 +330,11 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		if r, err = s.route(ctx, tx, caseID, in); err != nil {
 			return f, false, err
 		}
+		if fr, err = s.readFollowupReply(ctx, tx, caseID, in, r); err != nil {
+			return f, false, err
+		}
 		touch := "touch-case"
-		if r.keepsStatus(in) {
+		if r.keepsStatus(in) || fr.keepsStatus() {
 			touch = "touch-case-quiet"
 		}
 		if _, err := tx.ExecContext(ctx, s.q[touch], caseID, now); err != nil {
@@ -348,6 +354,10 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		return f, false, err
 	}
 	if err := s.classify(ctx, tx, caseID, in, f.NewCase, now, f.Message); err != nil {
+		return f, false, err
+	}
+	answered, err := s.answerFollowup(ctx, tx, caseID, f.Message, in, fr, now)
+	if err != nil {
 		return f, false, err
 	}
 	if queued, err = s.caseChanged(ctx, tx, caseID, now); err != nil {
@@ -382,7 +392,7 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	if err != nil {
 		return f, false, err
 	}
-	return f, queued || more, nil
+	return f, queued || more || answered, nil
 }
 
 var subjectTag = regexp.MustCompile(`\[#(\d{1,18})\]`)

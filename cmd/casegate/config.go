@@ -30,6 +30,7 @@ type Config struct {
 	HTTP      HTTPConfig      `toml:"http"` // config_service.go
 	Safety    SafetyConfig    `toml:"safety"`
 	IMAP      []IMAPConfig    `toml:"imap"` // [[imap]] accounts to poll (imap.go)
+	Followup  FollowupConfig  `toml:"followup"`
 
 	// [classify], [[rule]], [calendars.*] and [escalation]: see rules.go.
 	EscalationSettings
@@ -279,6 +280,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateIMAP(); err != nil {
+		return err
+	}
+	if err := c.validateFollowup(); err != nil {
 		return err
 	}
 	return c.validateEscalation()

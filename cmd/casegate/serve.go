@@ -298,6 +298,7 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		Safety:            safetyOptions(c),
 		Rules:             c.rules,
 		Now:               c.now,
+		Followup:          c.followupOptions(),
 	}
 }
 

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"time"
+
+	"casegate/threads"
+)
+
+// FollowupConfig is [followup]: what happens after a case is resolved.
+type FollowupConfig struct {
+	Delay           Duration `toml:"delay"`              // default 72h: resolution → "did this fix it?"
+	CloseAfter      Duration `toml:"close_after"`        // default 168h: unanswered follow-up → closed
+	ReopenAtOrBelow *int     `toml:"reopen_at_or_below"` // default 2: ratings at or below reopen the case
+}
+
+func (c *Config) validateFollowup() error {
+	bad := func(key, format string, args ...any) error {
+		return configErrorf("%s: %s: "+format, append([]any{c.path, key}, args...)...)
+	}
+	f := &c.Followup
+	if f.Delay.Duration < 0 {
+		return bad("followup.delay", "must not be negative")
+	}
+	if f.CloseAfter.Duration < 0 {
+		return bad("followup.close_after", "must not be negative")
+	}
+	if f.ReopenAtOrBelow != nil && (*f.ReopenAtOrBelow < 0 || *f.ReopenAtOrBelow > 5) {
+		return bad("followup.reopen_at_or_below", "%d: use 0 (never) to 5", *f.ReopenAtOrBelow)
+	}
+	return nil
+}
+
+func (c *Config) followupOptions() threads.FollowupOptions {
+	o := threads.FollowupOptions{Delay: c.Followup.Delay.Duration, CloseAfter: c.Followup.CloseAfter.Duration}
+	if o.Delay == 0 {
+		o.Delay = 72 * time.Hour
+	}
+	if o.CloseAfter == 0 {
+		o.CloseAfter = 168 * time.Hour
+	}
+	o.ReopenAtOrBelow = 2
+	if c.Followup.ReopenAtOrBelow != nil {
+		o.ReopenAtOrBelow = *c.Followup.ReopenAtOrBelow
+		if o.ReopenAtOrBelow == 0 {
+			o.ReopenAtOrBelow = -1 // threads: 0 means the default
+		}
+	}
+	return o
+}
