@@ -81,6 +81,7 @@ type Set struct {
 
 type parsed struct {
 	subject, body *template.Template
+	path          string // the file it came from, for templates check
 }
 
 // Load parses the embedded templates and, when dir is not empty, those in
@@ -98,6 +99,7 @@ func Load(dir string) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.path = path
 		s.byKind[kind] = p
 		if _, err := s.Render(kind, sample); err != nil {
 			return nil, err

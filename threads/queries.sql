@@ -359,3 +359,30 @@ UPDATE participants SET no_followup = true WHERE case_id = $1 AND address = $2;
 INSERT INTO ratings (case_id, message_id, score, comment, reopened, rated_at)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (message_id) DO NOTHING;
+
+-- Reports (issue 6: report.go).
+
+-- name: report-cases
+-- The cases opened in the window, with what the figures need: the first
+-- staff reply relayed to the customer, the first resolution, how often it
+-- was resolved.
+SELECT c.id, c.category, c.status, c.opened_at,
+    (SELECT min(e.at) FROM events e WHERE e.case_id = c.id AND e.kind = 'relayed') AS first_response_at,
+    (SELECT min(e.at) FROM events e WHERE e.case_id = c.id AND e.kind = 'status' AND e.detail LIKE '% → resolved%') AS resolved_at,
+    (SELECT count(*) FROM events e WHERE e.case_id = c.id AND e.kind = 'status' AND e.detail LIKE '% → resolved%') AS resolutions,
+    EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id AND (e.kind = 'reopened' OR e.kind = 'status' AND e.detail LIKE 'resolved → open%')) AS reopened_event
+FROM cases c
+WHERE c.opened_at >= $1 AND c.opened_at < $2;
+
+-- name: report-escalations
+-- Escalations to PR in the window, by the rule that fired and category.
+SELECT c.category, x.rule, count(*) AS n
+FROM escalations x JOIN cases c ON c.id = x.case_id
+WHERE x.fired_at >= $1 AND x.fired_at < $2 AND 'cc_pr' = ANY (x.actions)
+GROUP BY c.category, x.rule;
+
+-- name: report-ratings
+SELECT c.category, count(*) AS n, count(*) FILTER (WHERE r.score >= 4) AS satisfied
+FROM ratings r JOIN cases c ON c.id = r.case_id
+WHERE r.rated_at >= $1 AND r.rated_at < $2
+GROUP BY c.category;

@@ -31,6 +31,7 @@ type Config struct {
 	Safety    SafetyConfig    `toml:"safety"`
 	IMAP      []IMAPConfig    `toml:"imap"` // [[imap]] accounts to poll (imap.go)
 	Followup  FollowupConfig  `toml:"followup"`
+	Report    ReportConfig    `toml:"report"`
 
 	// [classify], [[rule]], [calendars.*] and [escalation]: see rules.go.
 	EscalationSettings
@@ -285,7 +286,10 @@ func (c *Config) validate() error {
 	if err := c.validateFollowup(); err != nil {
 		return err
 	}
-	return c.validateEscalation()
+	if err := c.validateEscalation(); err != nil {
+		return err
+	}
+	return c.validateReport()
 }
 
 func containsFold(list []string, s string) bool {

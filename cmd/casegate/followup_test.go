@@ -32,8 +32,8 @@ reopen_at_or_below = 2
 
 // startFollowupGateway runs casegate serve in-process with followupConfig on
 // the clock, and returns a second Store on the same configuration (as the
-// admin CLI builds one) for staff actions.
-func startFollowupGateway(t *testing.T, clock *movableClock) (*gateway, *threads.Store) {
+// admin CLI builds one) for staff actions, and the configuration file.
+func startFollowupGateway(t *testing.T, clock *movableClock) (*gateway, *threads.Store, string) {
 	t.Helper()
 	dbURL := pgtest.URL(t)
 	dir := t.TempDir()
@@ -82,7 +82,7 @@ func startFollowupGateway(t *testing.T, clock *movableClock) (*gateway, *threads
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db}, staff
+	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db}, staff, path
 }
 
 // openFollowupCase sends a first mail from addr and returns its case.
@@ -158,7 +158,7 @@ func waitStatus(t *testing.T, db *sqlx.DB, id int64, want string) {
 // tells staff and thanks the customer.
 func TestFollowupLowRatingReopens(t *testing.T) {
 	clock := &movableClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	g, staff := startFollowupGateway(t, clock)
+	g, staff, _ := startFollowupGateway(t, clock)
 	ctx := context.Background()
 	const ada = "ada@customer.example"
 	id := openFollowupCase(t, g, ada, "low")
@@ -230,7 +230,7 @@ func TestFollowupLowRatingReopens(t *testing.T) {
 // (closed at once, no close timer left).
 func TestFollowupCancelledAutoClosedAndGoodRating(t *testing.T) {
 	clock := &movableClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	g, staff := startFollowupGateway(t, clock)
+	g, staff, _ := startFollowupGateway(t, clock)
 	ctx := context.Background()
 	const (
 		bea  = "bea@customer.example"

@@ -165,6 +165,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err := store.Prepare(ctx); err != nil {
 		return err
 	}
+	// The report figures (report.go) are read through the store.
+	m.registerReport(store, c, log)
 	svc, err := newService(c, log, db, store, m) // catches SIGHUP from here on
 	if err != nil {
 		return err
