@@ -240,3 +240,7 @@ CREATE INDEX ratings_rated_at ON ratings (rated_at);
 
 -- A participant who answered "stop" gets no more follow-ups.
 ALTER TABLE participants ADD COLUMN no_followup boolean NOT NULL DEFAULT false;
+
+-- The customer's language (Content-Language / Accept-Language of the first
+-- mail, lower case): mail to the customer uses its template variant.
+ALTER TABLE cases ADD COLUMN language text NOT NULL DEFAULT '';

@@ -355,6 +355,12 @@ UPDATE cases SET status = 'closed', updated_at = $2 WHERE id = $1 AND status = '
 -- name: opt-out-followup
 UPDATE participants SET no_followup = true WHERE case_id = $1 AND address = $2;
 
+-- name: set-language
+UPDATE cases SET language = $2 WHERE id = $1;
+
+-- name: case-language
+SELECT language FROM cases WHERE id = $1;
+
 -- name: insert-rating
 INSERT INTO ratings (case_id, message_id, score, comment, reopened, rated_at)
 VALUES ($1, $2, $3, $4, $5, $6)

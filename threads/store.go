@@ -75,6 +75,9 @@ type Inbound struct {
 	Category Category
 	Risk     Risk
 	Evidence []string // what matched, e.g. "press_domains: example-news.com"
+	// Language is the customer's language from Content-Language or
+	// Accept-Language ("de-at"), lower case; "" when the mail names none.
+	Language string
 }
 
 // Attachment is one attached file of a message, decoded.
@@ -140,6 +143,9 @@ type Options struct {
 	PR mail.Address
 	// Followup is what happens after a resolution (followup.go).
 	Followup FollowupOptions
+	// DefaultLanguage is the template language for customers whose mail
+	// names none; "" for the default files.
+	DefaultLanguage string
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -323,6 +329,9 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 			return f, false, fmt.Errorf("open case: %w", err)
 		}
 		f.NewCase = true
+		if err := s.setLanguage(ctx, tx, caseID, in.Language); err != nil {
+			return f, false, err
+		}
 	} else {
 		if err := tx.QueryRowxContext(ctx, s.q["lock-case"], caseID).Scan(new(string)); err != nil {
 			return f, false, fmt.Errorf("lock case %d: %w", caseID, err)
@@ -447,7 +456,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 // acknowledge queues the acknowledgement of a new case, threaded under the
 // customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
 func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.settings().Templates.Render(in.acknowledgementKind(), templates.AcknowledgementData{
+	text, err := s.settings().Templates.RenderLang(in.acknowledgementKind(), s.language(in.Language), templates.AcknowledgementData{
 		Case:         caseID,
 		Subject:      stripSubjectPrefixes(in.Subject),
 		CustomerName: in.From.Name,
@@ -478,6 +487,7 @@ func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		Auto:       mailout.AutoReplied,
 		Loop:       s.domain,
 		Text:       text.Text,
+		HTML:       text.HTML,
 	}
 	q, err := mailout.Enqueue(ctx, tx, m, now)
 	if err != nil {

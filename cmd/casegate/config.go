@@ -97,7 +97,8 @@ type OutboundConfig struct {
 
 // TemplatesConfig is [templates].
 type TemplatesConfig struct {
-	Dir string `toml:"dir"`
+	Dir             string `toml:"dir"`
+	DefaultLanguage string `toml:"default_language"` // variant for customers who name no language; "" for the default files
 }
 
 // LogConfig is [log].

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"regexp"
+	"strings"
 	"time"
 
 	"casegate/threads"
@@ -16,6 +18,9 @@ type FollowupConfig struct {
 func (c *Config) validateFollowup() error {
 	bad := func(key, format string, args ...any) error {
 		return configErrorf("%s: %s: "+format, append([]any{c.path, key}, args...)...)
+	}
+	if l := c.Templates.DefaultLanguage; l != "" && !langTag.MatchString(strings.ToLower(l)) {
+		return bad("templates.default_language", "%q: use a language tag such as de or pt-br", l)
 	}
 	f := &c.Followup
 	if f.Delay.Duration < 0 {
@@ -47,3 +52,6 @@ func (c *Config) followupOptions() threads.FollowupOptions {
 	}
 	return o
 }
+
+// langTag is a language tag as template file names carry it.
+var langTag = regexp.MustCompile(`^[a-z]{2,3}(-[a-z0-9]{2,8})*$`)

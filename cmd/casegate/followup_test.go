@@ -186,6 +186,9 @@ func TestFollowupLowRatingReopens(t *testing.T) {
 	}
 	clock.Add(time.Minute)
 	followup := withSubject(t, waitMailsTo(t, ada, 3, g.maildir), "did this fix it?")
+	if ct, _, _ := followup.Header.ContentType(); ct != "multipart/alternative" {
+		t.Errorf("follow-up Content-Type %s, want multipart/alternative (it has an HTML template)", ct)
+	}
 	if text := bodyText(t, followup); !strings.Contains(text, "reply with a number from 1") {
 		t.Errorf("follow-up text:\n%s", text)
 	}
@@ -286,5 +289,59 @@ func TestFollowupCancelledAutoClosedAndGoodRating(t *testing.T) {
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM followups WHERE step = 'ask'`); n != 2 {
 		t.Errorf("follow-ups asked = %d, want 2", n)
+	}
+}
+
+// A customer who writes in German (Content-Language) gets the German
+// variants of the resolution notice and the follow-up, and can answer in
+// German; the templates check command lists the variants and an override.
+func TestFollowupInTheCustomersLanguage(t *testing.T) {
+	clock := &movableClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	g, staff, path := startFollowupGateway(t, clock)
+	const jo = "jo@kunde.example"
+	raw := "From: Jo <jo@kunde.example>\nTo: support@support.example.com\nSubject: Drucker brennt\nMessage-ID: <jo-1@kunde.example>\nContent-Language: de-DE\nContent-Type: text/plain; charset=utf-8\n\nMein Drucker brennt.\n"
+	if err := send(t, g.addr, jo, []string{"support@support.example.com"}, raw); err != nil {
+		t.Fatal(err)
+	}
+	waitMailsTo(t, jo, 1, g.maildir)
+	id := caseOf(t, g.db)
+	if err := staff.ChangeStatus(context.Background(), id, threads.StatusResolved, "alice@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	notice := withSubject(t, waitMailsTo(t, jo, 2, g.maildir), "gelöst") // RFC 2047 on the wire, decoded by go-message
+	if text := bodyText(t, notice); !strings.Contains(text, "als gelöst markiert") {
+		t.Errorf("German resolution notice:\n%s", text)
+	}
+	clock.Add(48 * time.Hour)
+	followup := withSubject(t, waitMailsTo(t, jo, 3, g.maildir), "Hat das geholfen?")
+	if ct, _, _ := followup.Header.ContentType(); ct != "text/plain" {
+		t.Errorf("German follow-up Content-Type %s: a variant without HTML is plain text", ct)
+	}
+	reply(t, g, jo, "jo-2", followup, "3 nicht gelöst, leider")
+	waitStatus(t, g.db, id, "open")
+	if n := count(t, g.db, `SELECT count(*) FROM ratings WHERE case_id = $1 AND score = 3 AND reopened`, id); n != 1 {
+		t.Errorf("no reopening rating 3 with \"nicht gelöst\"")
+	}
+	withSubject(t, waitMailsTo(t, jo, 4, g.maildir), "vielen Dank")
+
+	// templates check with an override directory.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rating-thanks.txt.tmpl"), []byte("Subject: Thanks [#{{.Case}}]\n\n{{.Score}}\n"), 0o644)
+	cfg, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(cfg), "[followup]", fmt.Sprintf("[templates]\ndir = %q\n[followup]", dir), 1)), 0o600)
+	var out strings.Builder
+	if err := run(context.Background(), []string{"templates", "check", "-config", path}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatalf("templates check: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"followup [de]", "rating-thanks ", filepath.Join(dir, "rating-thanks.txt.tmpl"), "HTML default/followup.html.tmpl", "1 from " + dir} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("templates check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "followup.txt.tmpl"), []byte("Subject: x\n\nfine\n{{.Nope}}\n"), 0o644)
+	out.Reset()
+	err := run(context.Background(), []string{"templates", "check", "-config", path}, func(string) string { return "" }, &out, &out)
+	if ce, ok := err.(*configError); !ok || !strings.Contains(ce.Error(), "followup.txt.tmpl:4:") {
+		t.Errorf("broken template: err = %v, want a configuration error naming followup.txt.tmpl:4", err)
 	}
 }

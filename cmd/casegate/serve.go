@@ -301,6 +301,7 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		Rules:             c.rules,
 		Now:               c.now,
 		Followup:          c.followupOptions(),
+		DefaultLanguage:   strings.ToLower(c.Templates.DefaultLanguage),
 	}
 }
 

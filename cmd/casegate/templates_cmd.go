@@ -39,7 +39,14 @@ func templatesCommand(_ context.Context, args []string, getenv func(string) stri
 		if !strings.HasPrefix(src.Path, "default/") {
 			from, overrides = src.Path, overrides+1
 		}
-		fmt.Fprintf(stdout, "%-28s ok  %s\n", src.Kind, from)
+		if src.HTML != "" {
+			from += " + HTML " + src.HTML
+		}
+		name := string(src.Kind)
+		if src.Lang != "" {
+			name += " [" + src.Lang + "]"
+		}
+		fmt.Fprintf(stdout, "%-34s ok  %s\n", name, from)
 	}
 	fmt.Fprintf(stdout, "%d templates rendered with sample data, %d from %s\n", len(set.Sources()), overrides, orNone(dir))
 	return nil
