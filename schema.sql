@@ -244,3 +244,13 @@ ALTER TABLE participants ADD COLUMN no_followup boolean NOT NULL DEFAULT false;
 -- The customer's language (Content-Language / Accept-Language of the first
 -- mail, lower case): mail to the customer uses its template variant.
 ALTER TABLE cases ADD COLUMN language text NOT NULL DEFAULT '';
+
+-- Staff are told once of each delivery that failed for good (the key is
+-- the proof), never of one to a staff address: a failing staff mailbox
+-- must not feed notices about notices.
+CREATE TABLE delivery_failure_notices (
+    delivery_id  bigint PRIMARY KEY REFERENCES deliveries (id),
+    notified_at  timestamptz NOT NULL
+);
+-- A failed delivery finds its case by the outbox row.
+CREATE INDEX messages_outbox ON messages (outbox_id) WHERE outbox_id IS NOT NULL;

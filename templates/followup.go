@@ -6,7 +6,23 @@ const (
 	Resolution   Kind = "resolution"    // FollowupData
 	Followup     Kind = "followup"      // FollowupData
 	RatingThanks Kind = "rating-thanks" // FollowupData
+	// DeliveryFailure tells staff that a mail could not be delivered.
+	DeliveryFailure Kind = "delivery-failure" // DeliveryFailureData
 )
+
+// DeliveryFailureData is what the delivery-failure notice to staff is
+// rendered from.
+type DeliveryFailureData struct {
+	Case      int64  // 0 when the mail belonged to no case
+	Subject   string // the case's subject
+	Recipient string // who did not get it
+	MessageID string // of the mail that failed
+	Error     string // the relay's last answer
+	Team      string
+}
+
+var sampleDeliveryFailure = DeliveryFailureData{Case: 1042, Subject: "Printer on fire", Recipient: "ada@customer.example",
+	MessageID: "casegate.0123@support.example.com", Error: "550 5.1.1 user unknown", Team: "Example Support"}
 
 // FollowupData is what the resolution notice, the follow-up and the rating
 // thanks are rendered from.

@@ -53,9 +53,10 @@ var kinds = map[Kind]any{
 	EscalationDigest:          sampleDigest,
 	HoldingReply:              AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
 	// Resolution follow-ups (followup.go).
-	Resolution:   sampleFollowup,
-	Followup:     sampleFollowup,
-	RatingThanks: sampleFollowup,
+	Resolution:      sampleFollowup,
+	Followup:        sampleFollowup,
+	RatingThanks:    sampleFollowup,
+	DeliveryFailure: sampleDeliveryFailure,
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.

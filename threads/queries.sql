@@ -392,3 +392,14 @@ SELECT c.category, count(*) AS n, count(*) FILTER (WHERE r.score >= 4) AS satisf
 FROM ratings r JOIN cases c ON c.id = r.case_id
 WHERE r.rated_at >= $1 AND r.rated_at < $2
 GROUP BY c.category;
+
+-- Delivery-failure notices (issue 6: failure.go).
+
+-- name: record-failure-notice
+INSERT INTO delivery_failure_notices (delivery_id, notified_at) VALUES ($1, $2)
+ON CONFLICT DO NOTHING
+RETURNING delivery_id;
+
+-- name: case-of-outbox
+SELECT m.case_id, c.subject FROM messages m JOIN cases c ON c.id = m.case_id
+WHERE m.outbox_id = $1 LIMIT 1;

@@ -172,7 +172,7 @@ func NewStore(opts Options) (*Store, error) {
 		"list-quarantine", "get-quarantined", "mark-refiled",
 		// Mail safety (safety.go).
 		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
-		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary"}, append(escalationQueries, append(followupQueries, reportQueries...)...)...)...)
+		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine", "set-auth-summary"}, append(escalationQueries, append(followupQueries, append(reportQueries, failureQueries...)...)...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}

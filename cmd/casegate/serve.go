@@ -154,7 +154,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 	var store *threads.Store // set below; the sender runs only after that
 	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, OnAttempt: m.observeDelivery, Sign: sign, Now: c.now,
-		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) }})
+		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) },
+		OnFailed:   func(d mailout.FailedDelivery) { deliveryFailed(store, log, d) }})
 
 	opts := storeOptions(c, db, tpl, log)
 	opts.AfterCommit = sender.Wake
