@@ -254,3 +254,5 @@ CREATE TABLE delivery_failure_notices (
 );
 -- A failed delivery finds its case by the outbox row.
 CREATE INDEX messages_outbox ON messages (outbox_id) WHERE outbox_id IS NOT NULL;
+-- casegate report and the report metrics read the cases opened in a window.
+CREATE INDEX cases_opened ON cases (opened_at);

@@ -36,3 +36,13 @@ func (s *Set) Sources() []Source {
 	})
 	return out
 }
+
+// Samples returns every kind with the sample data it is test-rendered
+// from, so callers can check the mail each kind makes.
+func Samples() map[Kind]any {
+	out := make(map[Kind]any, len(kinds))
+	for k, v := range kinds {
+		out[k] = v
+	}
+	return out
+}

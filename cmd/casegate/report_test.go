@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"casegate/threads"
 )
@@ -93,6 +96,51 @@ func TestReportFigures(t *testing.T) {
 	for _, want := range []string{"resolution rate", "75%", "first response, median", "1h0m0s", "CSAT (4–5)", "50%", "escalated to PR: first-response", "vip"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report table lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// The same figures as Prometheus gauges, read at scrape time.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&reportCollector{store: staff, log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), now: time.Now})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := func(name string, labels map[string]string) float64 {
+		t.Helper()
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+		metrics:
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if labels[lp.GetName()] != lp.GetValue() {
+						continue metrics
+					}
+				}
+				return m.GetGauge().GetValue()
+			}
+		}
+		t.Errorf("no %s %v", name, labels)
+		return -1
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"casegate_report_cases_opened", map[string]string{"category": "all"}, 4},
+		{"casegate_report_cases_resolved", map[string]string{"category": "customer"}, 2},
+		{"casegate_report_resolution_rate", map[string]string{"category": "all"}, 0.75},
+		{"casegate_report_resolution_seconds", map[string]string{"category": "all", "quantile": "0.9"}, 36000},
+		{"casegate_report_first_response_seconds", map[string]string{"category": "all", "quantile": "0.5"}, 3600},
+		{"casegate_report_csat", map[string]string{"category": "all"}, 0.5},
+		{"casegate_report_ratings", map[string]string{"category": "vip"}, 0},
+		{"casegate_report_escalations_to_pr", map[string]string{"category": "all", "rule": "first-response"}, 1},
+	} {
+		if got := gauge(c.name, c.labels); !near(got, c.want) {
+			t.Errorf("%s %v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
 }
