@@ -210,3 +210,49 @@ CREATE TABLE escalations (
     actions   text[] NOT NULL,
     PRIMARY KEY (case_id, rule, since)
 );
+-- migrate: 8
+-- Resolution follow-ups and satisfaction ratings (issue 6).
+
+-- Each step of a resolution's follow-up (asking, closing) happens at most
+-- once per case and resolution: the key is the proof. Its timers live in
+-- the timers table with rule 'followup:ask' / 'followup:close'.
+CREATE TYPE followup_step AS ENUM ('ask', 'close');
+CREATE TABLE followups (
+    case_id   bigint NOT NULL REFERENCES cases (id),
+    step      followup_step NOT NULL,
+    since     timestamptz NOT NULL,   -- the resolution this follow-up belongs to
+    fired_at  timestamptz NOT NULL,
+    outcome   text NOT NULL,          -- 'sent', or why not
+    PRIMARY KEY (case_id, step, since)
+);
+
+-- A customer's answer to a follow-up: a score 1–5 and what else they said.
+CREATE TABLE ratings (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    case_id     bigint NOT NULL REFERENCES cases (id),
+    message_id  bigint NOT NULL REFERENCES messages (id) UNIQUE,  -- one rating per mail
+    score       smallint NOT NULL CHECK (score BETWEEN 1 AND 5),
+    comment     text NOT NULL DEFAULT '',
+    reopened    boolean NOT NULL,
+    rated_at    timestamptz NOT NULL
+);
+CREATE INDEX ratings_rated_at ON ratings (rated_at);
+
+-- A participant who answered "stop" gets no more follow-ups.
+ALTER TABLE participants ADD COLUMN no_followup boolean NOT NULL DEFAULT false;
+
+-- The customer's language (Content-Language / Accept-Language of the first
+-- mail, lower case): mail to the customer uses its template variant.
+ALTER TABLE cases ADD COLUMN language text NOT NULL DEFAULT '';
+
+-- Staff are told once of each delivery that failed for good (the key is
+-- the proof), never of one to a staff address: a failing staff mailbox
+-- must not feed notices about notices.
+CREATE TABLE delivery_failure_notices (
+    delivery_id  bigint PRIMARY KEY REFERENCES deliveries (id),
+    notified_at  timestamptz NOT NULL
+);
+-- A failed delivery finds its case by the outbox row.
+CREATE INDEX messages_outbox ON messages (outbox_id) WHERE outbox_id IS NOT NULL;
+-- casegate report and the report metrics read the cases opened in a window.
+CREATE INDEX cases_opened ON cases (opened_at);

@@ -102,6 +102,7 @@ func readHeader(in *threads.Inbound, h mail.Header) {
 		}
 	}
 	in.Subject = strings.Join(strings.Fields(validText([]byte(subject))), " ")
+	in.Language = language(h.Get("Content-Language"), h.Get("Accept-Language")) // language.go
 
 	id, err := h.MessageID()
 	if err != nil || id == "" {

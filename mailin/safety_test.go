@@ -329,12 +329,26 @@ func TestListenerLimits(t *testing.T) {
 			c.Close()
 		}
 	}()
-	for i := 0; i < 3; i++ {
-		conn, line := greeting(t, l.addr)
-		open = append(open, conn)
-		if !strings.HasPrefix(line, "220") {
-			t.Fatalf("session %d greeting %q", i, line)
+	// The sessions above end asynchronously on the server side: wait
+	// (bounded) until three fresh ones are all welcome.
+	for wait := time.Now().Add(30 * time.Second); ; {
+		ok := true
+		for i := 0; i < 3; i++ {
+			conn, line := greeting(t, l.addr)
+			open = append(open, conn)
+			ok = ok && strings.HasPrefix(line, "220")
 		}
+		if ok {
+			break
+		}
+		for _, c := range open {
+			c.Close()
+		}
+		open = nil
+		if time.Now().After(wait) {
+			t.Fatal("three sessions from one IP are not all welcome")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	conn, line := greeting(t, l.addr)
 	conn.Close()

@@ -17,18 +17,31 @@ func composeMixed(h mail.Header, m *Message) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compose: %w", err)
 	}
-	var th mail.InlineHeader
-	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-	th.Set("Content-Transfer-Encoding", "quoted-printable")
-	tw, err := w.CreateSingleInline(th)
-	if err != nil {
-		return nil, fmt.Errorf("compose: %w", err)
-	}
-	if _, err := io.WriteString(tw, strings.ReplaceAll(m.Text, "\r\n", "\n")); err != nil {
-		return nil, fmt.Errorf("compose: %w", err)
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("compose: %w", err)
+	if m.HTML != "" {
+		iw, err := w.CreateInline()
+		if err != nil {
+			return nil, fmt.Errorf("compose: %w", err)
+		}
+		if err := writeAlternatives(iw, m); err != nil {
+			return nil, err
+		}
+		if err := iw.Close(); err != nil {
+			return nil, fmt.Errorf("compose: %w", err)
+		}
+	} else {
+		var th mail.InlineHeader
+		th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+		th.Set("Content-Transfer-Encoding", "quoted-printable")
+		tw, err := w.CreateSingleInline(th)
+		if err != nil {
+			return nil, fmt.Errorf("compose: %w", err)
+		}
+		if _, err := io.WriteString(tw, strings.ReplaceAll(m.Text, "\r\n", "\n")); err != nil {
+			return nil, fmt.Errorf("compose: %w", err)
+		}
+		if err := tw.Close(); err != nil {
+			return nil, fmt.Errorf("compose: %w", err)
+		}
 	}
 	for _, a := range m.Attachments {
 		ct := a.ContentType

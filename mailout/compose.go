@@ -40,6 +40,9 @@ type Message struct {
 	Loop       string // value of LoopHeader, typically our domain
 	Date       time.Time
 	Text       string // plain-text body, LF or CRLF line endings
+	// HTML, when not empty, is the same body as HTML: the mail becomes
+	// multipart/alternative, text first (html.go).
+	HTML string
 	// Attachments, when there are any, make the mail multipart/mixed: the
 	// text first, then each file base64-encoded (RFC 2046 §5.1.3).
 	Attachments []Attachment
@@ -83,7 +86,7 @@ func Compose(m *Message) ([]byte, error) {
 	// go-message writes fields in the reverse order of setting them; set
 	// them bottom-up so the mail reads From, To, Subject, … as clients show.
 	var h mail.Header
-	if len(m.Attachments) == 0 {
+	if len(m.Attachments) == 0 && m.HTML == "" {
 		h.Set("Content-Transfer-Encoding", "quoted-printable")
 		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
 	}
@@ -117,6 +120,9 @@ func Compose(m *Message) ([]byte, error) {
 	h.SetAddressList("From", []*mail.Address{&m.From})
 	if len(m.Attachments) > 0 {
 		return composeMixed(h, m)
+	}
+	if m.HTML != "" {
+		return composeAlternative(h, m)
 	}
 
 	var buf bytes.Buffer

@@ -13,6 +13,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	htmltemplate "html/template"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -51,6 +52,11 @@ var kinds = map[Kind]any{
 	JournalistAcknowledgement: AcknowledgementData{Case: 1042, Subject: "Request for comment", CustomerName: "Jo", Team: "Example Support"},
 	EscalationDigest:          sampleDigest,
 	HoldingReply:              AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
+	// Resolution follow-ups (followup.go).
+	Resolution:      sampleFollowup,
+	Followup:        sampleFollowup,
+	RatingThanks:    sampleFollowup,
+	DeliveryFailure: sampleDeliveryFailure,
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.
@@ -65,6 +71,7 @@ type AcknowledgementData struct {
 type Rendered struct {
 	Subject string // one line, safe to put in a header
 	Text    string // plain-text body, LF line endings
+	HTML    string // HTML body, "" when the kind has no .html.tmpl
 }
 
 // ErrMissingSubject means a template file does not start with a Subject line.
@@ -73,17 +80,22 @@ var ErrMissingSubject = errors.New("template must start with a \"Subject:\" line
 // Set holds the parsed templates of every kind.
 type Set struct {
 	byKind map[Kind]parsed
+	// byLang holds the language variants (<kind>.<lang>.txt.tmpl) by
+	// lower-case language tag (language.go).
+	byLang map[string]map[Kind]parsed
 }
 
 type parsed struct {
 	subject, body *template.Template
+	path          string                 // the file it came from, for templates check
+	html          *htmltemplate.Template // the optional HTML body (language.go); nil for none
 }
 
 // Load parses the embedded templates and, when dir is not empty, those in
 // dir that override them (same file names). Every template is rendered once
 // with sample data; any error names the file.
 func Load(dir string) (*Set, error) {
-	s := &Set{byKind: make(map[Kind]parsed)}
+	s := &Set{byKind: make(map[Kind]parsed), byLang: make(map[string]map[Kind]parsed)}
 	for kind, sample := range kinds {
 		name := string(kind) + ".txt.tmpl"
 		src, path, err := read(dir, name)
@@ -94,10 +106,17 @@ func Load(dir string) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.path = path
+		if p.html, err = loadHTML(dir, string(kind)); err != nil {
+			return nil, err
+		}
 		s.byKind[kind] = p
 		if _, err := s.Render(kind, sample); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.loadLanguages(dir); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -129,6 +148,10 @@ func (s *Set) Render(kind Kind, data any) (Rendered, error) {
 	if !ok {
 		return Rendered{}, fmt.Errorf("template %q: unknown kind", kind)
 	}
+	return p.render(data)
+}
+
+func (p parsed) render(data any) (Rendered, error) {
 	var subject, body bytes.Buffer
 	if err := p.subject.Execute(&subject, data); err != nil {
 		return Rendered{}, fmt.Errorf("template %s: %w", p.subject.Name(), err)
@@ -136,7 +159,15 @@ func (s *Set) Render(kind Kind, data any) (Rendered, error) {
 	if err := p.body.Execute(&body, data); err != nil {
 		return Rendered{}, fmt.Errorf("template %s: %w", p.body.Name(), err)
 	}
-	return Rendered{Subject: HeaderValue(subject.String()), Text: strings.TrimPrefix(body.String(), "\n\n")}, nil
+	r := Rendered{Subject: HeaderValue(subject.String()), Text: strings.TrimPrefix(body.String(), "\n\n")}
+	if p.html != nil {
+		var html bytes.Buffer
+		if err := p.html.Execute(&html, data); err != nil {
+			return Rendered{}, fmt.Errorf("template %s: %w", p.html.Name(), err)
+		}
+		r.HTML = html.String()
+	}
+	return r, nil
 }
 
 // HeaderValue makes s safe to use as one header value: line breaks and other

@@ -148,6 +148,11 @@ func (s *Store) changeStatus(ctx context.Context, tx *sqlx.Tx, id int64, to Case
 	if err := s.addEvent(ctx, tx, id, now, "status", actor, 0, detail); err != nil {
 		return err
 	}
+	if to == StatusResolved {
+		if _, err := s.resolved(ctx, tx, id, now); err != nil {
+			return err
+		}
+	}
 	return s.staffResponded(ctx, tx, id, now)
 }
 

@@ -251,7 +251,8 @@ SELECT c.status, c.priority, c.category, c.risk, c.opened_at, c.staff_responded_
 FROM cases c WHERE c.id = $1;
 
 -- name: delete-timers
-DELETE FROM timers WHERE case_id = $1;
+-- Follow-up timers (followup.go) are not the rules' to clear.
+DELETE FROM timers WHERE case_id = $1 AND rule NOT LIKE 'followup:%';
 
 -- name: insert-timers
 -- Deadlines of a case, except those whose cycle has fired already.
@@ -314,3 +315,83 @@ SELECT received_at, direction, from_address, text_body FROM (
     SELECT id, received_at, direction, from_address, text_body FROM messages
     WHERE case_id = $1 AND NOT automatic ORDER BY id DESC LIMIT 3
 ) m ORDER BY id;
+
+-- Resolution follow-ups and ratings (issue 6: followup.go).
+
+-- name: followup-state
+-- What the follow-up of a case depends on: its resolution, whether the
+-- customer opted out, and which steps of this resolution happened.
+SELECT c.status, c.resolved_at,
+    EXISTS (SELECT 1 FROM participants p WHERE p.case_id = c.id AND p.address = c.customer AND p.no_followup) AS opted_out,
+    (SELECT f.fired_at FROM followups f WHERE f.case_id = c.id AND f.step = 'ask' AND f.since = c.resolved_at) AS asked_at
+FROM cases c WHERE c.id = $1;
+
+-- name: delete-followup-timers
+DELETE FROM timers WHERE case_id = $1 AND rule LIKE 'followup:%' RETURNING rule;
+
+-- name: insert-followup-timer
+INSERT INTO timers (case_id, rule, since, due_at) VALUES ($1, $2, $3, $4);
+
+-- name: record-followup
+-- The key makes each step fire at most once per case and resolution.
+INSERT INTO followups (case_id, step, since, fired_at, outcome)
+VALUES ($1, CAST($2 AS followup_step), $3, $4, $5)
+ON CONFLICT DO NOTHING
+RETURNING case_id;
+
+-- name: close-resolved
+UPDATE cases SET status = 'closed', updated_at = $2 WHERE id = $1 AND status = 'resolved';
+
+-- name: opt-out-followup
+UPDATE participants SET no_followup = true WHERE case_id = $1 AND address = $2;
+
+-- name: set-language
+UPDATE cases SET language = $2 WHERE id = $1;
+
+-- name: case-language
+SELECT language FROM cases WHERE id = $1;
+
+-- name: insert-rating
+INSERT INTO ratings (case_id, message_id, score, comment, reopened, rated_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (message_id) DO NOTHING;
+
+-- Reports (issue 6: report.go).
+
+-- name: report-cases
+-- The cases opened in the window, with what the figures need: the first
+-- staff reply relayed to the customer, the first resolution, how often it
+-- was resolved, whether it was reopened. One pass over their events (a
+-- subquery per figure took 2.4 times as long on 113,600 cases).
+SELECT c.id, c.category, c.status, c.opened_at,
+    min(e.at) FILTER (WHERE e.kind = 'relayed') AS first_response_at,
+    min(e.at) FILTER (WHERE e.kind = 'status' AND e.detail LIKE '% → resolved%') AS resolved_at,
+    count(e.id) FILTER (WHERE e.kind = 'status' AND e.detail LIKE '% → resolved%') AS resolutions,
+    coalesce(bool_or(e.kind = 'reopened' OR e.kind = 'status' AND e.detail LIKE 'resolved → open%'), false) AS reopened_event
+FROM cases c LEFT JOIN events e ON e.case_id = c.id
+WHERE c.opened_at >= $1 AND c.opened_at < $2
+GROUP BY c.id;
+
+-- name: report-escalations
+-- Escalations to PR in the window, by the rule that fired and category.
+SELECT c.category, x.rule, count(*) AS n
+FROM escalations x JOIN cases c ON c.id = x.case_id
+WHERE x.fired_at >= $1 AND x.fired_at < $2 AND 'cc_pr' = ANY (x.actions)
+GROUP BY c.category, x.rule;
+
+-- name: report-ratings
+SELECT c.category, count(*) AS n, count(*) FILTER (WHERE r.score >= 4) AS satisfied
+FROM ratings r JOIN cases c ON c.id = r.case_id
+WHERE r.rated_at >= $1 AND r.rated_at < $2
+GROUP BY c.category;
+
+-- Delivery-failure notices (issue 6: failure.go).
+
+-- name: record-failure-notice
+INSERT INTO delivery_failure_notices (delivery_id, notified_at) VALUES ($1, $2)
+ON CONFLICT DO NOTHING
+RETURNING delivery_id;
+
+-- name: case-of-outbox
+SELECT m.case_id, c.subject FROM messages m JOIN cases c ON c.id = m.case_id
+WHERE m.outbox_id = $1 LIMIT 1;

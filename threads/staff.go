@@ -316,6 +316,7 @@ func (s *Store) relay(ctx context.Context, tx *sqlx.Tx, c Case, in *Inbound, tex
 		Auto:       mailout.Human,
 		Loop:       s.domain,
 		Text:       rendered.Text,
+		HTML:       rendered.HTML,
 	}
 	for _, a := range in.Attachments {
 		m.Attachments = append(m.Attachments, mailout.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})

@@ -96,6 +96,7 @@ func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		Auto:       mailout.AutoReplied,
 		Loop:       s.domain,
 		Text:       rendered.Text,
+		HTML:       rendered.HTML,
 	}
 	row, err := s.queue(ctx, tx, caseID, m, in.MessageID, now)
 	if err != nil {

@@ -75,6 +75,9 @@ type Inbound struct {
 	Category Category
 	Risk     Risk
 	Evidence []string // what matched, e.g. "press_domains: example-news.com"
+	// Language is the customer's language from Content-Language or
+	// Accept-Language ("de-at"), lower case; "" when the mail names none.
+	Language string
 }
 
 // Attachment is one attached file of a message, decoded.
@@ -138,6 +141,11 @@ type Options struct {
 	// PR is the PR mailbox: cc_pr and #escalate bring it in, and it counts
 	// as staff; empty for none.
 	PR mail.Address
+	// Followup is what happens after a resolution (followup.go).
+	Followup FollowupOptions
+	// DefaultLanguage is the template language for customers whose mail
+	// names none; "" for the default files.
+	DefaultLanguage string
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -165,7 +173,7 @@ func NewStore(opts Options) (*Store, error) {
 		"list-quarantine", "get-quarantined", "mark-refiled",
 		// Mail safety (safety.go).
 		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
-		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine"}, escalationQueries...)...)
+		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine"}, append(escalationQueries, append(followupQueries, append(reportQueries, failureQueries...)...)...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}
@@ -343,6 +351,7 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		return f, false, err
 	}
 	var r route
+	var fr followupReply // an answer to a resolution's follow-up (followup.go)
 	if caseID == 0 {
 		subject := strings.TrimSpace(in.Subject)
 		if subject == "" {
@@ -352,6 +361,9 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 			return f, false, fmt.Errorf("open case: %w", err)
 		}
 		f.NewCase = true
+		if err := s.setLanguage(ctx, tx, caseID, in.Language); err != nil {
+			return f, false, err
+		}
 	} else {
 		if err := s.row(ctx, tx, "lock-case", caseID).Scan(new(string)); err != nil {
 			return f, false, fmt.Errorf("lock case %d: %w", caseID, err)
@@ -359,8 +371,11 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		if r, err = s.route(ctx, tx, caseID, in); err != nil {
 			return f, false, err
 		}
+		if fr, err = s.readFollowupReply(ctx, tx, caseID, in, r); err != nil {
+			return f, false, err
+		}
 		touch := "touch-case"
-		if r.keepsStatus(in) {
+		if r.keepsStatus(in) || fr.keepsStatus() {
 			touch = "touch-case-quiet"
 		}
 		if _, err := tx.ExecContext(ctx, s.q[touch], caseID, now); err != nil {
@@ -380,6 +395,10 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		return f, false, err
 	}
 	if err := s.classify(ctx, tx, caseID, in, f.NewCase, now, f.Message); err != nil {
+		return f, false, err
+	}
+	answered, err := s.answerFollowup(ctx, tx, caseID, f.Message, in, fr, now)
+	if err != nil {
 		return f, false, err
 	}
 	if queued, err = s.caseChanged(ctx, tx, caseID, now); err != nil {
@@ -415,7 +434,7 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	if err != nil {
 		return f, false, err
 	}
-	return f, queued || more, nil
+	return f, queued || more || answered, nil
 }
 
 var subjectTag = regexp.MustCompile(`\[#(\d{1,18})\]`)
@@ -481,7 +500,7 @@ func (s *Store) mentionedCase(ctx context.Context, tx *sqlx.Tx, re *regexp.Regex
 // acknowledge queues the acknowledgement of a new case, threaded under the
 // customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
 func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.settings().Templates.Render(in.acknowledgementKind(), templates.AcknowledgementData{
+	text, err := s.settings().Templates.RenderLang(in.acknowledgementKind(), s.language(in.Language), templates.AcknowledgementData{
 		Case:         caseID,
 		Subject:      stripSubjectPrefixes(in.Subject),
 		CustomerName: in.From.Name,
@@ -512,6 +531,7 @@ func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		Auto:       mailout.AutoReplied,
 		Loop:       s.domain,
 		Text:       text.Text,
+		HTML:       text.HTML,
 	}
 	q, err := mailout.Enqueue(ctx, tx, m, now)
 	if err != nil {

@@ -140,8 +140,9 @@ func TestAdminCasesWhileServiceRuns(t *testing.T) {
 	if c := detail.Case; c.Status != "open" || c.Assignee != "alice@example.com" || c.Priority != "urgent" || c.ResolvedAt != nil {
 		t.Errorf("case after changes = %+v", c)
 	}
-	// The customer's mail, its acknowledgement and the staff notification.
-	if len(detail.Participants) != 1 || detail.Participants[0].Role != "customer" || len(detail.Messages) != 3 {
+	// The customer's mail, its acknowledgement, the staff notification and
+	// the resolution notice.
+	if len(detail.Participants) != 1 || detail.Participants[0].Role != "customer" || len(detail.Messages) != 4 {
 		t.Errorf("participants %+v, messages %d", detail.Participants, len(detail.Messages))
 	}
 	last := detail.Events[len(detail.Events)-1]

@@ -30,6 +30,8 @@ type Config struct {
 	HTTP      HTTPConfig      `toml:"http"` // config_service.go
 	Safety    SafetyConfig    `toml:"safety"`
 	IMAP      []IMAPConfig    `toml:"imap"` // [[imap]] accounts to poll (imap.go)
+	Followup  FollowupConfig  `toml:"followup"`
+	Report    ReportConfig    `toml:"report"`
 
 	// [classify], [[rule]], [calendars.*] and [escalation]: see rules.go.
 	EscalationSettings
@@ -95,7 +97,8 @@ type OutboundConfig struct {
 
 // TemplatesConfig is [templates].
 type TemplatesConfig struct {
-	Dir string `toml:"dir"`
+	Dir             string `toml:"dir"`
+	DefaultLanguage string `toml:"default_language"` // variant for customers who name no language; "" for the default files
 }
 
 // LogConfig is [log].
@@ -281,7 +284,13 @@ func (c *Config) validate() error {
 	if err := c.validateIMAP(); err != nil {
 		return err
 	}
-	return c.validateEscalation()
+	if err := c.validateFollowup(); err != nil {
+		return err
+	}
+	if err := c.validateEscalation(); err != nil {
+		return err
+	}
+	return c.validateReport()
 }
 
 func containsFold(list []string, s string) bool {

@@ -8,6 +8,8 @@
 //	casegate version                print the version and schema version
 //	casegate check-config, cases, case, outbox, quarantine: see usage
 //	casegate rules check -config FILE   validate escalation rules, show what fires when
+//	casegate templates check -config FILE   render every template, errors with file and line
+//	casegate report -config FILE [-since 30d] [-json]   outcomes by category
 package main
 
 import (
@@ -56,6 +58,10 @@ commands:
                          list messages that could not be filed; file one again
   rules check -config FILE [-case N] [-at TIME]
                          validate escalation rules, show what fires when
+  templates check -config FILE
+                         render every template with sample data; errors name file and line
+  report -config FILE [-since 30d] [-json]
+                         outcomes: resolution, response times, escalations, reopens, CSAT
 
 Admin commands take -config FILE (default /etc/casegate/casegate.toml) and
 -json. Exit status: 0 done, 1 failed, 2 bad configuration or usage, 3 no
@@ -87,6 +93,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return quarantineCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "rules":
 		return rulesCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "templates":
+		return templatesCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "report":
+		return reportCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -154,7 +154,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 	var store *threads.Store // set below; the sender runs only after that
 	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, OnAttempt: m.observeDelivery, Sign: sign, Now: c.now,
-		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) }})
+		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) },
+		OnFailed:   func(d mailout.FailedDelivery) { deliveryFailed(store, log, d) }})
 
 	opts := storeOptions(c, db, tpl, log)
 	opts.AfterCommit = sender.Wake
@@ -165,6 +166,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err := store.Prepare(ctx); err != nil {
 		return err
 	}
+	// The report figures (report.go) are read through the store.
+	m.registerReport(store, c, log)
 	svc, err := newService(c, log, db, store, m) // catches SIGHUP from here on
 	if err != nil {
 		return err
@@ -298,6 +301,8 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		Safety:            safetyOptions(c),
 		Rules:             c.rules,
 		Now:               c.now,
+		Followup:          c.followupOptions(),
+		DefaultLanguage:   strings.ToLower(c.Templates.DefaultLanguage),
 	}
 }
 

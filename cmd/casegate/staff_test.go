@@ -393,7 +393,12 @@ Unplugged. Do I need a new one?
 		"NOTIFICATIONID", msgID(t, toAlice), "CASE", fmt.Sprint(caseID))); err != nil {
 		t.Fatal(err)
 	}
-	relayed = box.expect(t, customerRcpts)[customerRcpts]
+	// #resolve also tells the customer the case is resolved (followup.go).
+	resolvedMails := box.expect(t, customerRcpts, "ada@customer.example")
+	if notice := resolvedMails["ada@customer.example"]; !strings.HasSuffix(notice.subject, "resolved") {
+		t.Errorf("resolution notice subject %q", notice.subject)
+	}
+	relayed = resolvedMails[customerRcpts]
 	if want := relayedText(caseID, "Hello Ada,\n\nthe manual is attached; page 3 covers fires.\n\nAlice"); relayed.text != want {
 		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.text, want)
 	}
@@ -547,8 +552,8 @@ On Sun, 22 Nov 2026 at 10:06, Example Support wrote:
 	var toCustomer []string
 	g.db.Select(&toCustomer, `SELECT convert_from(o.raw, 'UTF8') FROM outbox o WHERE EXISTS (
 		SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id AND d.recipient IN ('ada@customer.example', 'carol@customer.example'))`)
-	if len(toCustomer) != 6 {
-		t.Errorf("mails to the customer side = %d, want 6 (ack, 3 replies, 2 status replies)", len(toCustomer))
+	if len(toCustomer) != 7 {
+		t.Errorf("mails to the customer side = %d, want 7 (ack, 3 replies, 2 status replies, the resolution notice)", len(toCustomer))
 	}
 	for _, raw := range toCustomer {
 		for _, secret := range []string{"alice@example.com", "bob@example.com", "1998 model", "replacement at cost", "#priority", staffToken, noteAddr} {

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"casegate/calendar"
+	"casegate/threads"
+)
+
+// ReportConfig is [report].
+type ReportConfig struct {
+	// Calendar names a [calendars.NAME] whose business hours response and
+	// resolution times count in; empty for 24x7.
+	Calendar string `toml:"calendar"`
+
+	cal *calendar.Calendar // built by validateReport; nil is 24x7
+}
+
+func (c *Config) validateReport() error {
+	if c.Report.Calendar == "" || c.Report.Calendar == "24x7" {
+		c.Report.cal = nil
+		return nil
+	}
+	cc, ok := c.Calendars[c.Report.Calendar]
+	if !ok {
+		return &configError{msg: fmt.Sprintf("%s: report.calendar: %q is not a [calendars.*] table", c.path, c.Report.Calendar), key: "report.calendar"}
+	}
+	cal, err := calendar.New(c.Report.Calendar, calendar.Spec{Timezone: cc.Timezone, Hours: cc.Hours, Holidays: cc.Holidays})
+	if err != nil {
+		return &configError{msg: fmt.Sprintf("%s: calendars.%s: %v", c.path, c.Report.Calendar, err), key: "calendars." + c.Report.Calendar}
+	}
+	c.Report.cal = cal
+	return nil
+}
+
+// parseSince reads -since: "30d", "12h", "90m".
+func parseSince(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("-since %q: use e.g. 30d, 12h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("-since %q: use e.g. 30d, 12h", s)
+	}
+	return d, nil
+}
+
+// reportCommand is `casegate report [-since 30d] [-json]`: the outcomes of
+// the cases opened in the window, overall and by category.
+func reportCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newCLIFlags("report", stderr)
+	since := f.String("since", "30d", "the window: cases opened (ratings given, escalations fired) this long ago or later")
+	if _, err := f.parse(args, "[-since 30d] [-json]", 0, 0); err != nil {
+		return err
+	}
+	window, err := parseSince(*since)
+	if err != nil {
+		return configErrorf("report: %v", err)
+	}
+	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	now := time.Now()
+	if a.c.now != nil {
+		now = a.c.now()
+	}
+	rep, err := a.store.Report(ctx, now.Add(-window), now, a.c.Report.cal)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReport(stdout, rep)
+	return nil
+}
+
+func printReport(w io.Writer, rep threads.Report) {
+	fmt.Fprintf(w, "Cases opened %s – %s; times in business hours of %s\n\n",
+		rep.From.Format("2006-01-02 15:04"), rep.To.Format("2006-01-02 15:04 MST"), rep.Calendar)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	cats := []string{"total", "customer", "journalist", "vip"}
+	fig := func(cat string) threads.Figures {
+		if cat == "total" {
+			return rep.Total
+		}
+		return rep.ByCategory[cat]
+	}
+	row := func(name string, v func(threads.Figures) string) {
+		fmt.Fprint(tw, name+"\t")
+		for _, c := range cats {
+			fmt.Fprint(tw, v(fig(c))+"\t")
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprint(tw, "\t")
+	for _, c := range cats {
+		fmt.Fprint(tw, c+"\t")
+	}
+	fmt.Fprintln(tw)
+	pct := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
+	dur := func(s float64, n int) string {
+		if n == 0 {
+			return "–"
+		}
+		return (time.Duration(s) * time.Second).Round(time.Minute).String()
+	}
+	row("opened", func(f threads.Figures) string { return strconv.Itoa(f.Opened) })
+	row("resolved", func(f threads.Figures) string { return strconv.Itoa(f.Resolved) })
+	row("resolution rate", func(f threads.Figures) string { return pct(f.ResolutionRate) })
+	row("first response, median", func(f threads.Figures) string { return dur(f.FirstResponse.MedianSeconds, f.FirstResponse.Count) })
+	row("first response, p90", func(f threads.Figures) string { return dur(f.FirstResponse.P90Seconds, f.FirstResponse.Count) })
+	row("resolution, median", func(f threads.Figures) string { return dur(f.Resolution.MedianSeconds, f.Resolution.Count) })
+	row("resolution, p90", func(f threads.Figures) string { return dur(f.Resolution.P90Seconds, f.Resolution.Count) })
+	row("reopen rate", func(f threads.Figures) string { return pct(f.ReopenRate) })
+	row("ratings", func(f threads.Figures) string { return strconv.Itoa(f.Ratings) })
+	row("CSAT (4–5)", func(f threads.Figures) string {
+		if f.Ratings == 0 {
+			return "–"
+		}
+		return pct(f.CSAT)
+	})
+	var rules []string
+	for r := range rep.Total.EscalationsPR {
+		rules = append(rules, r)
+	}
+	sort.Strings(rules)
+	for _, r := range rules {
+		row("escalated to PR: "+r, func(f threads.Figures) string { return strconv.Itoa(f.EscalationsPR[r]) })
+	}
+	tw.Flush()
+}
+
+// reportWindow is the window of the report metrics.
+const reportWindow = 30 * 24 * time.Hour
+
+var (
+	reportOpenedDesc = prometheus.NewDesc("casegate_report_cases_opened",
+		"Cases opened in the last 30 days, by category.", []string{"category"}, nil)
+	reportResolvedDesc = prometheus.NewDesc("casegate_report_cases_resolved",
+		"Of the cases opened in the last 30 days, those resolved at least once.", []string{"category"}, nil)
+	reportResolutionRateDesc = prometheus.NewDesc("casegate_report_resolution_rate",
+		"Resolved / opened, last 30 days.", []string{"category"}, nil)
+	reportFirstResponseDesc = prometheus.NewDesc("casegate_report_first_response_seconds",
+		"Business time from opening to the first staff reply, last 30 days (quantile 0.5 and 0.9).", []string{"category", "quantile"}, nil)
+	reportResolutionDesc = prometheus.NewDesc("casegate_report_resolution_seconds",
+		"Business time from opening to the first resolution, last 30 days (quantile 0.5 and 0.9).", []string{"category", "quantile"}, nil)
+	reportReopenRateDesc = prometheus.NewDesc("casegate_report_reopen_rate",
+		"Resolved cases open again / resolved cases, last 30 days.", []string{"category"}, nil)
+	reportRatingsDesc = prometheus.NewDesc("casegate_report_ratings",
+		"Satisfaction ratings given in the last 30 days.", []string{"category"}, nil)
+	reportCSATDesc = prometheus.NewDesc("casegate_report_csat",
+		"Share of ratings 4 or 5 in the last 30 days.", []string{"category"}, nil)
+	reportEscalationsDesc = prometheus.NewDesc("casegate_report_escalations_to_pr",
+		"Escalations to PR in the last 30 days, by rule.", []string{"category", "rule"}, nil)
+)
+
+// reportCollector computes the report at scrape time, like the outbox
+// gauges, so every instance exports the same figures.
+type reportCollector struct {
+	store *threads.Store
+	cal   *calendar.Calendar
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// registerReport adds the report figures to the registry of m; they count
+// in [report] calendar's business hours, on the gateway's clock.
+func (m *metrics) registerReport(store *threads.Store, c *Config, log *slog.Logger) {
+	now := c.now
+	if now == nil {
+		now = time.Now
+	}
+	m.registry.MustRegister(&reportCollector{store: store, cal: c.Report.cal, log: log, now: now})
+}
+
+func (r *reportCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{reportOpenedDesc, reportResolvedDesc, reportResolutionRateDesc, reportFirstResponseDesc,
+		reportResolutionDesc, reportReopenRateDesc, reportRatingsDesc, reportCSATDesc, reportEscalationsDesc} {
+		ch <- d
+	}
+}
+
+func (r *reportCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := r.now()
+	rep, err := r.store.Report(ctx, now.Add(-reportWindow), now, r.cal)
+	if err != nil {
+		r.log.Warn("metrics: computing the report failed", "err", err)
+		ch <- prometheus.NewInvalidMetric(reportOpenedDesc, err)
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	all := map[string]threads.Figures{"all": rep.Total}
+	for c, f := range rep.ByCategory {
+		all[c] = f
+	}
+	for c, f := range all {
+		gauge(reportOpenedDesc, float64(f.Opened), c)
+		gauge(reportResolvedDesc, float64(f.Resolved), c)
+		gauge(reportResolutionRateDesc, f.ResolutionRate, c)
+		gauge(reportFirstResponseDesc, f.FirstResponse.MedianSeconds, c, "0.5")
+		gauge(reportFirstResponseDesc, f.FirstResponse.P90Seconds, c, "0.9")
+		gauge(reportResolutionDesc, f.Resolution.MedianSeconds, c, "0.5")
+		gauge(reportResolutionDesc, f.Resolution.P90Seconds, c, "0.9")
+		gauge(reportReopenRateDesc, f.ReopenRate, c)
+		gauge(reportRatingsDesc, float64(f.Ratings), c)
+		gauge(reportCSATDesc, f.CSAT, c)
+		for rule, n := range f.EscalationsPR {
+			gauge(reportEscalationsDesc, float64(n), c, rule)
+		}
+	}
+}

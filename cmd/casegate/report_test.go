@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"casegate/threads"
+)
+
+// A known data set, built the way it happens (mail over SMTP, staff
+// resolving on a moving clock, customers rating by mail) plus a staff reply
+// and a PR escalation recorded directly, and the figures `casegate report`
+// prints for it.
+func TestReportFigures(t *testing.T) {
+	start := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Hour)
+	clock := &movableClock{now: start}
+	g, staff, path := startFollowupGateway(t, clock)
+	ctx := context.Background()
+	a := openFollowupCase(t, g, "a@customer.example", "a")
+	b := openFollowupCase(t, g, "b@customer.example", "b")
+	c := openFollowupCase(t, g, "c@customer.example", "c")
+	openFollowupCase(t, g, "d@customer.example", "d")
+	g.db.MustExec(`UPDATE cases SET category = 'vip' WHERE id = $1`, c)
+	// First staff replies to a after 1h, to b after 3h.
+	g.db.MustExec(`INSERT INTO events (case_id, at, kind, actor, detail) VALUES ($1, $3, 'relayed', 'alice@example.com', ''), ($2, $4, 'relayed', 'alice@example.com', '')`,
+		a, b, start.Add(time.Hour), start.Add(3*time.Hour))
+	g.db.MustExec(`INSERT INTO escalations (case_id, rule, since, due_at, fired_at, actions) VALUES ($1, 'first-response', $2, $2, $2, '{cc_pr}'), ($1, 'quiet', $2, $2, $2, '{notify:x@example.com}')`,
+		a, start.Add(4*time.Hour))
+	resolve := func(id int64, after time.Duration) {
+		clock.Set(start.Add(after))
+		if err := staff.ChangeStatus(ctx, id, threads.StatusResolved, "alice@example.com", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resolve(a, 2*time.Hour)
+	resolve(b, 4*time.Hour)
+	resolve(c, 10*time.Hour)
+	na := withSubject(t, waitMailsTo(t, "a@customer.example", 2, g.maildir), "resolved")
+	nb := withSubject(t, waitMailsTo(t, "b@customer.example", 2, g.maildir), "resolved")
+	reply(t, g, "a@customer.example", "a-rating", na, "5 great")
+	reply(t, g, "b@customer.example", "b-rating", nb, "1 still broken")
+	waitStatus(t, g.db, a, "closed")
+	waitStatus(t, g.db, b, "open")
+
+	var out bytes.Buffer
+	if err := run(ctx, []string{"report", "-config", path, "-since", "30d", "-json"}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatalf("report: %v\n%s", err, out.String())
+	}
+	var rep threads.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	tot := rep.Total
+	near := func(got, want float64) bool { return math.Abs(got-want) < 1e-9 }
+	if tot.Opened != 4 || tot.Resolved != 3 || !near(tot.ResolutionRate, 0.75) {
+		t.Errorf("opened/resolved/rate = %d/%d/%v, want 4/3/0.75", tot.Opened, tot.Resolved, tot.ResolutionRate)
+	}
+	if s := tot.Resolution; s.Count != 3 || s.MedianSeconds != 4*3600 || s.P90Seconds != 10*3600 {
+		t.Errorf("resolution times = %+v, want median 4h, p90 10h", s)
+	}
+	if s := tot.FirstResponse; s.Count != 2 || s.MedianSeconds != 3600 || s.P90Seconds != 3*3600 {
+		t.Errorf("first response = %+v, want median 1h, p90 3h", s)
+	}
+	if tot.Reopened != 1 || !near(tot.ReopenRate, 1.0/3) {
+		t.Errorf("reopened %d, rate %v; want 1, 1/3", tot.Reopened, tot.ReopenRate)
+	}
+	if tot.Ratings != 2 || !near(tot.CSAT, 0.5) {
+		t.Errorf("ratings %d, CSAT %v; want 2, 0.5", tot.Ratings, tot.CSAT)
+	}
+	if len(tot.EscalationsPR) != 1 || tot.EscalationsPR["first-response"] != 1 {
+		t.Errorf("escalations to PR = %v, want first-response: 1 (a notify is not PR)", tot.EscalationsPR)
+	}
+	if v := rep.ByCategory["vip"]; v.Opened != 1 || v.Resolved != 1 || v.Resolution.MedianSeconds != 10*3600 || v.Ratings != 0 {
+		t.Errorf("vip = %+v", v)
+	}
+	if cu := rep.ByCategory["customer"]; cu.Opened != 3 || cu.Resolved != 2 || cu.Ratings != 2 {
+		t.Errorf("customer = %+v", cu)
+	}
+	if j := rep.ByCategory["journalist"]; j.Opened != 0 {
+		t.Errorf("journalist = %+v", j)
+	}
+
+	// The table names every figure.
+	out.Reset()
+	if err := run(ctx, []string{"report", "-config", path}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"resolution rate", "75%", "first response, median", "1h0m0s", "CSAT (4–5)", "50%", "escalated to PR: first-response", "vip"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report table lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// The same figures as Prometheus gauges, read at scrape time.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&reportCollector{store: staff, log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), now: time.Now})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := func(name string, labels map[string]string) float64 {
+		t.Helper()
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+		metrics:
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if labels[lp.GetName()] != lp.GetValue() {
+						continue metrics
+					}
+				}
+				return m.GetGauge().GetValue()
+			}
+		}
+		t.Errorf("no %s %v", name, labels)
+		return -1
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"casegate_report_cases_opened", map[string]string{"category": "all"}, 4},
+		{"casegate_report_cases_resolved", map[string]string{"category": "customer"}, 2},
+		{"casegate_report_resolution_rate", map[string]string{"category": "all"}, 0.75},
+		{"casegate_report_resolution_seconds", map[string]string{"category": "all", "quantile": "0.9"}, 36000},
+		{"casegate_report_first_response_seconds", map[string]string{"category": "all", "quantile": "0.5"}, 3600},
+		{"casegate_report_csat", map[string]string{"category": "all"}, 0.5},
+		{"casegate_report_ratings", map[string]string{"category": "vip"}, 0},
+		{"casegate_report_escalations_to_pr", map[string]string{"category": "all", "rule": "first-response"}, 1},
+	} {
+		if got := gauge(c.name, c.labels); !near(got, c.want) {
+			t.Errorf("%s %v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}

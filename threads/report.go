@@ -1,0 +1,174 @@
+package threads
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"casegate/calendar"
+)
+
+// reportQueries are the names of the report queries in queries.sql.
+var reportQueries = []string{"report-cases", "report-escalations", "report-ratings"}
+
+// Report is the figures of one window, overall and by category.
+type Report struct {
+	From       time.Time          `json:"from"`
+	To         time.Time          `json:"to"`
+	Calendar   string             `json:"calendar"` // business hours the times count in
+	Total      Figures            `json:"total"`
+	ByCategory map[string]Figures `json:"by_category"` // customer, journalist, vip
+}
+
+// Figures are the outcomes of the cases opened in a window. Rates are
+// shares 0–1 and NaN-free: 0 when there is nothing to divide by.
+type Figures struct {
+	Opened         int            `json:"opened"`
+	Resolved       int            `json:"resolved"`          // of those opened, resolved at least once
+	ResolutionRate float64        `json:"resolution_rate"`   // resolved / opened
+	FirstResponse  Spread         `json:"first_response"`    // opening → first staff reply to the customer
+	Resolution     Spread         `json:"resolution"`        // opening → first resolution
+	Reopened       int            `json:"reopened"`          // resolved, then open again
+	ReopenRate     float64        `json:"reopen_rate"`       // reopened / resolved
+	EscalationsPR  map[string]int `json:"escalations_to_pr"` // by rule, fired in the window
+	Ratings        int            `json:"ratings"`           // given in the window
+	CSAT           float64        `json:"csat"`              // share of ratings 4 or 5
+}
+
+// Spread is the median and 90th percentile of durations, in business time.
+type Spread struct {
+	Count         int     `json:"count"`
+	MedianSeconds float64 `json:"median_seconds"`
+	P90Seconds    float64 `json:"p90_seconds"`
+}
+
+// Categories are the case categories every report lists, even when empty.
+var reportCategories = []string{string(CategoryCustomer), string(CategoryJournalist), string(CategoryVIP)}
+
+// Report computes the outcome figures of `casegate report` (and the
+// report metrics) from the database, so every instance sees the same
+// numbers: the figures for cases opened (ratings given, escalations
+// fired) from from until to; durations count in cal's business hours (nil:
+// 24x7).
+func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Calendar) (Report, error) {
+	rep := Report{From: from, To: to, Calendar: cal.Name(), ByCategory: map[string]Figures{}}
+	type acc struct {
+		f               Figures
+		first, resolved []time.Duration
+	}
+	accs := map[string]*acc{"": {}}
+	for _, c := range reportCategories {
+		accs[c] = &acc{}
+	}
+	get := func(cat string) []*acc {
+		a, ok := accs[cat]
+		if !ok {
+			a = &acc{}
+			accs[cat] = a
+		}
+		return []*acc{accs[""], a}
+	}
+	var cases []struct {
+		ID              int64        `db:"id"`
+		Category        string       `db:"category"`
+		Status          CaseStatus   `db:"status"`
+		OpenedAt        time.Time    `db:"opened_at"`
+		FirstResponseAt sql.NullTime `db:"first_response_at"`
+		ResolvedAt      sql.NullTime `db:"resolved_at"`
+		Resolutions     int          `db:"resolutions"`
+		ReopenedEvent   bool         `db:"reopened_event"`
+	}
+	if err := s.opts.DB.SelectContext(ctx, &cases, s.q["report-cases"], from, to); err != nil {
+		return rep, fmt.Errorf("report: cases: %w", err)
+	}
+	for _, c := range cases {
+		for _, a := range get(c.Category) {
+			a.f.Opened++
+			if c.FirstResponseAt.Valid {
+				a.first = append(a.first, cal.Between(c.OpenedAt, c.FirstResponseAt.Time))
+			}
+			if !c.ResolvedAt.Valid {
+				continue
+			}
+			a.f.Resolved++
+			a.resolved = append(a.resolved, cal.Between(c.OpenedAt, c.ResolvedAt.Time))
+			// A customer's mail reopens a resolved case without a status
+			// event; that it is open again (or was resolved twice) shows it.
+			open := c.Status == StatusNew || c.Status == StatusOpen || c.Status == StatusPending
+			if c.Resolutions > 1 || c.ReopenedEvent || open {
+				a.f.Reopened++
+			}
+		}
+	}
+	var esc []struct {
+		Category string `db:"category"`
+		Rule     string `db:"rule"`
+		N        int    `db:"n"`
+	}
+	if err := s.opts.DB.SelectContext(ctx, &esc, s.q["report-escalations"], from, to); err != nil {
+		return rep, fmt.Errorf("report: escalations: %w", err)
+	}
+	for _, e := range esc {
+		for _, a := range get(e.Category) {
+			if a.f.EscalationsPR == nil {
+				a.f.EscalationsPR = map[string]int{}
+			}
+			a.f.EscalationsPR[e.Rule] += e.N
+		}
+	}
+	var ratings []struct {
+		Category  string `db:"category"`
+		N         int    `db:"n"`
+		Satisfied int    `db:"satisfied"`
+	}
+	if err := s.opts.DB.SelectContext(ctx, &ratings, s.q["report-ratings"], from, to); err != nil {
+		return rep, fmt.Errorf("report: ratings: %w", err)
+	}
+	satisfied := map[*acc]int{}
+	for _, rt := range ratings {
+		for _, a := range get(rt.Category) {
+			a.f.Ratings += rt.N
+			satisfied[a] += rt.Satisfied
+		}
+	}
+	for cat, a := range accs {
+		a.f.ResolutionRate = share(a.f.Resolved, a.f.Opened)
+		a.f.ReopenRate = share(a.f.Reopened, a.f.Resolved)
+		a.f.CSAT = share(satisfied[a], a.f.Ratings)
+		a.f.FirstResponse = spread(a.first)
+		a.f.Resolution = spread(a.resolved)
+		if a.f.EscalationsPR == nil {
+			a.f.EscalationsPR = map[string]int{}
+		}
+		if cat == "" {
+			rep.Total = a.f
+		} else {
+			rep.ByCategory[cat] = a.f
+		}
+	}
+	return rep, nil
+}
+
+func share(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of)
+}
+
+// spread gives the median and p90 by nearest rank: each is a duration
+// that occurred, not an interpolation.
+func spread(d []time.Duration) Spread {
+	if len(d) == 0 {
+		return Spread{}
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	rank := func(p float64) time.Duration {
+		i := int(math.Ceil(p*float64(len(d)))) - 1
+		return d[max(0, min(i, len(d)-1))]
+	}
+	return Spread{Count: len(d), MedianSeconds: rank(0.5).Seconds(), P90Seconds: rank(0.9).Seconds()}
+}
