@@ -169,14 +169,18 @@ type session struct {
 	remote string
 	conn   *smtp.Conn
 	from   string
+	size   int64 // SIZE= of MAIL FROM (RFC 1870), when the client gave it
 	rcpts  []string
 }
 
-func (s *session) Reset()        { s.from, s.rcpts = "", nil }
+func (s *session) Reset()        { s.from, s.size, s.rcpts = "", 0, nil }
 func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
-	s.from = from
+	s.from, s.size = from, 0
+	if opts != nil && opts.Size > 0 && opts.Size <= s.srv.opts.MaxMessageBytes {
+		s.size = opts.Size
+	}
 	return nil
 }
 
@@ -201,6 +205,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 func (s *session) Data(r io.Reader) error {
 	var buf bytes.Buffer
+	// A client that announced the size gets one allocation, not a buffer
+	// that doubles its way up (and holds up to twice a large mail).
+	buf.Grow(int(s.size) + bytes.MinRead)
 	if _, err := buf.ReadFrom(r); err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) { // e.g. 552 message too big

@@ -49,8 +49,18 @@ func (s *Store) notifyStaff(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inbou
 	if !f.NewCase && strings.TrimSpace(in.NewText) != "" {
 		data.Text = in.NewText // staff have the history; show what is new
 	}
+	// Attachments travel with the notification up to a total size that
+	// mail systems accept; larger ones stay with the case's raw message.
+	var attach []mailout.Attachment
+	budget := notificationAttachmentBytes
 	for _, a := range in.Attachments {
+		if len(a.Data) > budget {
+			data.Attachments = append(data.Attachments, fmt.Sprintf("%s (%d KB, not forwarded: too large; kept with the case)", a.Filename, len(a.Data)>>10))
+			continue
+		}
+		budget -= len(a.Data)
 		data.Attachments = append(data.Attachments, a.Filename)
+		attach = append(attach, mailout.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
 	}
 	rendered, err := s.settings().Templates.Render(templates.Notification, data)
 	if err != nil {
@@ -69,9 +79,7 @@ func (s *Store) notifyStaff(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inbou
 		Text:       rendered.Text,
 		HTML:       rendered.HTML,
 	}
-	for _, a := range in.Attachments {
-		m.Attachments = append(m.Attachments, mailout.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
-	}
+	m.Attachments = attach
 	row, err := s.queue(ctx, tx, c.ID, m, in.MessageID, now)
 	if err != nil {
 		return false, fmt.Errorf("notify staff: %w", err)
@@ -187,6 +195,11 @@ func (s *Store) escalate(ctx context.Context, tx *sqlx.Tx, caseID int64, actor s
 	}
 	return s.addEvent(ctx, tx, caseID, now, "escalated", actor, row, "to "+pr.Address)
 }
+
+// notificationAttachmentBytes bounds the attachments forwarded to staff in
+// one notification (10 MiB: many mail systems refuse much more). It also
+// keeps a large customer mail from being held in memory a second time.
+const notificationAttachmentBytes = 10 << 20
 
 // formatAddress shows an address as "Name <address>" for staff to read.
 func formatAddress(a mail.Address) string {
