@@ -42,9 +42,11 @@ func (s *Store) notifyStaff(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inbou
 		Status:      string(c.Status),
 		From:        formatAddress(in.From),
 		Text:        in.Text,
-		Deadlines:   nil, // deadlines are timers (issue on SLAs); none exist on this branch
 		NoteAddress: s.ReplyAddress(c.ID, RoleNote),
 		Team:        s.opts.Team,
+	}
+	if data.Deadlines, err = s.deadlines(ctx, tx, c.ID); err != nil {
+		return false, err
 	}
 	if !f.NewCase && strings.TrimSpace(in.NewText) != "" {
 		data.Text = in.NewText // staff have the history; show what is new
@@ -194,6 +196,26 @@ func (s *Store) escalate(ctx context.Context, tx *sqlx.Tx, caseID int64, actor s
 		return fmt.Errorf("escalation digest: %w", err)
 	}
 	return s.addEvent(ctx, tx, caseID, now, "escalated", actor, row, "to "+pr.Address)
+}
+
+// deadlines describes the escalation deadlines case id runs against,
+// soonest first: "first-response due Mon, 30 Nov 2026 12:00 UTC".
+func (s *Store) deadlines(ctx context.Context, tx *sqlx.Tx, id int64) ([]string, error) {
+	rows, err := s.rows(ctx, tx, "case-deadlines", id)
+	if err != nil {
+		return nil, fmt.Errorf("case %d: deadlines: %w", id, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var rule string
+		var due time.Time
+		if err := rows.Scan(&rule, &due); err != nil {
+			return nil, err
+		}
+		out = append(out, rule+" due "+timeText(due))
+	}
+	return out, rows.Err()
 }
 
 // notificationAttachmentBytes bounds the attachments forwarded to staff in

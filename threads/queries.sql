@@ -395,3 +395,10 @@ RETURNING delivery_id;
 -- name: case-of-outbox
 SELECT m.case_id, c.subject FROM messages m JOIN cases c ON c.id = m.case_id
 WHERE m.outbox_id = $1 LIMIT 1;
+
+-- name: case-deadlines
+-- The escalation deadlines a case is running against, soonest first, for
+-- staff notifications and status replies (follow-up steps are not deadlines).
+SELECT rule, due_at FROM timers
+WHERE case_id = $1 AND rule NOT LIKE 'followup:%'
+ORDER BY due_at, rule;

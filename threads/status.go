@@ -61,6 +61,11 @@ func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		ReceivedAt: timeText(c.OpenedAt),
 		Team:       s.opts.Team,
 	}
+	if next, err := s.deadlines(ctx, tx, caseID); err != nil {
+		return err
+	} else if len(next) > 0 {
+		data.NextDeadline = next[0]
+	}
 	var kind string
 	var at time.Time
 	err = s.row(ctx, tx, "last-staff-action", caseID, s.staffArray()).Scan(&kind, &at)

@@ -173,7 +173,8 @@ func NewStore(opts Options) (*Store, error) {
 		"list-quarantine", "get-quarantined", "mark-refiled",
 		// Mail safety (safety.go).
 		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
-		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine"}, append(escalationQueries, append(followupQueries, append(reportQueries, failureQueries...)...)...)...)...)
+		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine",
+		"case-deadlines"}, append(escalationQueries, append(followupQueries, append(reportQueries, failureQueries...)...)...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}

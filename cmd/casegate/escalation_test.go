@@ -338,7 +338,14 @@ func TestFridayEveningEscalatesMondayAtTheMinute(t *testing.T) {
 	if due, want := dueAt(t, g.db, id, "first-response"), berlinTime(t, "2026-11-30 13:00"); !due.Equal(want) {
 		t.Fatalf("first-response due %s, want %s", due, want)
 	}
-	waitMaildir(t, g.maildir, 2) // the acknowledgement and the staff notification
+	// The acknowledgement, and the staff notification, which names the deadline.
+	notice := mailTo(t, waitMaildir(t, g.maildir, 2), "alice@example.com")
+	if len(notice) != 1 {
+		t.Fatalf("%d notifications to staff, want 1", len(notice))
+	}
+	if text := bodyText(t, notice[0]); !strings.Contains(text, "first-response due Mon, 30 Nov 2026 12:00 UTC") {
+		t.Errorf("notification does not name the deadline:\n%s", text)
+	}
 
 	for _, at := range []string{"2026-11-28 09:00", "2026-11-29 23:00", "2026-11-30 12:59"} {
 		clock.Set(berlinTime(t, at))
