@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,56 +74,11 @@ func (c *movableClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 // above on the clock; like startGateway otherwise.
 func startEscalationGateway(t *testing.T, dbURL string, clock *movableClock) *gateway {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "casegate.toml")
 	// Staff replies from loopback count as proven (trusted_networks), so a
 	// test can answer as staff through the listener.
 	conf := strings.Replace(fmt.Sprintf(testConfig, dbURL), "[staff]\n", "[staff]\ntrusted_networks = [\"127.0.0.0/8\"]\n", 1)
-	if err := os.WriteFile(path, []byte(conf+escalationConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := loadConfig(path, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.now = clock.Now
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan []net.Addr, 1)
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	go func() { done <- serve(ctx, c, log, ready) }()
-	var addrs []net.Addr
-	select {
-	case addrs = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("gateway did not start")
-	}
-	db := sqlx.MustOpen("postgres", dbURL)
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("gateway did not stop")
-		}
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		db.Close()
-	})
-	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db, stop: stop}
+	g, _ := runGateway(t, dbURL, conf+escalationConfig, clock.Now)
+	return g
 }
 
 // mailsTo returns the mails in maildirs (each a gateway's) delivered to

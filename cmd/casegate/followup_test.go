@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,53 +35,16 @@ reopen_at_or_below = 2
 func startFollowupGateway(t *testing.T, clock *movableClock) (*gateway, *threads.Store, string) {
 	t.Helper()
 	dbURL := pgtest.URL(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "casegate.toml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(testConfig, dbURL)+followupConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := loadConfig(path, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.now = clock.Now
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan []net.Addr, 1)
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	go func() { done <- serve(ctx, c, log, ready) }()
-	var addrs []net.Addr
-	select {
-	case addrs = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("gateway did not start")
-	}
-	db := sqlx.MustOpen("postgres", dbURL)
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("gateway did not stop")
-		}
-		db.Close()
-	})
+	g, c := runGateway(t, dbURL, fmt.Sprintf(testConfig, dbURL)+followupConfig, clock.Now)
 	tpl, err := templates.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	staff, err := threads.NewStore(storeOptions(c, db, tpl, log))
+	staff, err := threads.NewStore(storeOptions(c, g.db, tpl, slog.New(slog.NewTextHandler(testWriter{t}, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db}, staff, path
+	return g, staff, c.path
 }
 
 // openFollowupCase sends a first mail from addr and returns its case.

@@ -58,15 +58,26 @@ func startGateway(t testing.TB, dbURL string) *gateway {
 // startGatewayWith starts a gateway whose configuration is testConfig
 // followed by extra (further TOML tables).
 func startGatewayWith(t testing.TB, dbURL, extra string) *gateway {
+	g, _ := runGateway(t, dbURL, fmt.Sprintf(testConfig, dbURL)+extra, nil)
+	return g
+}
+
+// runGateway runs casegate serve in-process with the configuration conf
+// (written to a file, read as serve reads it) and, when now is not nil, on
+// that clock. It stops the gateway when the test ends.
+func runGateway(t testing.TB, dbURL, conf string, now func() time.Time) (*gateway, *Config) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "casegate.toml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(testConfig, dbURL)+extra), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := loadConfig(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if now != nil {
+		c.now = now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan []net.Addr, 1)
@@ -104,7 +115,7 @@ func startGatewayWith(t testing.TB, dbURL, extra string) *gateway {
 		}
 		db.Close()
 	})
-	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db, stop: stop}
+	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db, stop: stop}, c
 }
 
 type testWriter struct{ t testing.TB }
