@@ -2,17 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
@@ -43,46 +38,8 @@ maildir = "maildir"
 func startStaffGateway(t *testing.T, staffKeys string) *gateway {
 	t.Helper()
 	dbURL := pgtest.URL(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "casegate.toml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(staffTestConfig, dbURL, staffKeys)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := loadConfig(path, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan []net.Addr, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, c, slog.New(slog.NewTextHandler(testWriter{t}, nil)), ready) }()
-	var addrs []net.Addr
-	select {
-	case addrs = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("gateway did not start")
-	}
-	db := sqlx.MustOpen("postgres", dbURL)
-	stop := func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("gateway did not stop")
-		}
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		db.Close()
-	})
-	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db, stop: stop}
+	g, _ := runGateway(t, dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys), nil)
+	return g
 }
 
 // outMail is one mail casegate queued, as its recipients will get it.
