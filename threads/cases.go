@@ -16,6 +16,10 @@ type CaseFilter struct {
 	Status   string // a CaseStatus, "" for every open status, "all" for every status
 	Category string // "" for every category
 	Limit    int    // default 100
+	// Overdue keeps cases with an escalation deadline already due (the
+	// sweeper fires it within its interval); Escalated keeps cases an
+	// escalation rule has fired on.
+	Overdue, Escalated bool
 }
 
 // Errors of the read side.
@@ -36,7 +40,7 @@ func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
 		f.Limit = 100
 	}
 	var out []Case
-	if err := s.opts.DB.SelectContext(ctx, &out, s.q["list-cases"], f.Status, f.Category, f.Limit); err != nil {
+	if err := s.opts.DB.SelectContext(ctx, &out, s.q["list-cases"], f.Status, f.Category, f.Limit, f.Overdue, f.Escalated, s.opts.Now()); err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return out, nil

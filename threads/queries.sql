@@ -112,12 +112,16 @@ LIMIT 1;
 -- name: list-cases
 -- $1 status or '' for every open status (new, open, pending); 'all' for all.
 -- $2 category or ''. $3 at most this many, most recently updated first.
+-- $4 only cases with an escalation deadline due by $6 (overdue);
+-- $5 only cases an escalation rule has fired on.
 SELECT id, subject, status, priority, category, customer, assignee, opened_at, updated_at, resolved_at
-FROM cases
+FROM cases c
 WHERE (CASE WHEN $1 = '' THEN status IN ('new', 'open', 'pending')
             WHEN $1 = 'all' THEN true
             ELSE CAST(status AS text) = $1 END)
   AND ($2 = '' OR CAST(category AS text) = $2)
+  AND (NOT $4 OR EXISTS (SELECT 1 FROM timers t WHERE t.case_id = c.id AND t.due_at <= $6 AND t.rule NOT LIKE 'followup:%'))
+  AND (NOT $5 OR EXISTS (SELECT 1 FROM escalations e WHERE e.case_id = c.id))
 ORDER BY updated_at DESC, id DESC
 LIMIT $3;
 

@@ -12,13 +12,15 @@ import (
 	"casegate/threads"
 )
 
-// casesCommand is `casegate cases [-status S] [-category C] [-limit N]`.
+// casesCommand is `casegate cases [-status S] [-category C] [-overdue] [-escalated] [-limit N]`.
 func casesCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newCLIFlags("cases", stderr)
 	status := f.String("status", "", "new, open, pending, resolved, closed or all (default: new, open and pending)")
 	category := f.String("category", "", "only this category (customer, journalist, vip, …)")
 	limit := f.Int("limit", 100, "at most this many cases, most recently updated first")
-	if _, err := f.parse(args, "[-status S] [-category C] [-limit N] [-json]", 0, 0); err != nil {
+	overdue := f.Bool("overdue", false, "only cases with an escalation deadline already due")
+	escalated := f.Bool("escalated", false, "only cases an escalation rule has fired on")
+	if _, err := f.parse(args, "[-status S] [-category C] [-overdue] [-escalated] [-limit N] [-json]", 0, 0); err != nil {
 		return err
 	}
 	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
@@ -26,7 +28,7 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer a.close()
-	cases, err := a.store.ListCases(ctx, threads.CaseFilter{Status: *status, Category: *category, Limit: *limit})
+	cases, err := a.store.ListCases(ctx, threads.CaseFilter{Status: *status, Category: *category, Limit: *limit, Overdue: *overdue, Escalated: *escalated})
 	if err != nil {
 		return err
 	}

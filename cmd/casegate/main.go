@@ -48,7 +48,7 @@ commands:
 
   check-config -config FILE [-smarthost]
                          check everything serve would, and say which line is wrong
-  cases [-status S] [-category C] [-limit N]
+  cases [-status S] [-category C] [-overdue] [-escalated] [-limit N]
                          list cases (default: new, open and pending)
   case show|resolve|reopen|assign|priority|note N …
                          show or change one case (casegate case, for details)
