@@ -77,7 +77,7 @@ func startEscalationGateway(t *testing.T, dbURL string, clock *movableClock) *ga
 	// Staff replies from loopback count as proven (trusted_networks), so a
 	// test can answer as staff through the listener.
 	conf := strings.Replace(fmt.Sprintf(testConfig, dbURL), "[staff]\n", "[staff]\ntrusted_networks = [\"127.0.0.0/8\"]\n", 1)
-	g, _ := runGateway(t, dbURL, conf+escalationConfig, clock.Now)
+	g, _ := runGateway(t, "", dbURL, conf+escalationConfig, clock.Now)
 	return g
 }
 

@@ -35,7 +35,7 @@ reopen_at_or_below = 2
 func startFollowupGateway(t *testing.T, clock *movableClock) (*gateway, *threads.Store, string) {
 	t.Helper()
 	dbURL := pgtest.URL(t)
-	g, c := runGateway(t, dbURL, fmt.Sprintf(testConfig, dbURL)+followupConfig, clock.Now)
+	g, c := runGateway(t, "", dbURL, fmt.Sprintf(testConfig, dbURL)+followupConfig, clock.Now)
 	tpl, err := templates.Load("")
 	if err != nil {
 		t.Fatal(err)

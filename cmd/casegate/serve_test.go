@@ -27,7 +27,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // gateway is a casegate serving in-process, as `casegate serve` would, on a
 // real database with outbound mail in a Maildir.
 type gateway struct {
-	addr    string
+	addr    string     // the first SMTP listener
+	addrs   []net.Addr // every bound address: SMTP, then LMTP and HTTP when configured
 	maildir string
 	db      *sqlx.DB
 	stop    func() error
@@ -58,16 +59,19 @@ func startGateway(t testing.TB, dbURL string) *gateway {
 // startGatewayWith starts a gateway whose configuration is testConfig
 // followed by extra (further TOML tables).
 func startGatewayWith(t testing.TB, dbURL, extra string) *gateway {
-	g, _ := runGateway(t, dbURL, fmt.Sprintf(testConfig, dbURL)+extra, nil)
+	g, _ := runGateway(t, "", dbURL, fmt.Sprintf(testConfig, dbURL)+extra, nil)
 	return g
 }
 
 // runGateway runs casegate serve in-process with the configuration conf
-// (written to a file, read as serve reads it) and, when now is not nil, on
-// that clock. It stops the gateway when the test ends.
-func runGateway(t testing.TB, dbURL, conf string, now func() time.Time) (*gateway, *Config) {
+// (written to a file in dir, a test temporary directory when empty, and
+// read as serve reads it) and, when now is not nil, on that clock. It
+// stops the gateway when the test ends.
+func runGateway(t testing.TB, dir, dbURL, conf string, now func() time.Time) (*gateway, *Config) {
 	t.Helper()
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	path := filepath.Join(dir, "casegate.toml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -115,7 +119,7 @@ func runGateway(t testing.TB, dbURL, conf string, now func() time.Time) (*gatewa
 		}
 		db.Close()
 	})
-	return &gateway{addr: addrs[0].String(), maildir: filepath.Join(dir, "maildir"), db: db, stop: stop}, c
+	return &gateway{addr: addrs[0].String(), addrs: addrs, maildir: filepath.Join(dir, "maildir"), db: db, stop: stop}, c
 }
 
 type testWriter struct{ t testing.TB }

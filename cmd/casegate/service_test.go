@@ -41,50 +41,8 @@ func startService(t *testing.T, dbURL, extra string) *serviceGateway {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "casegate.toml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(testConfig, dbURL)+extra), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := loadConfig(path, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan []net.Addr, 1)
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	go func() { done <- serve(ctx, c, log, ready) }()
-	g := &serviceGateway{dir: dir, config: path, maildir: filepath.Join(dir, "maildir")}
-	select {
-	case g.addrs = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("gateway did not start")
-	}
-	g.db = sqlx.MustOpen("postgres", dbURL)
-	stopped := false
-	g.stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(30 * time.Second):
-			return errors.New("gateway did not stop")
-		}
-	}
-	t.Cleanup(func() {
-		if err := g.stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		g.db.Close()
-	})
+	gw, c := runGateway(t, dir, dbURL, fmt.Sprintf(testConfig, dbURL)+extra, nil)
+	g := &serviceGateway{dir: dir, config: c.path, addrs: gw.addrs, maildir: gw.maildir, db: gw.db, stop: gw.stop}
 	return g
 }
 

@@ -38,7 +38,7 @@ maildir = "maildir"
 func startStaffGateway(t *testing.T, staffKeys string) *gateway {
 	t.Helper()
 	dbURL := pgtest.URL(t)
-	g, _ := runGateway(t, dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys), nil)
+	g, _ := runGateway(t, "", dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys), nil)
 	return g
 }
 
