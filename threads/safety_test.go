@@ -7,35 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
-
-	"casegate/internal/pgtest"
-	"casegate/templates"
 )
 
 func newSafetyStore(t *testing.T, safety SafetyOptions) (*Store, *sqlx.DB, *testClock) {
 	t.Helper()
-	db := pgtest.DB(t)
-	tpl, err := templates.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	s, err := NewStore(Options{
-		DB:        db,
-		Templates: tpl,
-		Support:   mail.Address{Name: "Example Support", Address: "support@support.example.com"},
-		Secret:    []byte("test-secret-0123456789"),
-		Now:       clock.Now,
-		Safety:    safety,
-
-		StaffAddresses: []string{"alice@example.com"},
+	return newStoreWith(t, func(o *Options) {
+		o.Safety = safety
+		o.StaffAddresses = []string{"alice@example.com"}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, db, clock
 }
 
 // Concurrent new cases from one address never exceed the cap: the check

@@ -29,19 +29,29 @@ func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d)
 
 func newStore(t *testing.T) (*Store, *sqlx.DB, *testClock) {
 	t.Helper()
+	return newStoreWith(t, nil)
+}
+
+// newStoreWith is newStore with Options changed by adjust first.
+func newStoreWith(t *testing.T, adjust func(*Options)) (*Store, *sqlx.DB, *testClock) {
+	t.Helper()
 	db := pgtest.DB(t)
 	tpl, err := templates.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	s, err := NewStore(Options{
+	opts := Options{
 		DB:        db,
 		Templates: tpl,
 		Support:   mail.Address{Name: "Example Support", Address: "support@support.example.com"},
 		Secret:    []byte("test-secret-0123456789"),
 		Now:       clock.Now,
-	})
+	}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	s, err := NewStore(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
