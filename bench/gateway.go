@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 type gateway struct {
 	cmd     *exec.Cmd
 	addr    string
+	http    string // the /metrics and /debug/pprof listener
 	dbURL   string
 	maildir string
 	log     bytes.Buffer
@@ -38,6 +41,9 @@ staff = ["alice@example.com"]
 secret = "benchmark-secret-0123456789"
 [outbound]
 %s
+[http]
+listen = %q
+pprof = true  # scenario 1 can take a CPU profile (bench -profile)
 [log]
 level = "warn"
 `
@@ -53,12 +59,16 @@ func startGateway(ctx context.Context, e *env, dbURL, outbound string) (*gateway
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{addr: fmt.Sprintf("127.0.0.1:%d", port), dbURL: dbURL, maildir: filepath.Join(dir, "maildir")}
+	httpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	g := &gateway{addr: fmt.Sprintf("127.0.0.1:%d", port), http: fmt.Sprintf("127.0.0.1:%d", httpPort), dbURL: dbURL, maildir: filepath.Join(dir, "maildir")}
 	if outbound == "" {
 		outbound = fmt.Sprintf("maildir = %q", g.maildir)
 	}
 	conf := filepath.Join(dir, "casegate.toml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(benchConfig, dbURL, 40, g.addr, outbound)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(benchConfig, dbURL, 40, g.addr, outbound, g.http)), 0o600); err != nil {
 		return nil, err
 	}
 	if out, err := exec.CommandContext(ctx, e.casegate, "migrate", "-config", conf).CombinedOutput(); err != nil {
@@ -145,4 +155,31 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// profile takes a CPU profile of the gateway for d and writes it to path,
+// for `go tool pprof` (bench -profile).
+func (g *gateway) profile(ctx context.Context, d time.Duration, path string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", g.http, int(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

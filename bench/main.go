@@ -32,6 +32,7 @@ type env struct {
 	casegate string // the casegate binary under test
 	pgBin    string // PostgreSQL binaries (pgbench)
 	quick    bool   // smoke run: tiny sizes, one run each
+	profile  string // directory for CPU profiles of the gateway, or ""
 	runs     int
 	work     string // scratch directory
 }
@@ -42,6 +43,7 @@ func main() {
 	flag.StringVar(&e.casegate, "casegate", "", "casegate binary")
 	flag.StringVar(&e.pgBin, "pgbin", "", "PostgreSQL bin directory (pgbench)")
 	flag.BoolVar(&e.quick, "quick", false, "smoke run: small sizes, one run each")
+	flag.StringVar(&e.profile, "profile", "", "write CPU profiles of the gateway under load to this directory")
 	out := flag.String("out", "bench/results", "directory for the report")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
 	flag.Parse()

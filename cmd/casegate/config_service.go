@@ -25,6 +25,9 @@ type HTTPConfig struct {
 	// Listen is host:port; a bare ":port" binds loopback only. Empty: no
 	// HTTP listener.
 	Listen string `toml:"listen"`
+	// Pprof serves Go's runtime profiles under /debug/pprof/ on the same
+	// listener, for measuring where a loaded gateway spends its time.
+	Pprof bool `toml:"pprof"`
 }
 
 func (c *Config) validateService(bad func(key, format string, args ...any) error) error {
