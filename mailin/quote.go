@@ -69,9 +69,11 @@ func quoteStart(lines []string) int {
 		if t == "" || strings.HasPrefix(t, ">") {
 			continue
 		}
-		for _, re := range quoteSeparators {
-			if re.MatchString(t) {
-				return i
+		if maybeSeparator(t) {
+			for _, re := range quoteSeparators {
+				if re.MatchString(t) {
+					return i
+				}
 			}
 		}
 		if isAttribution(t) {
@@ -111,7 +113,7 @@ func isAttribution(t string) bool {
 // or any two header lines one of which is From.
 func isHeaderBlock(lines []string, i int) bool {
 	first := strings.TrimSpace(lines[i])
-	if !headerLine.MatchString(first) {
+	if !colonEarly(first) || !headerLine.MatchString(first) {
 		return false
 	}
 	sawFrom := fromLine.MatchString(first)
@@ -125,6 +127,20 @@ func isHeaderBlock(lines []string, i int) bool {
 		sawFrom = sawFrom || fromLine.MatchString(t)
 	}
 	return sawFrom && n >= 2
+}
+
+// maybeSeparator is what every quoteSeparators line has: a cheap test that
+// spares most lines of a long mail the regular expressions.
+func maybeSeparator(t string) bool {
+	return strings.HasPrefix(t, "--") || t[0] == 'b' || t[0] == 'B' ||
+		len(t) < 100 && strings.Contains(strings.ToLower(t), "above this line")
+}
+
+// colonEarly is what every headerLine has: a colon after the field name,
+// the longest of which ("отправлено", with bold markers) is 22 bytes.
+func colonEarly(t string) bool {
+	i := strings.IndexByte(t, ':')
+	return i > 0 && i <= 24
 }
 
 // trimQuoteTail drops trailing blank and ">" lines.
