@@ -256,3 +256,29 @@ CREATE TABLE delivery_failure_notices (
 CREATE INDEX messages_outbox ON messages (outbox_id) WHERE outbox_id IS NOT NULL;
 -- casegate report and the report metrics read the cases opened in a window.
 CREATE INDEX cases_opened ON cases (opened_at);
+
+-- migrate: 10
+-- The automatic-reply cap's checks for one address in one round trip
+-- (threads/safety.go mayAutoReply): take the address's lock, then read
+-- whether it is suppressed after a hard bounce and how many automatic mails
+-- it got since a time. In a function each query takes a fresh snapshot, so
+-- the count includes what a concurrent filing committed while this one
+-- waited for the lock; one plain SQL statement would count from before.
+CREATE FUNCTION casegate_auto_reply_check(addr text, now timestamptz, since timestamptz,
+    OUT suppressed text, OUT sent bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('casegate-auto-reply:' || lower(addr)));
+    SELECT b.status INTO suppressed FROM bounced_addresses b
+    WHERE b.address = lower(addr) AND b.suppressed_until > now;
+    SELECT count(*) INTO sent FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+    WHERE lower(d.recipient) = lower(addr) AND o.automatic AND o.created_at > since;
+END
+$$;
+
+-- Raw mail and text bodies are stored compressed (TOAST) from about 2 KB
+-- on; lz4 compresses several times faster than the default pglz for a
+-- similar size, which is CPU PostgreSQL spends on every filing.
+ALTER TABLE messages ALTER COLUMN raw SET COMPRESSION lz4;
+ALTER TABLE messages ALTER COLUMN text_body SET COMPRESSION lz4;
+ALTER TABLE outbox ALTER COLUMN raw SET COMPRESSION lz4;

@@ -253,15 +253,12 @@ func readText(in *threads.Inbound, e *message.Entity) {
 			return nil
 		}
 		if p.disposition == "attachment" || !strings.HasPrefix(t, "text/") || name != "" && p.disposition != "inline" {
-			b, rerr := io.ReadAll(part.Body)
-			if rerr != nil {
-				in.Problems = append(in.Problems, fmt.Sprintf("attachment %v: %v", path, rerr))
-			}
-			b = decodeOddEncoding(in, path, part.Header, b)
-			if isTNEF(t, name) && unpackTNEF(in, path, b, &tnef) {
+			a := readAttachment(in, path, part)
+			a.Filename, a.ContentType = SafeFilename(name), t
+			if a.Data != nil && isTNEF(t, name) && unpackTNEF(in, path, a.Data, &tnef) {
 				return nil
 			}
-			in.Attachments = append(in.Attachments, threads.Attachment{Filename: SafeFilename(name), ContentType: t, Data: b})
+			in.Attachments = append(in.Attachments, a)
 			return nil
 		}
 		if t != "text/plain" && t != "text/html" || t == "text/plain" && havePlain || t == "text/html" && haveHTML {

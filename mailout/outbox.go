@@ -43,14 +43,7 @@ type Queued struct {
 // it is sent only if tx commits. now stamps the row and the Date header when
 // m.Date is zero.
 func Enqueue(ctx context.Context, tx *sqlx.Tx, m *Message, now time.Time) (Queued, error) {
-	if m.Date.IsZero() {
-		m.Date = now
-	}
-	rcpts := m.Recipients()
-	if len(rcpts) == 0 {
-		return Queued{}, fmt.Errorf("enqueue %s: no recipients", m.MessageID)
-	}
-	raw, err := Compose(m)
+	raw, rcpts, err := Render(m, now)
 	if err != nil {
 		return Queued{}, err
 	}
@@ -60,4 +53,20 @@ func Enqueue(ctx context.Context, tx *sqlx.Tx, m *Message, now time.Time) (Queue
 		return Queued{}, fmt.Errorf("enqueue %s: %w", m.MessageID, err)
 	}
 	return Queued{OutboxID: id, MessageID: m.MessageID}, nil
+}
+
+// Render composes m for the outbox, dated now unless m has a Date, and
+// lists its envelope recipients: what Enqueue stores, for a caller that
+// writes the outbox row in a statement of its own (threads files the mail
+// on its case in the same round trip).
+func Render(m *Message, now time.Time) (raw []byte, rcpts []string, err error) {
+	if m.Date.IsZero() {
+		m.Date = now
+	}
+	rcpts = m.Recipients()
+	if len(rcpts) == 0 {
+		return nil, nil, fmt.Errorf("enqueue %s: no recipients", m.MessageID)
+	}
+	raw, err = Compose(m)
+	return raw, rcpts, err
 }

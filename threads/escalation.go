@@ -17,7 +17,7 @@ import (
 )
 
 // escalationQueries are the names of the escalation queries in queries.sql.
-var escalationQueries = []string{"set-classification", "raise-risk", "set-staff-responded", "escalation-state",
+var escalationQueries = []string{"raise-risk", "set-staff-responded", "escalation-state",
 	"delete-timers", "insert-timers", "claim-due-timers", "postpone-timers", "record-escalation",
 	"add-pr-participant", "pr-participants", "raise-priority", "digest-case", "digest-timeline", "digest-messages"}
 
@@ -25,18 +25,10 @@ var escalationQueries = []string{"set-classification", "raise-risk", "set-staff-
 // category and risk (always with an event saying why), on a later mail a
 // risk that went up.
 func (s *Store) classify(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, newCase bool, now time.Time, message int64) error {
-	category, risk := in.Category, in.Risk
-	if category == "" {
-		category = CategoryCustomer
-	}
-	if risk == "" {
-		risk = RiskNone
-	}
+	category, risk := in.classification()
 	evidence := strings.Join(in.Evidence, "; ")
 	if newCase {
-		if _, err := s.exec(ctx, tx, "set-classification", caseID, string(category), string(risk)); err != nil {
-			return fmt.Errorf("case %d: classify: %w", caseID, err)
-		}
+		// open-case stored the category and risk with the case.
 		detail := fmt.Sprintf("%s, risk %s", category, risk)
 		switch {
 		case in.Automatic:
@@ -60,6 +52,19 @@ func (s *Store) classify(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inb
 		return fmt.Errorf("case %d: raise risk: %w", caseID, err)
 	}
 	return s.addEvent(ctx, tx, caseID, now, "risk", "casegate", message, fmt.Sprintf("%s → %s: %s", old, risk, evidence))
+}
+
+// classification is the category and risk mailin found, with the
+// defaults for none.
+func (in *Inbound) classification() (Category, Risk) {
+	category, risk := in.Category, in.Risk
+	if category == "" {
+		category = CategoryCustomer
+	}
+	if risk == "" {
+		risk = RiskNone
+	}
+	return category, risk
 }
 
 // acknowledgementKind is the template that acknowledges a new case opened
@@ -138,6 +143,9 @@ func (s *Store) caseChanged(ctx context.Context, tx *sqlx.Tx, caseID int64, now 
 func (s *Store) caseChangedRules(ctx context.Context, tx *sqlx.Tx, caseID int64, now time.Time) (bool, error) {
 	if len(s.opts.Rules) == 0 {
 		// Timers left by rules since removed from the configuration.
+		if s.hasNoTimers(tx, caseID) {
+			return false, nil
+		}
 		if _, err := s.exec(ctx, tx, "delete-timers", caseID); err != nil {
 			return false, fmt.Errorf("case %d: clear timers: %w", caseID, err)
 		}
@@ -178,12 +186,15 @@ func (s *Store) caseChangedRules(ctx context.Context, tx *sqlx.Tx, caseID int64,
 }
 
 func (s *Store) storeTimers(ctx context.Context, tx *sqlx.Tx, caseID int64, plan []Deadline) error {
-	if _, err := s.exec(ctx, tx, "delete-timers", caseID); err != nil {
-		return fmt.Errorf("case %d: clear timers: %w", caseID, err)
+	if !s.hasNoTimers(tx, caseID) {
+		if _, err := s.exec(ctx, tx, "delete-timers", caseID); err != nil {
+			return fmt.Errorf("case %d: clear timers: %w", caseID, err)
+		}
 	}
 	if len(plan) == 0 {
 		return nil
 	}
+	s.timersStored(tx, caseID)
 	rules := make([]string, len(plan))
 	since := make([]string, len(plan))
 	due := make([]string, len(plan))
@@ -382,17 +393,11 @@ func (s *Store) sendHoldingReply(ctx context.Context, tx *sqlx.Tx, caseID int64,
 // queueOutbound enqueues an automatic mail of a case and files it on the
 // case, so a reply to it threads by References.
 func (s *Store) queueOutbound(ctx context.Context, tx *sqlx.Tx, caseID int64, m *mailout.Message, kind, detail string, now time.Time) error {
-	q, err := mailout.Enqueue(ctx, tx, m, now)
-	if err != nil {
-		return err
-	}
 	var irt []string
 	if m.InReplyTo != "" {
 		irt = []string{m.InReplyTo}
 	}
-	var row int64
-	err = s.row(ctx, tx, "insert-outbound", caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
-		m.Subject, m.Text, textArray(irt), true, now).Scan(&row)
+	row, err := s.enqueueOnCase(ctx, tx, caseID, m, irt, true, now)
 	if err != nil {
 		return fmt.Errorf("store %s: %w", kind, err)
 	}

@@ -18,7 +18,7 @@ import (
 
 // followupQueries are the names of the follow-up queries in queries.sql.
 var followupQueries = []string{"followup-state", "delete-followup-timers", "insert-followup-timer",
-	"record-followup", "close-resolved", "opt-out-followup", "insert-rating", "set-language", "case-language"}
+	"record-followup", "close-resolved", "opt-out-followup", "insert-rating", "case-language"}
 
 // FollowupOptions configures what happens after a case is resolved; zero
 // values are the defaults.
@@ -358,15 +358,4 @@ func (s *Store) language(lang string) string {
 		return lang
 	}
 	return s.opts.DefaultLanguage
-}
-
-// setLanguage records the language of a new case's first mail.
-func (s *Store) setLanguage(ctx context.Context, tx *sqlx.Tx, caseID int64, lang string) error {
-	if lang == "" {
-		return nil
-	}
-	if _, err := s.exec(ctx, tx, "set-language", caseID, lang); err != nil {
-		return fmt.Errorf("case %d: set language: %w", caseID, err)
-	}
-	return nil
 }

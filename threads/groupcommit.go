@@ -134,6 +134,7 @@ func (s *Store) fileTogether(batch []fileRequest) ([]Filed, error) {
 		return nil, err
 	}
 	defer tx.Rollback()
+	defer s.filingTx(tx)()
 	results := make([]Filed, len(batch))
 	queued := false
 	for i, r := range batch {
@@ -142,6 +143,9 @@ func (s *Store) fileTogether(batch []fileRequest) ([]Filed, error) {
 			return nil, err
 		}
 		results[i], queued = f, queued || q
+	}
+	if err := s.flushEvents(ctx, tx); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err

@@ -56,13 +56,17 @@ func (s *Store) notifyStaff(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inbou
 	var attach []mailout.Attachment
 	budget := notificationAttachmentBytes
 	for _, a := range in.Attachments {
-		if len(a.Data) > budget {
-			data.Attachments = append(data.Attachments, fmt.Sprintf("%s (%d KB, not forwarded: too large; kept with the case)", a.Filename, len(a.Data)>>10))
+		if a.Len() > budget {
+			data.Attachments = append(data.Attachments, fmt.Sprintf("%s (%d KB, not forwarded: too large; kept with the case)", a.Filename, a.Len()>>10))
 			continue
 		}
-		budget -= len(a.Data)
+		b, err := a.Bytes()
+		if err != nil {
+			return false, fmt.Errorf("notify staff: %w", err)
+		}
+		budget -= len(b)
 		data.Attachments = append(data.Attachments, a.Filename)
-		attach = append(attach, mailout.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
+		attach = append(attach, mailout.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: b})
 	}
 	rendered, err := s.settings().Templates.Render(templates.Notification, data)
 	if err != nil {
@@ -221,6 +225,9 @@ func (s *Store) queueToCustomer(ctx context.Context, tx *sqlx.Tx, caseID int64, 
 // deadlines describes the escalation deadlines case id runs against,
 // soonest first: "first-response due Mon, 30 Nov 2026 12:00 UTC".
 func (s *Store) deadlines(ctx context.Context, tx *sqlx.Tx, id int64) ([]string, error) {
+	if len(s.opts.Rules) == 0 {
+		return nil, nil // no rules, no deadlines: caseChanged cleared any left
+	}
 	rows, err := s.rows(ctx, tx, "case-deadlines", id)
 	if err != nil {
 		return nil, fmt.Errorf("case %d: deadlines: %w", id, err)

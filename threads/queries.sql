@@ -12,10 +12,11 @@ SELECT id FROM cases WHERE id = $1;
 SELECT EXISTS (SELECT 1 FROM participants WHERE case_id = $1 AND address = $2);
 
 -- name: open-case
--- A new case with its customer as first participant, in one round trip.
+-- A new case with its classification, language and customer as first
+-- participant, in one round trip.
 WITH c AS (
-    INSERT INTO cases (subject, customer, opened_at, updated_at)
-    VALUES ($1, $2, $4, $4)
+    INSERT INTO cases (subject, customer, opened_at, updated_at, category, risk, language)
+    VALUES ($1, $2, $4, $4, CAST($5 AS case_category), CAST($6 AS case_risk), $7)
     RETURNING id
 ), p AS (
     INSERT INTO participants (case_id, address, name, role, added_at)
@@ -41,15 +42,38 @@ INSERT INTO messages (case_id, direction, message_id, body_sha256, raw, source,
 VALUES ($1, 'inbound', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING id;
 
--- name: insert-outbound
+-- name: queue-on-case
+-- A mail casegate sends on a case, in one round trip: the outbox row with
+-- one delivery per recipient (the rows mailout.Enqueue writes, which
+-- mailout's Sender delivers) and the case's outbound message row.
+-- $1 case, $2 Message-ID, $3 raw, $4 outbox automatic, $5 now,
+-- $6 recipients, $7 from, $8 subject, $9 text, $10 parents, $11 automatic.
+WITH mail AS (
+    INSERT INTO outbox (message_id, raw, automatic, created_at)
+    VALUES ($2, $3, $4, $5)
+    RETURNING id
+), rcpt AS (
+    INSERT INTO deliveries (outbox_id, recipient, next_attempt_at)
+    SELECT mail.id, r, $5 FROM mail, unnest(CAST($6 AS text[])) AS r
+)
 INSERT INTO messages (case_id, direction, message_id, outbox_id, source,
     from_address, subject, text_body, in_reply_to, automatic, received_at)
-VALUES ($1, 'outbound', $2, $3, 'casegate', $4, $5, $6, $7, $8, $9)
+SELECT $1, 'outbound', $2, mail.id, 'casegate', $7, $8, $9, $10, $11, $5 FROM mail
 RETURNING id;
 
 -- name: add-event
 INSERT INTO events (case_id, at, kind, actor, message_id, detail)
 VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: add-events
+-- The events a filing transaction buffered (deferred.go), in their order;
+-- message_id 0 stands for none.
+INSERT INTO events (case_id, at, kind, actor, message_id, detail)
+SELECT e.case_id, e.at, e.kind, e.actor, NULLIF(e.message_id, 0), e.detail
+FROM unnest(CAST($1 AS bigint[]), CAST($2 AS timestamptz[]), CAST($3 AS text[]),
+            CAST($4 AS text[]), CAST($5 AS bigint[]), CAST($6 AS text[]))
+     WITH ORDINALITY AS e(case_id, at, kind, actor, message_id, detail, n)
+ORDER BY e.n;
 
 -- name: set-status
 -- resolved_at marks the latest resolution; reopening clears it.
@@ -203,14 +227,10 @@ SET status = EXCLUDED.status, diagnostic = EXCLUDED.diagnostic, delivery_id = EX
 -- name: address-suppressed
 SELECT status FROM bounced_addresses WHERE address = lower($1) AND suppressed_until > $2;
 
--- name: lock-address
--- Serialises the automatic-reply cap of one address across concurrent
--- filings (transaction-scoped, so safe through a connection pool).
-SELECT pg_advisory_xact_lock(hashtext('casegate-auto-reply:' || lower($1)));
-
--- name: auto-replies-since
-SELECT count(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
-WHERE lower(d.recipient) = lower($1) AND o.automatic AND o.created_at > $2;
+-- name: auto-reply-check
+-- lock-address, address-suppressed and auto-replies-since in one round
+-- trip (schema.sql, migration 10): $1 address, $2 now, $3 since.
+SELECT coalesce(suppressed, ''), sent FROM casegate_auto_reply_check($1, $2, $3);
 
 -- name: record-capped
 -- One row per address and day: staff are told only when it is inserted.
@@ -225,9 +245,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (message_id, body_sha256) WHERE body_sha256 IS NOT NULL DO NOTHING;
 
 -- Escalation rules (issue 5): classification, timers, firings, digests.
-
--- name: set-classification
-UPDATE cases SET category = CAST($2 AS case_category), risk = CAST($3 AS case_risk) WHERE id = $1;
 
 -- name: raise-risk
 -- A later mail may raise the risk, never lower it; returns the old level
@@ -348,9 +365,6 @@ UPDATE cases SET status = 'closed', updated_at = $2 WHERE id = $1 AND status = '
 
 -- name: opt-out-followup
 UPDATE participants SET no_followup = true WHERE case_id = $1 AND address = $2;
-
--- name: set-language
-UPDATE cases SET language = $2 WHERE id = $1;
 
 -- name: case-language
 SELECT language FROM cases WHERE id = $1;

@@ -303,20 +303,14 @@ func (s *Store) mayAutoReply(ctx context.Context, tx *sqlx.Tx, caseID int64, add
 	if s.isStaff(addr) {
 		return false, "the sender is a staff address", false, nil
 	}
-	if _, err := s.exec(ctx, tx, "lock-address", addr); err != nil {
-		return false, "", false, fmt.Errorf("lock %s: %w", addr, err)
-	}
+	// Under the address's lock, so concurrent filings count each other.
 	var status string
-	err = s.row(ctx, tx, "address-suppressed", addr, now).Scan(&status)
-	if err == nil {
-		return false, addr + " hard-bounced (" + status + ")", false, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return false, "", false, fmt.Errorf("check bounces of %s: %w", addr, err)
-	}
 	var n int
-	if err := s.row(ctx, tx, "auto-replies-since", addr, now.Add(-24*time.Hour)).Scan(&n); err != nil {
-		return false, "", false, fmt.Errorf("count automatic replies to %s: %w", addr, err)
+	if err := s.row(ctx, tx, "auto-reply-check", addr, now, now.Add(-24*time.Hour)).Scan(&status, &n); err != nil {
+		return false, "", false, fmt.Errorf("check automatic replies to %s: %w", addr, err)
+	}
+	if status != "" {
+		return false, addr + " hard-bounced (" + status + ")", false, nil
 	}
 	if n < s.opts.Safety.MaxAutoRepliesPerDay {
 		return true, "", false, nil
@@ -373,16 +367,11 @@ func (s *Store) notifySafety(ctx context.Context, tx *sqlx.Tx, caseID int64, eve
 		Text:      text.Text,
 		HTML:      text.HTML,
 	}
-	q, err := mailout.Enqueue(ctx, tx, m, now)
-	if err != nil {
-		return false, err
-	}
 	if caseID == 0 {
-		return true, nil
+		_, err := mailout.Enqueue(ctx, tx, m, now)
+		return err == nil, err
 	}
-	var msgRow int64
-	err = s.row(ctx, tx, "insert-outbound", caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
-		m.Subject, m.Text, textArray(nil), true, now).Scan(&msgRow)
+	msgRow, err := s.enqueueOnCase(ctx, tx, caseID, m, nil, true, now)
 	if err != nil {
 		return false, fmt.Errorf("store staff notice: %w", err)
 	}

@@ -319,7 +319,11 @@ func (s *Store) relay(ctx context.Context, tx *sqlx.Tx, c Case, in *Inbound, tex
 		HTML:       rendered.HTML,
 	}
 	for _, a := range in.Attachments {
-		m.Attachments = append(m.Attachments, mailout.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
+		b, err := a.Bytes() // a large one is decoded again from the raw message
+		if err != nil {
+			return fmt.Errorf("relay attachment %q: %w", a.Filename, err)
+		}
+		m.Attachments = append(m.Attachments, mailout.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: b})
 	}
 	row, err := s.queue(ctx, tx, c.ID, m, parent, now)
 	if err != nil {
@@ -357,21 +361,11 @@ func (s *Store) customerThread(ctx context.Context, tx *sqlx.Tx, caseID int64) (
 
 // queue enqueues m and files it on the case as an outbound message.
 func (s *Store) queue(ctx context.Context, tx *sqlx.Tx, caseID int64, m *mailout.Message, inReplyTo string, now time.Time) (int64, error) {
-	q, err := mailout.Enqueue(ctx, tx, m, now)
-	if err != nil {
-		return 0, err
-	}
 	var parents []string
 	if inReplyTo != "" {
 		parents = []string{inReplyTo}
 	}
-	var row int64
-	err = s.row(ctx, tx, "insert-outbound", caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
-		m.Subject, m.Text, textArray(parents), m.Auto != mailout.Human, now).Scan(&row)
-	if err != nil {
-		return 0, fmt.Errorf("store outbound %s: %w", q.MessageID, err)
-	}
-	return row, nil
+	return s.enqueueOnCase(ctx, tx, caseID, m, parents, m.Auto != mailout.Human, now)
 }
 
 // staffList is the staff directory as mail recipients.

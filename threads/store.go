@@ -84,7 +84,27 @@ type Inbound struct {
 type Attachment struct {
 	Filename    string // sanitised: no path, no control characters, bounded length
 	ContentType string
-	Data        []byte
+	Size        int    // decoded bytes
+	Data        []byte // nil when too large to hold (see Load)
+	// Load decodes a large attachment (Data nil) from the raw message
+	// again, for the rare path that sends it on (a staff relay).
+	Load func() ([]byte, error)
+}
+
+// Bytes returns the decoded attachment, loading it when it was not held.
+func (a Attachment) Bytes() ([]byte, error) {
+	if a.Data != nil || a.Load == nil {
+		return a.Data, nil
+	}
+	return a.Load()
+}
+
+// Len is the decoded size.
+func (a Attachment) Len() int {
+	if a.Data != nil || a.Size == 0 {
+		return len(a.Data)
+	}
+	return a.Size
 }
 
 // Authentication is what mailin could prove about a message's sender. A From
@@ -159,12 +179,15 @@ type Store struct {
 	supportBase string // local part of the support address, before any "+"
 	domain      string
 	live        atomic.Pointer[Settings] // what SIGHUP may replace (reload.go)
+	// Filing transactions' state (deferred.go), by *sqlx.Tx.
+	txStates    sync.Map
+	readsEvents map[string]bool // queries that must see buffered events
 }
 
 // NewStore checks opts and returns a Store.
 func NewStore(opts Options) (*Store, error) {
 	q, err := sqlfile.Parse(queriesSQL, append([]string{"find-duplicate", "case-exists", "is-participant",
-		"open-case", "lock-case", "touch-case", "insert-inbound", "insert-outbound", "add-event",
+		"open-case", "lock-case", "touch-case", "insert-inbound", "queue-on-case", "add-event", "add-events",
 		"set-status", "set-priority", "set-assignee", "case-header",
 		// Staff work by mail (staff.go).
 		"touch-case-quiet", "add-participant", "participant-role", "relay-recipients",
@@ -173,7 +196,7 @@ func NewStore(opts Options) (*Store, error) {
 		"list-quarantine", "get-quarantined", "mark-refiled",
 		// Mail safety (safety.go).
 		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
-		"address-suppressed", "lock-address", "auto-replies-since", "record-capped", "quarantine",
+		"address-suppressed", "auto-reply-check", "record-capped", "quarantine",
 		"case-deadlines"}, append(escalationQueries, append(followupQueries, append(reportQueries, failureQueries...)...)...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
@@ -219,7 +242,8 @@ func NewStore(opts Options) (*Store, error) {
 		opts.Safety.BounceSuppression = 7 * 24 * time.Hour
 	}
 	base, _, _ := strings.Cut(local, "+")
-	s := &Store{opts: opts, q: q, requests: make(chan fileRequest, 256), supportBase: strings.ToLower(base), domain: strings.ToLower(domain)}
+	s := &Store{opts: opts, q: q, requests: make(chan fileRequest, 256), supportBase: strings.ToLower(base), domain: strings.ToLower(domain),
+		readsEvents: readsEvents(q)}
 	s.Reload(Settings{Templates: opts.Templates, Staff: opts.StaffAddresses})
 	return s, nil
 }
@@ -247,7 +271,11 @@ func (s *Store) Prepare(ctx context.Context) error {
 }
 
 // row, exec and rows run the named query in tx, prepared when Prepare ran.
+// A query that reads events first writes the events tx has buffered.
 func (s *Store) row(ctx context.Context, tx *sqlx.Tx, name string, args ...any) *sqlx.Row {
+	if s.readsEvents[name] {
+		s.flushEvents(ctx, tx) // an error aborts tx, and the query reports it
+	}
 	if st := s.prepared[name]; st != nil {
 		return tx.StmtxContext(ctx, st).QueryRowxContext(ctx, args...)
 	}
@@ -255,6 +283,15 @@ func (s *Store) row(ctx context.Context, tx *sqlx.Tx, name string, args ...any) 
 }
 
 func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, name string, args ...any) (sql.Result, error) {
+	if s.readsEvents[name] {
+		if err := s.flushEvents(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return s.execNow(ctx, tx, name, args...)
+}
+
+func (s *Store) execNow(ctx context.Context, tx *sqlx.Tx, name string, args ...any) (sql.Result, error) {
 	if st := s.prepared[name]; st != nil {
 		return tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -262,6 +299,11 @@ func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, name string, args ...any)
 }
 
 func (s *Store) rows(ctx context.Context, tx *sqlx.Tx, name string, args ...any) (*sqlx.Rows, error) {
+	if s.readsEvents[name] {
+		if err := s.flushEvents(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	if st := s.prepared[name]; st != nil {
 		return tx.StmtxContext(ctx, st).QueryxContext(ctx, args...)
 	}
@@ -317,7 +359,11 @@ func (s *Store) fileTx(ctx context.Context, in *Inbound) (Filed, bool, error) {
 		return Filed{}, false, err
 	}
 	defer tx.Rollback()
+	defer s.filingTx(tx)()
 	f, queued, err := s.fileInTx(ctx, tx, in)
+	if err == nil {
+		err = s.flushEvents(ctx, tx)
+	}
 	if err != nil {
 		return Filed{}, false, err
 	}
@@ -358,13 +404,12 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		if subject == "" {
 			subject = "(no subject)"
 		}
-		if err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now).Scan(&caseID); err != nil {
+		category, risk := in.classification()
+		if err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now, string(category), string(risk), in.Language).Scan(&caseID); err != nil {
 			return f, false, fmt.Errorf("open case: %w", err)
 		}
 		f.NewCase = true
-		if err := s.setLanguage(ctx, tx, caseID, in.Language); err != nil {
-			return f, false, err
-		}
+		s.markOpened(tx, caseID)
 	} else {
 		if err := s.row(ctx, tx, "lock-case", caseID).Scan(new(string)); err != nil {
 			return f, false, fmt.Errorf("lock case %d: %w", caseID, err)
@@ -402,7 +447,14 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	if err != nil {
 		return f, false, err
 	}
-	if queued, err = s.caseChanged(ctx, tx, caseID, now); err != nil {
+	if f.NewCase {
+		// Only the rules: a case opened a moment ago is not resolved and
+		// has no follow-up to plan.
+		queued, err = s.caseChangedRules(ctx, tx, caseID, now)
+	} else {
+		queued, err = s.caseChanged(ctx, tx, caseID, now)
+	}
+	if err != nil {
 		return f, false, err
 	}
 
@@ -534,20 +586,35 @@ func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		Text:       text.Text,
 		HTML:       text.HTML,
 	}
-	q, err := mailout.Enqueue(ctx, tx, m, now)
-	if err != nil {
-		return err
-	}
-	var msgRow int64
-	err = s.row(ctx, tx, "insert-outbound", caseID, q.MessageID, q.OutboxID, s.opts.Support.Address,
-		m.Subject, m.Text, pq.Array([]string{in.MessageID}), true, now).Scan(&msgRow)
+	msgRow, err := s.enqueueOnCase(ctx, tx, caseID, m, []string{in.MessageID}, true, now)
 	if err != nil {
 		return fmt.Errorf("store acknowledgement: %w", err)
 	}
 	return s.addEvent(ctx, tx, caseID, now, "acknowledged", "casegate", msgRow, "to "+in.From.Address)
 }
 
+// enqueueOnCase queues m for delivery and files it on caseID as an
+// outbound message answering parents, in one round trip; it returns the
+// message row. automatic marks the row as mail no person wrote.
+func (s *Store) enqueueOnCase(ctx context.Context, tx *sqlx.Tx, caseID int64, m *mailout.Message, parents []string, automatic bool, now time.Time) (int64, error) {
+	raw, rcpts, err := mailout.Render(m, now)
+	if err != nil {
+		return 0, err
+	}
+	var row int64
+	err = s.row(ctx, tx, "queue-on-case", caseID, m.MessageID, raw, m.Auto != mailout.Human, now, pq.Array(rcpts),
+		s.opts.Support.Address, m.Subject, m.Text, textArray(parents), automatic).Scan(&row)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %s: %w", m.MessageID, err)
+	}
+	return row, nil
+}
+
 func (s *Store) addEvent(ctx context.Context, tx *sqlx.Tx, caseID int64, at time.Time, kind, actor string, message int64, detail string) error {
+	if b := s.eventBuffer(tx); b != nil {
+		b.add(caseID, at, kind, actor, message, detail)
+		return nil
+	}
 	var msg sql.NullInt64
 	if message != 0 {
 		msg = sql.NullInt64{Int64: message, Valid: true}
