@@ -12,8 +12,13 @@ SELECT id FROM cases WHERE id = $1;
 SELECT EXISTS (SELECT 1 FROM participants WHERE case_id = $1 AND address = $2);
 
 -- name: open-case
--- A new case with its classification, language and customer as first
--- participant, in one round trip.
+-- A new case with its classification, language, its customer as first
+-- participant and the message that opened it, in one round trip.
+-- $1 case subject, $2 customer (lower case), $3 their name, $4 now,
+-- $5 category, $6 risk, $7 language; then the message as insert-inbound
+-- has it: $8 Message-ID, $9 body hash, $10 raw, $11 source, $12 envelope
+-- from, $13 envelope to, $14 subject, $15 text, $16 threading ids,
+-- $17 automatic, $18 problems, $19 authentication summary.
 WITH c AS (
     INSERT INTO cases (subject, customer, opened_at, updated_at, category, risk, language)
     VALUES ($1, $2, $4, $4, CAST($5 AS case_category), CAST($6 AS case_risk), $7)
@@ -21,8 +26,14 @@ WITH c AS (
 ), p AS (
     INSERT INTO participants (case_id, address, name, role, added_at)
     SELECT c.id, $2, $3, 'customer', $4 FROM c
+), m AS (
+    INSERT INTO messages (case_id, direction, message_id, body_sha256, raw, source,
+        envelope_from, envelope_to, from_address, from_name, subject, text_body,
+        in_reply_to, automatic, problems, received_at, auth_summary)
+    SELECT c.id, 'inbound', $8, $9, $10, $11, $12, $13, $2, $3, $14, $15, $16, $17, $18, $4, $19 FROM c
+    RETURNING case_id, id
 )
-SELECT id FROM c;
+SELECT case_id, id FROM m;
 
 -- name: lock-case
 SELECT status FROM cases WHERE id = $1 FOR UPDATE;

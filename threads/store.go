@@ -405,7 +405,10 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 			subject = "(no subject)"
 		}
 		category, risk := in.classification()
-		if err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now, string(category), string(risk), in.Language).Scan(&caseID); err != nil {
+		err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now, string(category), string(risk), in.Language,
+			in.MessageID, in.BodySHA256, in.Raw, in.Source, in.EnvelopeFrom, textArray(in.Recipients), in.Subject, in.Text,
+			textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), in.Auth.Summary).Scan(&caseID, &f.Message)
+		if err != nil {
 			return f, false, fmt.Errorf("open case: %w", err)
 		}
 		f.NewCase = true
@@ -430,8 +433,10 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	}
 	f.Case = caseID
 
-	if f.Message, err = s.insertInbound(ctx, tx, caseID, in, now); err != nil {
-		return f, false, err
+	if !f.NewCase { // open-case stored the first message
+		if f.Message, err = s.insertInbound(ctx, tx, caseID, in, now); err != nil {
+			return f, false, err
+		}
 	}
 	kind, detail := "received", "threaded by "+how
 	if f.NewCase {
