@@ -61,7 +61,7 @@ func Parse(raw []byte) *threads.Inbound {
 	readHeader(in, h)
 	classify(in, h)
 	classifySafety(in, h)
-	readText(in, e)
+	readText(in, e.Header, parseable)
 	readDSN(in)
 	storable(in)
 	return in
@@ -214,8 +214,9 @@ func MarkNullSender(in *threads.Inbound) {
 }
 
 // readText finds the text a person wrote: the first text/plain part that is
-// not an attachment, else the first text/html part turned into text.
-func readText(in *threads.Inbound, e *message.Entity) {
+// not an attachment, else the first text/html part turned into text. raw is
+// the message as parsed, whose header h go-message has read.
+func readText(in *threads.Inbound, h message.Header, raw []byte) {
 	var plain, html string
 	var havePlain, haveHTML bool // an empty body part is still the body
 	var tnef tnefContent
@@ -246,11 +247,10 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		t, name := p.mediaType, p.filename
 		markReportPart(in, t)
 		if strings.HasPrefix(t, "multipart/") {
-			if fixed := reparseMultipart(part, p); fixed != nil {
+			if !p.strict && p.params["boundary"] != "" {
 				in.Problems = append(in.Problems, fmt.Sprintf("part %v: malformed Content-Type; read with boundary %q", path, p.params["boundary"]))
-				return walkParts(fixed, path, nil, visit, &in.Problems)
 			}
-			return nil
+			return nil // its parts are visited next
 		}
 		if p.disposition == "attachment" || !strings.HasPrefix(t, "text/") || name != "" && p.disposition != "inline" {
 			b, rerr := io.ReadAll(part.Body)
@@ -286,7 +286,8 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		}
 		return nil
 	}
-	if err := walkParts(e, nil, nil, visit, &in.Problems); err != nil {
+	root := splitMessage(raw, h, bodyStart(raw), splitLimits{parts: maxParts, depth: maxDepth})
+	if err := walkParts(root, nil, visit); err != nil {
 		in.Problems = append(in.Problems, err.Error())
 	}
 	switch {
@@ -334,6 +335,22 @@ func validText(b []byte) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// bodyStart returns the offset of the body as go-message reads the header:
+// just after the first empty line, or the end when there is none.
+func bodyStart(raw []byte) int {
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			break
+		}
+		if j == 0 || j == 1 && raw[i] == '\r' {
+			return i + j + 1
+		}
+		i += j + 1
+	}
+	return len(raw)
 }
 
 // headerEnd returns the offset of the body: just after the first empty line.
