@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -219,6 +220,13 @@ func MarkNullSender(in *threads.Inbound) {
 func readText(in *threads.Inbound, h message.Header, raw []byte) {
 	var plain, html string
 	var havePlain, haveHTML bool // an empty body part is still the body
+	// plainRanked says the plain text follows the HTML in the same
+	// multipart/alternative: the sender ranks it the more faithful
+	// (RFC 2046 §5.1.4), so it is the body even when empty. Otherwise an
+	// empty plain part gives way to the HTML, as mail clients show it.
+	var plainRanked bool
+	var htmlPath []int
+	alternatives := map[string]bool{} // paths of multipart/alternative parts
 	var tnef tnefContent
 	parts := 0
 	deadline := time.Now().Add(maxParseTime)
@@ -247,6 +255,9 @@ func readText(in *threads.Inbound, h message.Header, raw []byte) {
 		t, name := p.mediaType, p.filename
 		markReportPart(in, t)
 		if strings.HasPrefix(t, "multipart/") {
+			if t == "multipart/alternative" {
+				alternatives[fmt.Sprint(path)] = true
+			}
 			if !p.strict && p.params["boundary"] != "" {
 				in.Problems = append(in.Problems, fmt.Sprintf("part %v: malformed Content-Type; read with boundary %q", path, p.params["boundary"]))
 			}
@@ -281,8 +292,10 @@ func readText(in *threads.Inbound, h message.Header, raw []byte) {
 		text := partText(&in.Problems, path, p, decodeOddEncoding(in, path, part.Header, b), unknownCharset)
 		if t == "text/plain" {
 			plain, havePlain = text, true
+			plainRanked = haveHTML && len(htmlPath) == len(path) && len(path) > 0 &&
+				slices.Equal(htmlPath[:len(path)-1], path[:len(path)-1]) && alternatives[fmt.Sprint(path[:len(path)-1])]
 		} else {
-			html, haveHTML = text, true
+			html, haveHTML, htmlPath = text, true, path
 		}
 		return nil
 	}
@@ -291,7 +304,7 @@ func readText(in *threads.Inbound, h message.Header, raw []byte) {
 		in.Problems = append(in.Problems, err.Error())
 	}
 	switch {
-	case plain != "":
+	case plain != "" || havePlain && plainRanked:
 		in.Text = plain
 	case html != "":
 		in.Text = htmlToText(html)
