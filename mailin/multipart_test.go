@@ -178,3 +178,48 @@ func TestEmptyPlainText(t *testing.T) {
 		t.Errorf("plain, then HTML: text %q", got)
 	}
 }
+
+// FuzzSplitMultipart checks what the splitter promises of any input: no
+// panic, every body a sub-slice of the message, parts in order and not
+// overlapping, and the limits kept.
+func FuzzSplitMultipart(f *testing.F) {
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=ab\n\n--ab\nContent-Type: multipart/mixed; boundary=a\n\n--ab\nContent-Type: text/plain\n\n--a\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=\"a--\"\r\n\r\n--a--\r\nContent-Type: multipart/mixed; boundary=\"a----\"\r\n\r\n--a----\r\n\r\nbody\r\n--a------\r\n--a----"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=B\n\n--b\n--B x\n\n--B\n--B--\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := message.Read(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		limits := splitLimits{parts: 20, depth: 4}
+		root := splitMessage(data, e.Header, bodyStart(data), limits)
+		parts, end := 0, 0
+		var check func(p *mimePart, depth int)
+		check = func(p *mimePart, depth int) {
+			if len(p.body) > 0 {
+				start := cap(data) - cap(p.body)
+				if start < 0 || start+len(p.body) > len(data) || &data[start] != &p.body[0] {
+					t.Fatalf("a body that is not a sub-slice of the message")
+				}
+				if !p.multipart {
+					if start < end {
+						t.Fatalf("leaf at %d overlaps the one before, which ends at %d", start, end)
+					}
+					end = start + len(p.body)
+				}
+			}
+			if depth > limits.depth+1 {
+				t.Fatalf("nesting %d beyond the limit %d", depth, limits.depth)
+			}
+			for _, c := range p.parts {
+				parts++
+				check(c, depth+1)
+			}
+		}
+		check(root, 0)
+		if parts > limits.parts {
+			t.Fatalf("%d parts beyond the limit %d", parts, limits.parts)
+		}
+	})
+}
