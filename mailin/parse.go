@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -61,7 +62,7 @@ func Parse(raw []byte) *threads.Inbound {
 	readHeader(in, h)
 	classify(in, h)
 	classifySafety(in, h)
-	readText(in, e)
+	readText(in, e.Header, parseable)
 	readDSN(in)
 	storable(in)
 	return in
@@ -214,10 +215,18 @@ func MarkNullSender(in *threads.Inbound) {
 }
 
 // readText finds the text a person wrote: the first text/plain part that is
-// not an attachment, else the first text/html part turned into text.
-func readText(in *threads.Inbound, e *message.Entity) {
+// not an attachment, else the first text/html part turned into text. raw is
+// the message as parsed, whose header h go-message has read.
+func readText(in *threads.Inbound, h message.Header, raw []byte) {
 	var plain, html string
 	var havePlain, haveHTML bool // an empty body part is still the body
+	// plainRanked says the plain text follows the HTML in the same
+	// multipart/alternative: the sender ranks it the more faithful
+	// (RFC 2046 §5.1.4), so it is the body even when empty. Otherwise an
+	// empty plain part gives way to the HTML, as mail clients show it.
+	var plainRanked bool
+	var htmlPath []int
+	alternatives := map[string]bool{} // paths of multipart/alternative parts
 	var tnef tnefContent
 	parts := 0
 	deadline := time.Now().Add(maxParseTime)
@@ -246,11 +255,13 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		t, name := p.mediaType, p.filename
 		markReportPart(in, t)
 		if strings.HasPrefix(t, "multipart/") {
-			if fixed := reparseMultipart(part, p); fixed != nil {
-				in.Problems = append(in.Problems, fmt.Sprintf("part %v: malformed Content-Type; read with boundary %q", path, p.params["boundary"]))
-				return walkParts(fixed, path, nil, visit, &in.Problems)
+			if t == "multipart/alternative" {
+				alternatives[fmt.Sprint(path)] = true
 			}
-			return nil
+			if !p.strict && p.params["boundary"] != "" {
+				in.Problems = append(in.Problems, fmt.Sprintf("part %v: malformed Content-Type; read with boundary %q", path, p.params["boundary"]))
+			}
+			return nil // its parts are visited next
 		}
 		if p.disposition == "attachment" || !strings.HasPrefix(t, "text/") || name != "" && p.disposition != "inline" {
 			a := readAttachment(in, path, part)
@@ -278,16 +289,19 @@ func readText(in *threads.Inbound, e *message.Entity) {
 		text := partText(&in.Problems, path, p, decodeOddEncoding(in, path, part.Header, b), unknownCharset)
 		if t == "text/plain" {
 			plain, havePlain = text, true
+			plainRanked = haveHTML && len(htmlPath) == len(path) && len(path) > 0 &&
+				slices.Equal(htmlPath[:len(path)-1], path[:len(path)-1]) && alternatives[fmt.Sprint(path[:len(path)-1])]
 		} else {
-			html, haveHTML = text, true
+			html, haveHTML, htmlPath = text, true, path
 		}
 		return nil
 	}
-	if err := walkParts(e, nil, nil, visit, &in.Problems); err != nil {
+	root := splitMessage(raw, h, bodyStart(raw), splitLimits{parts: maxParts, depth: maxDepth})
+	if err := walkParts(root, nil, visit); err != nil {
 		in.Problems = append(in.Problems, err.Error())
 	}
 	switch {
-	case plain != "":
+	case plain != "" || havePlain && plainRanked:
 		in.Text = plain
 	case html != "":
 		in.Text = htmlToText(html)
@@ -331,6 +345,22 @@ func validText(b []byte) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// bodyStart returns the offset of the body as go-message reads the header:
+// just after the first empty line, or the end when there is none.
+func bodyStart(raw []byte) int {
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			break
+		}
+		if j == 0 || j == 1 && raw[i] == '\r' {
+			return i + j + 1
+		}
+		i += j + 1
+	}
+	return len(raw)
 }
 
 // headerEnd returns the offset of the body: just after the first empty line.

@@ -1,11 +1,7 @@
 package mailin
 
 import (
-	"bytes"
-	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/url"
 	"regexp"
 	"sort"
@@ -152,102 +148,18 @@ func bareAddress(v string) string {
 	return ""
 }
 
-// reparseMultipart gives a multipart whose Content-Type go-message could
-// not parse (a duplicate or malformed parameter) a clean one, so its parts
-// are read after all. It returns nil when there is nothing to do.
-func reparseMultipart(part *message.Entity, p partInfo) *message.Entity {
-	boundary := p.params["boundary"]
-	if p.strict || boundary == "" || !strings.HasPrefix(p.mediaType, "multipart/") {
-		return nil
-	}
-	h := part.Header.Copy()
-	h.Set("Content-Type", mime.FormatMediaType(p.mediaType, map[string]string{"boundary": boundary}))
-	h.Del("Content-Transfer-Encoding") // the body is read as is, as go-message reads any multipart
-	e, err := message.New(h, part.Body)
-	if err != nil || e.MultipartReader() == nil {
-		return nil
-	}
-	return e
-}
-
-// walkParts is message.Entity.Walk with two differences that keep parts
-// of damaged mail. A damaged multipart (a missing close delimiter,
-// go-message #129, or a malformed part header) ends only itself: its
-// parent's later parts are still read, because the parent's reader stops
-// at its own boundary whatever the child did. And parts are split by the
-// standard library's mime/multipart, which, as RFC 2046 §5.1.1 says, takes
-// a delimiter only when white space or "--" follows it: go-message's copy
-// ends a part at any "-", so an inner boundary that begins with the outer
-// one ("--b" and "--b-1", as real mailers generate them) cut messages short.
-func walkParts(e *message.Entity, path []int, entityErr error, visit message.WalkFunc, problems *[]string) error {
-	if err := visit(path, e, entityErr); err != nil {
+// walkParts visits p and, depth first, the parts of every multipart in it,
+// as message.Entity.Walk does for the tree our splitter read (see
+// multipart.go).
+func walkParts(p *mimePart, path []int, visit message.WalkFunc) error {
+	e, err := p.entity()
+	if err := visit(path, e, err); err != nil {
 		return err
 	}
-	if entityErr != nil && !message.IsUnknownCharset(entityErr) && !message.IsUnknownEncoding(entityErr) {
-		return nil
-	}
-	t, params, err := e.Header.ContentType()
-	if err != nil || !strings.HasPrefix(strings.ToLower(t), "multipart/") || params["boundary"] == "" {
-		return nil
-	}
-	// The body is read once so that, should the standard library refuse a
-	// part's header (a control character in a filename, say), go-message's
-	// more lenient reader can take over from that part.
-	body, err := io.ReadAll(e.Body)
-	if err != nil {
-		*problems = append(*problems, fmt.Sprintf("part %v: %v", path, err))
-	}
-	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	for i := 0; ; i++ {
-		raw, err := mr.NextRawPart()
-		if err == io.EOF {
-			return nil
-		}
-		sub := append(append([]int(nil), path...), i)
-		if err != nil {
-			*problems = append(*problems, fmt.Sprintf("part %v: %v; read leniently from here", sub, err))
-			return walkLenient(e.Header, body, path, i, visit, problems)
-		}
-		var h message.Header
-		for k, vs := range raw.Header {
-			for _, v := range vs {
-				h.Add(k, v)
-			}
-		}
-		part, err := message.New(h, raw)
-		if err := walkParts(part, sub, err, visit, problems); err != nil {
+	for i, part := range p.parts {
+		if err := walkParts(part, append(path[:len(path):len(path)], i), visit); err != nil {
 			return err
 		}
 	}
-}
-
-// walkLenient visits the parts of a multipart body from part number from
-// on, split by go-message, which accepts header lines the standard
-// library refuses.
-func walkLenient(h message.Header, body []byte, path []int, from int, visit message.WalkFunc, problems *[]string) error {
-	e, err := message.New(h, bytes.NewReader(body))
-	if err != nil && e == nil {
-		return nil
-	}
-	mr := e.MultipartReader()
-	if mr == nil {
-		return nil
-	}
-	for i := 0; ; i++ {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return nil
-		}
-		sub := append(append([]int(nil), path...), i)
-		if err != nil && part == nil {
-			*problems = append(*problems, fmt.Sprintf("part %v: %v; the rest of this multipart is kept raw only", sub, err))
-			return nil
-		}
-		if i < from {
-			continue
-		}
-		if err := walkParts(part, sub, err, visit, problems); err != nil {
-			return err
-		}
-	}
+	return nil
 }
