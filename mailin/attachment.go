@@ -66,9 +66,9 @@ func attachmentAt(raw []byte, path []int) ([]byte, error) {
 		return nil, err
 	}
 	var data []byte
-	var problems []string
 	var in threads.Inbound
-	err = walkParts(e, nil, nil, func(p []int, part *message.Entity, _ error) error {
+	root := splitMessage(parseable, e.Header, bodyStart(parseable), splitLimits{parts: maxParts, depth: maxDepth})
+	err = walkParts(root, nil, func(p []int, part *message.Entity, _ error) error {
 		if !slices.Equal(p, path) || part == nil {
 			return nil
 		}
@@ -78,7 +78,7 @@ func attachmentAt(raw []byte, path []int) ([]byte, error) {
 		}
 		data = decodeOddEncoding(&in, p, part.Header, b)
 		return errFound
-	}, &problems)
+	})
 	if errors.Is(err, errFound) {
 		return data, nil
 	}
