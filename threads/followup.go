@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"casegate/mailout"
 	"casegate/templates"
 )
 
 // followupQueries are the names of the follow-up queries in queries.sql.
-var followupQueries = []string{"followup-state", "delete-followup-timers", "insert-followup-timer",
+var followupQueries = []string{"followup-state", "replan-followup", "insert-followup-timer",
 	"record-followup", "close-resolved", "opt-out-followup", "insert-rating", "case-language"}
 
 // FollowupOptions configures what happens after a case is resolved; zero
@@ -69,14 +70,14 @@ type followupState struct {
 // every filing, status change and sweep keeps it current. It reports
 // whether it queued mail.
 func (s *Store) followupChanged(ctx context.Context, tx *sqlx.Tx, caseID int64, now time.Time) (bool, error) {
-	var st followupState
-	if err := tx.GetContext(ctx, &st, s.q["followup-state"], caseID); err != nil {
+	var st struct {
+		followupState
+		Cleared pq.StringArray `db:"cleared"`
+	}
+	if err := s.row(ctx, tx, "replan-followup", caseID).StructScan(&st); err != nil {
 		return false, fmt.Errorf("case %d: follow-up state: %w", caseID, err)
 	}
-	var cleared []string
-	if err := tx.SelectContext(ctx, &cleared, s.q["delete-followup-timers"], caseID); err != nil {
-		return false, fmt.Errorf("case %d: clear follow-up timers: %w", caseID, err)
-	}
+	cleared := []string(st.Cleared)
 	if st.Status != StatusResolved || !st.ResolvedAt.Valid {
 		if len(cleared) == 0 {
 			return false, nil

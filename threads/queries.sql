@@ -358,8 +358,17 @@ SELECT c.status, c.resolved_at,
     (SELECT f.fired_at FROM followups f WHERE f.case_id = c.id AND f.step = 'ask' AND f.since = c.resolved_at) AS asked_at
 FROM cases c WHERE c.id = $1;
 
--- name: delete-followup-timers
-DELETE FROM timers WHERE case_id = $1 AND rule LIKE 'followup:%' RETURNING rule;
+-- name: replan-followup
+-- followup-state and delete-followup-timers in one round trip: the state,
+-- and the follow-up timers it cleared to plan them again.
+WITH cleared AS (
+    DELETE FROM timers WHERE case_id = $1 AND rule LIKE 'followup:%' RETURNING rule
+)
+SELECT c.status, c.resolved_at,
+    EXISTS (SELECT 1 FROM participants p WHERE p.case_id = c.id AND p.address = c.customer AND p.no_followup) AS opted_out,
+    (SELECT f.fired_at FROM followups f WHERE f.case_id = c.id AND f.step = 'ask' AND f.since = c.resolved_at) AS asked_at,
+    ARRAY(SELECT rule FROM cleared ORDER BY rule) AS cleared
+FROM cases c WHERE c.id = $1;
 
 -- name: insert-followup-timer
 INSERT INTO timers (case_id, rule, since, due_at) VALUES ($1, $2, $3, $4);
