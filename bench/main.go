@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type env struct {
 	pgBin    string // PostgreSQL binaries (pgbench)
 	quick    bool   // smoke run: tiny sizes, one run each
 	profile  string // directory for CPU profiles of the gateway, or ""
+	smtpConc []int  // connection counts of scenario 1
 	runs     int
 	work     string // scratch directory
 }
@@ -44,11 +46,19 @@ func main() {
 	flag.StringVar(&e.pgBin, "pgbin", "", "PostgreSQL bin directory (pgbench)")
 	flag.BoolVar(&e.quick, "quick", false, "smoke run: small sizes, one run each")
 	flag.StringVar(&e.profile, "profile", "", "write CPU profiles of the gateway under load to this directory")
+	conc := flag.String("smtp-conc", "1,8,32", "connection counts of the SMTP ingest scenario")
 	out := flag.String("out", "bench/results", "directory for the report")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
 	flag.Parse()
 	if e.adminURL == "" || e.casegate == "" {
 		log.Fatal("bench: -pg and -casegate are required (use make bench)")
+	}
+	for _, c := range strings.Split(*conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			log.Fatalf("bench: -smtp-conc %q: want numbers like 1,8,32", *conc)
+		}
+		e.smtpConc = append(e.smtpConc, n)
 	}
 	e.runs = 3
 	if e.quick {

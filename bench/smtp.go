@@ -191,7 +191,7 @@ func runSMTPIngest(ctx context.Context, e *env, r *report) error {
 		total = map[int]int{1: 50, 8: 200, 32: 320}
 	}
 	sec := section{Title: "1. SMTP ingest (10 KB mails, 30 % replies, 20 % with attachment; durable: 250 after commit)"}
-	for _, conc := range []int{1, 8, 32} {
+	for _, conc := range e.smtpConc {
 		var rates, p50s, p99s, rss, cpu []float64
 		for run := 0; run < e.runs; run++ {
 			dbURL, err := e.freshDatabase("smtp")

@@ -145,7 +145,10 @@ type Options struct {
 	// BatchSize is the most messages filed in one transaction while Run is
 	// running (group commit); default 64, 1 turns batching off.
 	BatchSize int
-	// Committers is how many batches may be filed at once; default 4.
+	// Committers is how many batches may be filed at once; default 16.
+	// A batch's filings run one after another on one connection, so more
+	// committers let PostgreSQL work on more of them at a time; each still
+	// shares its commit with whatever queued while the last one ran.
 	Committers int
 	// BatchTimeout bounds one shared transaction; default 30 seconds.
 	BatchTimeout time.Duration
@@ -230,7 +233,7 @@ func NewStore(opts Options) (*Store, error) {
 		opts.BatchSize = 64
 	}
 	if opts.Committers == 0 {
-		opts.Committers = 4
+		opts.Committers = 16
 	}
 	if opts.BatchTimeout == 0 {
 		opts.BatchTimeout = defaultBatchTimeout
