@@ -289,6 +289,11 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 	if w.aborted != nil {
 		return 0, w.aborted
 	}
+	if fetchErr == nil {
+		// The window stops taking messages when the poller stops; those
+		// it did not take are not done.
+		fetchErr = ctx.Err()
+	}
 	var filed, quarantined imap.UIDSet
 	for uid, out := range w.outcomes {
 		switch {
