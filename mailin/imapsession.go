@@ -295,9 +295,10 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 		fetchErr = ctx.Err()
 	}
 	var filed, quarantined imap.UIDSet
-	for uid, out := range w.outcomes {
+	for _, uid := range uids { // in order, so the sets are compact ranges
+		out, ok := w.outcomes[uid]
 		switch {
-		case out.err != nil:
+		case !ok || out.err != nil:
 		case out.quarantined:
 			quarantined.AddNum(uid)
 		default:
