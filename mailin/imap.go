@@ -85,9 +85,16 @@ type IMAPOptions struct {
 	// MaxMessageBytes: larger messages are quarantined (header kept) rather
 	// than loaded; default 25 MiB.
 	MaxMessageBytes int64
-	// BatchSize is how many UIDs are handled per round (bodies are streamed
-	// one at a time); default 100.
+	// BatchSize is how many UIDs are handled per round: fetched in one
+	// UID FETCH, and flagged, moved or deleted together once all of them
+	// are filed; default 500.
 	BatchSize int
+	// Concurrency is how many messages of a round are filed at once, so
+	// their filings share the store's group commits; default 16. At most
+	// MaxMessageBytes of message data is in flight (one message always is).
+	// Messages are filed in UID order only as far as threading needs: a
+	// reply waits for the commit of a message it refers to.
+	Concurrency int
 	// FileTimeout bounds filing one message; default 1 minute.
 	FileTimeout time.Duration
 	// MaxFileAttempts: a message whose filing failed this many times in a row
@@ -129,9 +136,11 @@ type imapHooks struct {
 // IMAPPoller files mail from the mailboxes of one IMAP account (RFC 9051).
 // Each mailbox is polled by at most one casegate instance at a time,
 // through a PostgreSQL advisory lock; a message is flagged, moved or deleted
-// only after its filing has committed, so a crash at any point loses
+// only after its filing has committed, and the stored last UID passes only
+// messages that are committed and acted on, so a crash at any point loses
 // nothing, and exactly-once filing (Message-ID + body hash) makes the
-// re-fetch after a crash file nothing twice.
+// re-fetch after a crash file nothing twice. Messages of one round are
+// filed concurrently (Concurrency) so that they share commits.
 type IMAPPoller struct {
 	opts IMAPOptions
 	q    map[string]string
@@ -191,7 +200,10 @@ func NewIMAPPoller(opts IMAPOptions) (*IMAPPoller, error) {
 		opts.MaxMessageBytes = 25 << 20
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 100
+		opts.BatchSize = 500
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
 	}
 	if opts.MaxFileAttempts <= 0 {
 		opts.MaxFileAttempts = 5

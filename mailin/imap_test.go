@@ -375,19 +375,22 @@ func TestIMAPUIDValidityResetNoDuplicates(t *testing.T) {
 	}
 }
 
-// casegate dies between a commit and the move: after a restart each
-// message is filed exactly once, nothing is acknowledged twice, and all are
-// moved.
+// casegate dies between a commit and the move, with other filings of the
+// window in flight: after a restart each message is filed exactly once,
+// nothing is acknowledged twice, and all are moved.
 func TestIMAPCrashBetweenCommitAndMove(t *testing.T) {
 	e := newIMAPEnv(t)
-	e.dovecot.Append(t, "INBOX", testMessages(5, "crash")...)
+	const total, killAt = 20, 5
+	e.dovecot.Append(t, "INBOX", testMessages(total, "crash")...)
+	runGroupCommit(t, e.store)
 	opts := e.options(t)
+	opts.Concurrency = 4
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var filed atomic.Int32
 	errKilled := errors.New("killed by the test")
 	opts.hooks.afterFile = func(string, imap.UID) error {
-		if filed.Add(1) == 3 {
+		if filed.Add(1) == killAt {
 			cancel() // the process is gone: nothing after this point runs
 			return errKilled
 		}
@@ -404,20 +407,153 @@ func TestIMAPCrashBetweenCommitAndMove(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the first poller did not stop at the kill point")
 	}
-	if n := countInbound(t, e.db); n != 3 {
-		t.Fatalf("%d messages committed before the kill, want 3", n)
+	// The filings in flight beside the killed one may commit too.
+	if n := countInbound(t, e.db); n < killAt || n > killAt+opts.Concurrency-1 {
+		t.Fatalf("%d messages committed before the kill, want %d to %d", n, killAt, killAt+opts.Concurrency-1)
 	}
-	if n := e.dovecot.Count(t, "INBOX"); n != 5 {
-		t.Fatalf("INBOX has %d messages after the kill, want 5 (nothing moved)", n)
+	if n := e.dovecot.Count(t, "INBOX"); n != total {
+		t.Fatalf("INBOX has %d messages after the kill, want %d (nothing moved)", n, total)
+	}
+	var last int64
+	e.db.Get(&last, `SELECT last_uid FROM imap_mailboxes`)
+	if last != 0 {
+		t.Fatalf("last_uid is %d after the kill; nothing was acted on, so it must stay 0", last)
 	}
 
 	restarted := e.options(t)
 	startPoller(t, restarted)
 	waitFor(t, 60*time.Second, "INBOX to be empty after the restart", func() bool { return e.dovecot.Count(t, "INBOX") == 0 })
-	if n := e.dovecot.Count(t, "Processed"); n != 5 {
-		t.Fatalf("Processed has %d messages, want 5", n)
+	if n := e.dovecot.Count(t, "Processed"); n != total {
+		t.Fatalf("Processed has %d messages, want %d", n, total)
 	}
-	assertExactlyOnce(t, e.db, 5)
+	assertExactlyOnce(t, e.db, total)
+}
+
+// flakyFiler fails the first filing of one message (as a lost database
+// connection would) and delays another's, and checks before each filing of
+// either that the message is still in INBOX and the stored last UID has not
+// passed it: concurrent filing must never act on, or count as done, a
+// message that has not committed.
+type flakyFiler struct {
+	Filer
+	db               *sqlx.DB
+	fail, slow       string // Message-IDs
+	mu               sync.Mutex
+	checker          *imapclient.Client
+	failed           bool
+	problems, checks []string
+}
+
+func (f *flakyFiler) File(ctx context.Context, in *threads.Inbound) (threads.Filed, error) {
+	if in.MessageID != f.fail && in.MessageID != f.slow {
+		return f.Filer.File(ctx, in)
+	}
+	f.mu.Lock()
+	res, err := f.checker.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: in.MessageID}}}, nil).Wait()
+	var last int64
+	f.db.Get(&last, `SELECT last_uid FROM imap_mailboxes`)
+	f.checks = append(f.checks, in.MessageID)
+	switch {
+	case err != nil:
+		f.problems = append(f.problems, fmt.Sprintf("%s: search INBOX: %v", in.MessageID, err))
+	case len(res.AllUIDs()) != 1:
+		f.problems = append(f.problems, fmt.Sprintf("%s: not in INBOX before its filing committed", in.MessageID))
+	case int64(res.AllUIDs()[0]) <= last:
+		f.problems = append(f.problems, fmt.Sprintf("%s: uid %d, but last_uid is already %d before its filing committed", in.MessageID, res.AllUIDs()[0], last))
+	}
+	fail := in.MessageID == f.fail && !f.failed
+	f.failed = f.failed || fail
+	f.mu.Unlock()
+	if fail {
+		return threads.Filed{}, errors.New("connection to the database lost (injected by the test)")
+	}
+	if in.MessageID == f.slow {
+		time.Sleep(1500 * time.Millisecond) // the rest of its window commits meanwhile
+	}
+	return f.Filer.File(ctx, in)
+}
+
+// Messages are filed concurrently in windows: a failed filing in the middle
+// of a window and a slow one do not let the poller move either before it
+// committed, the stored last UID never passes them, and in the end every
+// message is filed once and moved.
+func TestIMAPConcurrentFilingActsOnlyOnCommitted(t *testing.T) {
+	e := newIMAPEnv(t)
+	const total = 300
+	e.dovecot.Append(t, "INBOX", testMessages(total, "window")...)
+	runGroupCommit(t, e.store)
+	checker := e.dovecot.Client(t)
+	if _, err := checker.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	f := &flakyFiler{Filer: e.store, db: e.db, checker: checker,
+		fail: "window-37@example.net", slow: "window-150@example.net"}
+	opts := e.options(t)
+	opts.Filer = f
+	opts.BatchSize = 100
+	opts.Concurrency = 8
+	opts.Logger = testLogger(t, slog.LevelWarn)
+	startPoller(t, opts)
+	waitFor(t, 3*time.Minute, "the mailbox to drain", func() bool {
+		return countInbound(t, e.db) == total && e.dovecot.Count(t, "INBOX") == 0
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.problems) > 0 {
+		t.Fatal(strings.Join(f.problems, "\n"))
+	}
+	// The failed message is filed twice over (failed, then filed); the slow
+	// one once.
+	if len(f.checks) != 3 {
+		t.Fatalf("checked %d filings (%q), want 3", len(f.checks), f.checks)
+	}
+	if n := e.dovecot.Count(t, "Processed"); n != total {
+		t.Fatalf("Processed has %d messages, want %d", n, total)
+	}
+	assertExactlyOnce(t, e.db, total)
+}
+
+// A reply that arrives in the same window as the message it answers is
+// filed after that message commits, so it joins its case as it would
+// have when messages were filed one at a time.
+func TestIMAPConcurrentFilingKeepsRepliesOnTheirCase(t *testing.T) {
+	e := newIMAPEnv(t)
+	const pairs = 40
+	var msgs [][]byte
+	for i := 1; i <= pairs; i++ {
+		msgs = append(msgs, testMessage(i, "thread"), []byte(fmt.Sprintf("From: Customer %[1]d <customer%[1]d@example.net>\r\n"+
+			"To: %[2]s\r\n"+
+			"Subject: Re: Problem %[1]d (thread)\r\n"+
+			"Message-ID: <thread-reply-%[1]d@example.net>\r\n"+
+			"In-Reply-To: <thread-%[1]d@example.net>\r\n"+
+			"References: <thread-%[1]d@example.net>\r\n"+
+			"\r\n"+
+			"Also, the toner is smoking.\r\n", i, dovecottest.Username)))
+	}
+	e.dovecot.Append(t, "INBOX", msgs...)
+	runGroupCommit(t, e.store)
+	opts := e.options(t)
+	opts.Concurrency = 16
+	opts.Logger = testLogger(t, slog.LevelWarn)
+	startPoller(t, opts)
+	waitFor(t, 2*time.Minute, "the mailbox to drain", func() bool {
+		return countInbound(t, e.db) == 2*pairs && e.dovecot.Count(t, "INBOX") == 0
+	})
+	var split []string
+	if err := e.db.Select(&split, `SELECT r.message_id FROM messages r JOIN messages o ON o.message_id = 'thread-' || substr(r.message_id, 14)
+		WHERE r.message_id LIKE 'thread-reply-%' AND r.case_id <> o.case_id ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	if len(split) > 0 {
+		t.Fatalf("replies filed on a case other than their original's: %q", split)
+	}
+	var cases int
+	if err := e.db.Get(&cases, `SELECT count(DISTINCT case_id) FROM messages WHERE direction = 'inbound'`); err != nil {
+		t.Fatal(err)
+	}
+	if cases != pairs {
+		t.Fatalf("%d cases for %d threads", cases, pairs)
+	}
 }
 
 // Dovecot restarts while a backlog drains: the poller reconnects and every
@@ -564,21 +700,34 @@ func TestIMAPBacklogDrains(t *testing.T) {
 		total = n
 	}
 	seedStart := time.Now()
-	e.dovecot.Append(t, "INBOX", testMessages(total, "backlog")...)
-	t.Logf("seeded %d messages by APPEND in %v", total, time.Since(seedStart).Round(time.Millisecond))
+	e.dovecot.Deliver(t, "INBOX", testMessages(total, "backlog")...)
+	t.Logf("seeded %d messages into the Maildir in %v", total, time.Since(seedStart).Round(time.Millisecond))
+	runGroupCommit(t, e.store) // as casegate serve does
 	opts := e.options(t)
 	opts.Logger = testLogger(t, slog.LevelWarn)
 	timed := &timingFiler{Filer: e.store}
 	opts.Filer = timed
 	start := time.Now()
 	startPoller(t, opts)
-	waitFor(t, 5*time.Minute, "the backlog to drain", func() bool {
+	// Generous on a loaded machine: 100 ms a message, at least 5 minutes.
+	waitFor(t, max(5*time.Minute, time.Duration(total)*100*time.Millisecond), "the backlog to drain", func() bool {
 		return countInbound(t, e.db) == total && e.dovecot.Count(t, "INBOX") == 0
 	})
 	elapsed := time.Since(start)
 	t.Logf("drained %d messages in %v: %.0f messages/s (filed, acknowledged and moved); threads.Store.File took %v of it",
 		total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), time.Duration(timed.nanos.Load()).Round(time.Millisecond))
 	assertExactlyOnce(t, e.db, total)
+}
+
+// runGroupCommit runs the store's committers until the test ends, as
+// casegate serve does, so that concurrent filings share commits. Call it
+// before startPoller: cleanups run last-in first-out, so the pollers stop
+// before the committers.
+func runGroupCommit(t *testing.T, store *threads.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- store.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // A message that cannot be filed goes to the quarantine folder and table,

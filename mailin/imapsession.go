@@ -14,6 +14,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -34,8 +35,25 @@ type mailboxState struct {
 	lastUID     imap.UID // every UID up to here was filed (or quarantined) and acted on
 	// failures counts failed filings per UID (reset on UIDVALIDITY change),
 	// so a message that can never be filed is quarantined, not retried
-	// forever.
+	// forever. Concurrent filings count under mu.
+	mu       sync.Mutex
 	failures map[imap.UID]int
+}
+
+// countFailure adds delta to uid's failed filings and returns the count.
+func (st *mailboxState) countFailure(uid imap.UID, delta int) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.failures[uid] += delta
+	return st.failures[uid]
+}
+
+func (st *mailboxState) forgetFailures(uids ...imap.UID) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, uid := range uids {
+		delete(st.failures, uid)
+	}
 }
 
 // session is one connection: log in, select the mailbox, file everything
@@ -150,7 +168,9 @@ func (p *IMAPPoller) loadState(ctx context.Context, log *slog.Logger, st *mailbo
 		log.Warn("imap: UIDVALIDITY changed; rescanning the mailbox (mail filed before is recognised and not filed again)",
 			"old_uidvalidity", stored, "uidvalidity", uidValidity)
 		st.uidValidity, st.lastUID = uidValidity, 0
+		st.mu.Lock()
 		clear(st.failures)
+		st.mu.Unlock()
 		return p.saveState(ctx, st)
 	}
 	st.uidValidity, st.lastUID = uidValidity, imap.UID(last)
@@ -226,26 +246,32 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 		}
 	}
 
-	var filed, quarantined imap.UIDSet
 	handled := make(map[imap.UID]bool)
+	w := p.newFilingWindow(ctx, log, st)
+	var fetchErr error
 	if len(fits) > 0 {
-		// Bodies are streamed: one message in memory at a time. BODY.PEEK
-		// leaves \Seen alone until the message is filed.
+		want := make(map[imap.UID]bool, len(fits))
+		for _, uid := range fits {
+			want[uid] = true
+		}
+		// Bodies are streamed into the filing window, which holds a
+		// bounded number of them. BODY.PEEK leaves \Seen alone until the
+		// message is filed.
 		cmd := c.Fetch(imap.UIDSetNum(fits...), &imap.FetchOptions{
 			UID:         true,
 			BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 		})
-		for {
+		for !w.stopped() {
 			msg := cmd.Next()
 			if msg == nil {
 				break
 			}
 			uid, raw, err := readFetched(msg, p.opts.MaxMessageBytes)
 			if err != nil {
-				cmd.Close()
-				return 0, err
+				fetchErr = err
+				break
 			}
-			if uid == 0 || raw == nil || !slices.Contains(fits, uid) {
+			if uid == 0 || raw == nil || !want[uid] {
 				continue // unsolicited data for another message
 			}
 			handled[uid] = true
@@ -253,21 +279,42 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 				headerOnly[uid] = tooBig(int64(len(raw)))
 				continue
 			}
-			q, err := p.fileMessage(ctx, log, st, uid, raw)
-			if err != nil {
-				cmd.Close()
-				return 0, err
-			}
-			if q {
-				quarantined.AddNum(uid)
-			} else {
-				filed.AddNum(uid)
-			}
+			w.file(uid, raw)
 		}
-		if err := cmd.Close(); err != nil {
-			return 0, fmt.Errorf("fetch: %w", err)
+		if err := cmd.Close(); err != nil && fetchErr == nil {
+			fetchErr = fmt.Errorf("fetch: %w", err)
 		}
 	}
+	w.wait()
+	if w.aborted != nil {
+		return 0, w.aborted
+	}
+	if fetchErr == nil {
+		// The window stops taking messages when the poller stops; those
+		// it did not take are not done.
+		fetchErr = ctx.Err()
+	}
+	var filed, quarantined imap.UIDSet
+	for _, uid := range uids { // in order, so the sets are compact ranges
+		out, ok := w.outcomes[uid]
+		switch {
+		case !ok || out.err != nil:
+		case out.quarantined:
+			quarantined.AddNum(uid)
+		default:
+			filed.AddNum(uid)
+		}
+	}
+	if err := errors.Join(w.firstError(), fetchErr); err != nil {
+		// What committed is acted on all the same, and the stored last
+		// UID advances over the messages before the first one not done,
+		// so the failure costs only a re-read from that message on.
+		if actErr := p.actAfterCommit(c, filed, quarantined); actErr != nil {
+			return 0, errors.Join(err, actErr)
+		}
+		return 0, errors.Join(err, p.advanceOverDone(ctx, st, uids, sizes, w.outcomes))
+	}
+
 	// A message the server listed but sent no body for is either gone
 	// (expunged meanwhile) or the server failed: then it is tried again,
 	// and quarantined only after MaxFileAttempts, never skipped silently.
@@ -283,11 +330,11 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 			return 0, err
 		}
 		for uid := range still {
-			st.failures[uid]++
-			if st.failures[uid] < p.opts.MaxFileAttempts {
+			n := st.countFailure(uid, 1)
+			if n < p.opts.MaxFileAttempts {
 				return 0, fmt.Errorf("server sent no body for uid %d", uid)
 			}
-			headerOnly[uid] = fmt.Sprintf("the server sent no body for this message %d times", st.failures[uid])
+			headerOnly[uid] = fmt.Sprintf("the server sent no body for this message %d times", n)
 		}
 	}
 	for _, uid := range slices.Sorted(maps.Keys(headerOnly)) {
@@ -303,21 +350,52 @@ func (p *IMAPPoller) drainBatch(ctx context.Context, log *slog.Logger, c *imapcl
 
 	// Every message of the batch is committed (filed or quarantined): only
 	// now is it flagged, moved or deleted.
+	if err := p.actAfterCommit(c, filed, quarantined); err != nil {
+		return 0, err
+	}
+	st.lastUID = uids[len(uids)-1]
+	st.forgetFailures(uids...)
+	return len(uids), p.saveState(ctx, st)
+}
+
+// actAfterCommit applies the after-filing action to filed messages and
+// moves quarantined ones to the quarantine folder; both sets hold only
+// messages whose filing or quarantine row has committed.
+func (p *IMAPPoller) actAfterCommit(c *imapclient.Client, filed, quarantined imap.UIDSet) error {
 	if len(filed) > 0 {
 		if err := p.act(c, filed); err != nil {
-			return 0, fmt.Errorf("%s after filing: %w", p.opts.After, err)
+			return fmt.Errorf("%s after filing: %w", p.opts.After, err)
 		}
 	}
 	if len(quarantined) > 0 {
 		if err := moveMessages(c, quarantined, p.opts.QuarantineTo); err != nil {
-			return 0, fmt.Errorf("move to quarantine folder: %w", err)
+			return fmt.Errorf("move to quarantine folder: %w", err)
 		}
 	}
-	st.lastUID = uids[len(uids)-1]
-	for _, uid := range uids {
-		delete(st.failures, uid)
+	return nil
+}
+
+// advanceOverDone moves the stored last UID over the longest run of the
+// batch's UIDs (in order) that are done: filed or quarantined and acted on,
+// or gone from the mailbox. It never passes a message that is not done, so
+// a crash or a failure leaves nothing behind.
+func (p *IMAPPoller) advanceOverDone(ctx context.Context, st *mailboxState, uids []imap.UID, sizes map[imap.UID]int64, outcomes map[imap.UID]fileOutcome) error {
+	last := st.lastUID
+	for _, uid := range uids { // sorted
+		_, listed := sizes[uid]
+		out, ok := outcomes[uid]
+		if listed && (!ok || out.err != nil) {
+			break
+		}
+		last = uid
 	}
-	return len(uids), p.saveState(ctx, st)
+	if last == st.lastUID {
+		return nil
+	}
+	done := uids[:slices.Index(uids, last)+1]
+	st.lastUID = last
+	st.forgetFailures(done...)
+	return p.saveState(ctx, st)
 }
 
 func fetchSizes(c *imapclient.Client, uids []imap.UID) (map[imap.UID]int64, error) {
@@ -389,14 +467,14 @@ func (p *IMAPPoller) fileMessage(ctx context.Context, log *slog.Logger, st *mail
 	if fileErr == nil {
 		if p.opts.hooks.afterFile != nil {
 			if err := p.opts.hooks.afterFile(st.name, uid); err != nil {
-				return false, err
+				return false, hookAbort{err}
 			}
 		}
 		return false, nil
 	}
-	st.failures[uid]++
+	failures := st.countFailure(uid, 1)
 	permanent := errors.Is(fileErr, errFilingPanicked) || isPermanentDBError(fileErr)
-	if !permanent && st.failures[uid] < p.opts.MaxFileAttempts {
+	if !permanent && failures < p.opts.MaxFileAttempts {
 		return false, fmt.Errorf("file uid %d: %w", uid, fileErr)
 	}
 	if !permanent {
@@ -405,11 +483,11 @@ func (p *IMAPPoller) fileMessage(ctx context.Context, log *slog.Logger, st *mail
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if err := p.opts.DB.PingContext(pctx); err != nil {
-			st.failures[uid]--
+			st.countFailure(uid, -1)
 			return false, fmt.Errorf("file uid %d: %w", uid, fileErr)
 		}
 	}
-	reason := fmt.Sprintf("filing failed %d time(s): %v", st.failures[uid], fileErr)
+	reason := fmt.Sprintf("filing failed %d time(s): %v", failures, fileErr)
 	messageID := ""
 	if in != nil {
 		messageID = in.MessageID

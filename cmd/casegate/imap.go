@@ -29,6 +29,7 @@ type IMAPConfig struct {
 	PollInterval    Duration `toml:"poll_interval"` // default 1m; only without IDLE
 	Trusted         bool     `toml:"trusted"`       // an internal source (staff authority still needs a token)
 	MaxMessageBytes int64    `toml:"max_message_bytes"`
+	Concurrency     int      `toml:"concurrency"` // default 16: messages filed at once
 }
 
 // validateIMAP checks the [[imap]] blocks, fills in defaults and reads
@@ -117,6 +118,9 @@ func (c *Config) validateIMAP() error {
 		if a.MaxMessageBytes == 0 {
 			a.MaxMessageBytes = c.SMTP.MaxMessageBytes
 		}
+		if a.Concurrency < 0 || a.Concurrency > 256 {
+			return bad("concurrency", "%d: use 1 to 256 (default 16)", a.Concurrency)
+		}
 	}
 	return nil
 }
@@ -140,6 +144,7 @@ func newIMAPPollers(c *Config, db *sqlx.DB, filer mailin.Filer, log *slog.Logger
 			Auth:            authenticator(c),
 			Classifier:      c.classifier,
 			MaxMessageBytes: a.MaxMessageBytes,
+			Concurrency:     a.Concurrency,
 			DB:              db,
 			Filer:           filer,
 			Logger:          log,

@@ -104,6 +104,7 @@ func TestIMAPConfigErrorsNameTheKey(t *testing.T) {
 		{`address = "imap.example.com:993"` + "\nusername = \"u\"\npassword = \"p\"\nafter = \"archive\"", "imap[0].after"},
 		{`address = "imap.example.com:993"` + "\nusername = \"u\"\npassword = \"p\"\nmailboxes = [\"INBOX\", \"Processed\"]", "imap[0].move_to"},
 		{`address = "imap.example.com:993"` + "\nusername = \"u\"\npassword = \"p\"\npoll_interval = \"10ms\"", "imap[0].poll_interval"},
+		{`address = "imap.example.com:993"` + "\nusername = \"u\"\npassword = \"p\"\nconcurrency = -1", "imap[0].concurrency"},
 		{`address = "imap.example.com:993"` + "\nusername = \"u\"\npassword = \"p\"\nfolder = \"x\"", "unknown key"},
 	}
 	for _, tc := range cases {
