@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // SweeperOptions configures a Sweeper; zero values are the defaults.
@@ -107,13 +109,20 @@ func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err er
 	if err := tx.SelectContext(ctx, &claimed, s.q["claim-due-timers"], now, w.opts.BatchSize); err != nil {
 		return 0, 0, fmt.Errorf("sweep: claim due timers: %w", err)
 	}
-	queued := false
+	var ids []int64
 	seen := make(map[int64]bool)
 	for _, caseID := range claimed {
-		if seen[caseID] {
-			continue // several rules due on one case: one evaluation fires them all
+		if !seen[caseID] { // several rules due on one case: one evaluation fires them all
+			seen[caseID] = true
+			ids = append(ids, caseID)
 		}
-		seen[caseID] = true
+	}
+	slow, queued, err := w.sweepBatch(ctx, tx, ids, now)
+	if err != nil {
+		return len(claimed), 0, err
+	}
+	evaluated = len(ids) - len(slow)
+	for _, caseID := range slow {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_case"); err != nil {
 			return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
 		}
@@ -143,4 +152,33 @@ func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err er
 		s.opts.AfterCommit()
 	}
 	return len(claimed), evaluated, nil
+}
+
+// sweepBatch fires what is due on the claimed cases ids set by set
+// (sweepbatch.go) and returns the cases left for the per-case path. When the
+// batch fails (one bad case, a cycle recorded meanwhile) it is undone to its
+// savepoint and every case takes the per-case path, which isolates the
+// failure to its case.
+func (w *Sweeper) sweepBatch(ctx context.Context, tx *sqlx.Tx, ids []int64, now time.Time) (slow []int64, queued bool, err error) {
+	if len(ids) == 0 {
+		return nil, false, nil
+	}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_batch"); err != nil {
+		return nil, false, fmt.Errorf("sweep: %w", err)
+	}
+	slow, queued, err = w.store.sweepBatch(ctx, tx, ids, now)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, fmt.Errorf("sweep: %w", err)
+		}
+		w.opts.Logger.Warn("escalation: batch failed; case by case", "cases", len(ids), "err", err)
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_batch"); err != nil {
+			return nil, false, fmt.Errorf("sweep: %w", err)
+		}
+		return ids, false, nil
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_batch"); err != nil {
+		return nil, false, fmt.Errorf("sweep: %w", err)
+	}
+	return slow, queued, nil
 }
