@@ -32,6 +32,9 @@ type Sweeper struct {
 	store *Store
 	opts  SweeperOptions
 	wake  chan struct{}
+	// caseByCase makes every case take the per-case path: the reference
+	// the set-based path is tested against.
+	caseByCase bool
 }
 
 // NewSweeper returns a sweeper of store's timers; run it with Run.
@@ -160,8 +163,8 @@ func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err er
 // savepoint and every case takes the per-case path, which isolates the
 // failure to its case.
 func (w *Sweeper) sweepBatch(ctx context.Context, tx *sqlx.Tx, ids []int64, now time.Time) (slow []int64, queued bool, err error) {
-	if len(ids) == 0 {
-		return nil, false, nil
+	if len(ids) == 0 || w.caseByCase {
+		return ids, false, nil
 	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_batch"); err != nil {
 		return nil, false, fmt.Errorf("sweep: %w", err)
@@ -171,10 +174,10 @@ func (w *Sweeper) sweepBatch(ctx context.Context, tx *sqlx.Tx, ids []int64, now 
 		if ctx.Err() != nil {
 			return nil, false, fmt.Errorf("sweep: %w", err)
 		}
-		w.opts.Logger.Warn("escalation: batch failed; case by case", "cases", len(ids), "err", err)
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_batch"); err != nil {
-			return nil, false, fmt.Errorf("sweep: %w", err)
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_batch"); rerr != nil {
+			return nil, false, fmt.Errorf("sweep: %w (after %w)", rerr, err)
 		}
+		w.opts.Logger.Warn("escalation: batch failed; case by case", "cases", len(ids), "err", err)
 		return ids, false, nil
 	}
 	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_batch"); err != nil {
