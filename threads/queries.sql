@@ -424,8 +424,10 @@ SELECT c.id, c.status, c.priority, c.category, c.risk, c.opened_at, c.staff_resp
           AND NOT EXISTS (SELECT 1 FROM participants p
                           WHERE p.case_id = c.id AND p.address = m.from_address AND p.role IN ('staff', 'pr'))
     ), CAST('{}' AS bigint[])) AS unanswered,
+    -- LIMIT 1, not EXISTS: under the OR the planner hashes an EXISTS,
+    -- which reads every timer.
     (c.status = 'resolved' AND c.resolved_at IS NOT NULL
-     OR EXISTS (SELECT 1 FROM timers t WHERE t.case_id = c.id AND t.rule LIKE 'followup:%')) AS followup,
+     OR COALESCE((SELECT true FROM timers t WHERE t.case_id = c.id AND t.rule LIKE 'followup:%' LIMIT 1), false)) AS followup,
     c.subject, c.customer,
     COALESCE((SELECT name FROM participants p WHERE p.case_id = c.id AND p.address = c.customer), '') AS customer_name,
     EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
@@ -508,9 +510,11 @@ ORDER BY e.n;
 DELETE FROM timers WHERE case_id = ANY(CAST($1 AS bigint[])) AND rule NOT LIKE 'followup:%';
 
 -- name: sweep-insert-timers
--- As insert-timers for many cases ($1–$4, one element per deadline).
+-- As insert-timers for many cases ($1–$4, one element per deadline). A
+-- probe per row, not NOT EXISTS: that the planner may turn into a hash of
+-- every escalation ever recorded.
 INSERT INTO timers (case_id, rule, since, due_at)
 SELECT t.case_id, t.rule, t.since, t.due_at
 FROM unnest(CAST($1 AS bigint[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]), CAST($4 AS timestamptz[]))
      AS t(case_id, rule, since, due_at)
-WHERE NOT EXISTS (SELECT 1 FROM escalations e WHERE e.case_id = t.case_id AND e.rule = t.rule AND e.since = t.since);
+WHERE (SELECT true FROM escalations e WHERE e.case_id = t.case_id AND e.rule = t.rule AND e.since = t.since LIMIT 1) IS NULL;
