@@ -95,11 +95,12 @@ func (w *Sweeper) Run(ctx context.Context) error {
 }
 
 // SweepDue sweeps until nothing is due, Workers batches at a time, and
-// returns how many cases it evaluated. It stops at the first failed batch;
-// the batches committed before it stay.
+// returns how many cases it evaluated. A worker stops at its first failed
+// batch, which leaves nothing behind; the other finishes its own (no point
+// cancelling a batch about to commit), and the first error is returned.
 func (w *Sweeper) SweepDue(ctx context.Context) (int, error) {
 	var evaluated atomic.Int64
-	g, ctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	for range w.opts.Workers {
 		g.Go(func() error {
 			for {
