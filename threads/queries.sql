@@ -506,15 +506,22 @@ FROM unnest(CAST($2 AS bigint[]), CAST($3 AS text[]), CAST($4 AS bigint[]), CAST
 ORDER BY e.n;
 
 -- name: sweep-delete-timers
--- As delete-timers for the cases $1.
-DELETE FROM timers WHERE case_id = ANY(CAST($1 AS bigint[])) AND rule NOT LIKE 'followup:%';
+-- As delete-timers for the cases $1, but keeping the deadlines their new
+-- plans hold ($2, $3: case and rule of each), which sweep-upsert-timers
+-- updates in place: most are unchanged, and rewriting them would churn
+-- the timers_due index every claim scans.
+DELETE FROM timers t
+WHERE t.case_id = ANY(CAST($1 AS bigint[])) AND t.rule NOT LIKE 'followup:%'
+  AND NOT EXISTS (SELECT 1 FROM unnest(CAST($2 AS bigint[]), CAST($3 AS text[])) AS k(case_id, rule)
+                  WHERE k.case_id = t.case_id AND k.rule = t.rule);
 
--- name: sweep-insert-timers
--- As insert-timers for many cases ($1–$4, one element per deadline). A
--- probe per row, not NOT EXISTS: that the planner may turn into a hash of
--- every escalation ever recorded.
+-- name: sweep-upsert-timers
+-- As insert-timers for many cases ($1–$4, one element per deadline, the
+-- cycles fired already left out by the caller, who read them under the
+-- case locks).
 INSERT INTO timers (case_id, rule, since, due_at)
 SELECT t.case_id, t.rule, t.since, t.due_at
 FROM unnest(CAST($1 AS bigint[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]), CAST($4 AS timestamptz[]))
      AS t(case_id, rule, since, due_at)
-WHERE (SELECT true FROM escalations e WHERE e.case_id = t.case_id AND e.rule = t.rule AND e.since = t.since LIMIT 1) IS NULL;
+ON CONFLICT (case_id, rule) DO UPDATE SET since = EXCLUDED.since, due_at = EXCLUDED.due_at
+WHERE timers.since <> EXCLUDED.since OR timers.due_at <> EXCLUDED.due_at;

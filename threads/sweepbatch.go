@@ -19,7 +19,7 @@ import (
 // sweepQueries are the names of the set-based sweep's queries in queries.sql.
 var sweepQueries = []string{"sweep-state", "sweep-timelines", "sweep-messages", "sweep-record-escalations",
 	"sweep-add-pr", "sweep-raise-priority", "sweep-insert-outbound", "sweep-add-events",
-	"sweep-delete-timers", "sweep-insert-timers"}
+	"sweep-delete-timers", "sweep-upsert-timers"}
 
 // errBatchFiredBefore means a cycle the batch fired was recorded meanwhile:
 // the caller redoes the batch case by case, where record-escalation decides.
@@ -454,11 +454,11 @@ func (s *Store) writeSweep(ctx context.Context, tx *sqlx.Tx, fast []*sweepCase, 
 	for i, c := range fast {
 		ids[i] = c.id
 	}
-	if _, err := s.exec(ctx, tx, "sweep-delete-timers", pq.Array(ids)); err != nil {
+	if _, err := s.exec(ctx, tx, "sweep-delete-timers", pq.Array(ids), pq.Array(w.timerCase), pq.Array(w.timerRule)); err != nil {
 		return fmt.Errorf("clear timers: %w", err)
 	}
 	if len(w.timerCase) > 0 {
-		if _, err := s.exec(ctx, tx, "sweep-insert-timers", pq.Array(w.timerCase), pq.Array(w.timerRule),
+		if _, err := s.exec(ctx, tx, "sweep-upsert-timers", pq.Array(w.timerCase), pq.Array(w.timerRule),
 			pq.Array(w.timerSince), pq.Array(w.timerDue)); err != nil {
 			return fmt.Errorf("store timers: %w", err)
 		}
