@@ -24,7 +24,7 @@ var queries = mustQueries()
 
 func mustQueries() map[string]string {
 	q, err := sqlfile.Parse(queriesSQL, "enqueue", "claim", "mark-sent", "mark-failed", "reschedule",
-		"list-deliveries", "retry-delivery", "outbox-stats")
+		"list-deliveries", "retry-delivery", "outbox-stats", "enqueue-all")
 	if err != nil {
 		// queries.sql is compiled in; a broken file is a programming error
 		// caught by every test of the package.

@@ -66,3 +66,21 @@ SELECT count(*) FILTER (WHERE status = 'queued'),
        count(*) FILTER (WHERE status = 'failed')
 FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 WHERE d.status IN ('queued', 'failed');
+
+-- name: enqueue-all
+-- EnqueueAll: many mails in one round trip. $1–$3 hold one element per
+-- mail; $5 and $6 one per delivery, naming its mail by Message-ID.
+WITH mail AS (
+    INSERT INTO outbox (message_id, raw, automatic, created_at)
+    SELECT m.message_id, m.raw, m.automatic, $4
+    FROM unnest(CAST($1 AS text[]), CAST($2 AS bytea[]), CAST($3 AS boolean[])) WITH ORDINALITY AS m(message_id, raw, automatic, n)
+    ORDER BY m.n
+    RETURNING id, message_id
+), rcpt AS (
+    INSERT INTO deliveries (outbox_id, recipient, next_attempt_at)
+    SELECT mail.id, r.recipient, $4
+    FROM unnest(CAST($5 AS text[]), CAST($6 AS text[])) WITH ORDINALITY AS r(message_id, recipient, n)
+    JOIN mail ON mail.message_id = r.message_id
+    ORDER BY r.n
+)
+SELECT id, message_id FROM mail;

@@ -17,9 +17,10 @@ import (
 )
 
 // escalationQueries are the names of the escalation queries in queries.sql.
-var escalationQueries = []string{"raise-risk", "set-staff-responded", "escalation-state",
+var escalationQueries = append([]string{"raise-risk", "set-staff-responded", "escalation-state",
 	"delete-timers", "insert-timers", "claim-due-timers", "postpone-timers", "record-escalation",
-	"add-pr-participant", "pr-participants", "raise-priority", "digest-case", "digest-timeline", "digest-messages"}
+	"add-pr-participant", "pr-participants", "raise-priority", "digest-case", "digest-timeline", "digest-messages"},
+	sweepQueries...)
 
 // classify records what mailin's classification found: on a new case its
 // category and risk (always with an event saying why), on a later mail a

@@ -279,6 +279,12 @@ func TestConcurrentSweepersFireEachOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if s == b { // as Run sweeps: SweepDue with two workers
+					if _, err := NewSweeper(s, SweeperOptions{BatchSize: 7, Workers: 2}).SweepDue(context.Background()); err != nil {
+						errs <- err
+					}
+					return
+				}
 				w := NewSweeper(s, SweeperOptions{BatchSize: 7})
 				for {
 					n, err := w.SweepOnce(context.Background())

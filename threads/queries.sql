@@ -239,8 +239,8 @@ SET status = EXCLUDED.status, diagnostic = EXCLUDED.diagnostic, delivery_id = EX
 SELECT status FROM bounced_addresses WHERE address = lower($1) AND suppressed_until > $2;
 
 -- name: auto-reply-check
--- lock-address, address-suppressed and auto-replies-since in one round
--- trip (schema.sql, migration 10): $1 address, $2 now, $3 since.
+-- The address's lock, its bounce suppression and its automatic mails since
+-- $3 in one round trip (schema.sql, migration 10): $1 address, $2 now, $3 since.
 SELECT coalesce(suppressed, ''), sent FROM casegate_auto_reply_check($1, $2, $3);
 
 -- name: record-capped
@@ -359,7 +359,7 @@ SELECT c.status, c.resolved_at,
 FROM cases c WHERE c.id = $1;
 
 -- name: replan-followup
--- followup-state and delete-followup-timers in one round trip: the state,
+-- followup-state and clearing the follow-up timers in one round trip: the state,
 -- and the follow-up timers it cleared to plan them again.
 WITH cleared AS (
     DELETE FROM timers WHERE case_id = $1 AND rule LIKE 'followup:%' RETURNING rule
@@ -440,3 +440,122 @@ WHERE m.outbox_id = $1 LIMIT 1;
 SELECT rule, due_at FROM timers
 WHERE case_id = $1 AND rule NOT LIKE 'followup:%'
 ORDER BY due_at, rule;
+
+-- The escalation sweep, set-based (issue 10: sweepbatch.go): each query
+-- serves every case of a claimed batch in one round trip. $1 is the batch's
+-- case ids unless said otherwise.
+
+-- name: sweep-state
+-- What escalation-state and digest-case read, plus the cycles that fired
+-- before, the PR participants, and whether the follow-up has work (then
+-- the case takes the per-case path).
+SELECT c.id, c.status, c.priority, c.category, c.risk, c.opened_at, c.staff_responded_at,
+    COALESCE((
+        SELECT array_agg(CAST(extract(epoch FROM m.received_at) * 1000000 AS bigint) ORDER BY m.id)
+        FROM messages m
+        WHERE m.case_id = c.id AND m.direction = 'inbound' AND NOT m.automatic
+          AND m.received_at > COALESCE(c.staff_responded_at, CAST('-infinity' AS timestamptz))
+          AND NOT EXISTS (SELECT 1 FROM participants p
+                          WHERE p.case_id = c.id AND p.address = m.from_address AND p.role IN ('staff', 'pr'))
+    ), CAST('{}' AS bigint[])) AS unanswered,
+    -- LIMIT 1, not EXISTS: under the OR the planner hashes an EXISTS,
+    -- which reads every timer.
+    (c.status = 'resolved' AND c.resolved_at IS NOT NULL
+     OR COALESCE((SELECT true FROM timers t WHERE t.case_id = c.id AND t.rule LIKE 'followup:%' LIMIT 1), false)) AS followup,
+    c.subject, c.customer,
+    COALESCE((SELECT name FROM participants p WHERE p.case_id = c.id AND p.address = c.customer), '') AS customer_name,
+    EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
+            AND NOT m.automatic AND m.from_address = c.customer) AS customer_wrote,
+    COALESCE((SELECT message_id FROM messages m WHERE m.case_id = c.id ORDER BY id DESC LIMIT 1), '') AS last_message_id,
+    COALESCE((SELECT array_agg(e.rule ORDER BY e.rule, e.since) FROM escalations e WHERE e.case_id = c.id),
+             CAST('{}' AS text[])) AS fired_rules,
+    COALESCE((SELECT array_agg(CAST(extract(epoch FROM e.since) * 1000000 AS bigint) ORDER BY e.rule, e.since)
+              FROM escalations e WHERE e.case_id = c.id), CAST('{}' AS bigint[])) AS fired_since,
+    COALESCE((SELECT array_agg(p.address ORDER BY p.added_at, p.address) FROM participants p
+              WHERE p.case_id = c.id AND p.role = 'pr'), CAST('{}' AS text[])) AS pr_addresses,
+    COALESCE((SELECT array_agg(p.name ORDER BY p.added_at, p.address) FROM participants p
+              WHERE p.case_id = c.id AND p.role = 'pr'), CAST('{}' AS text[])) AS pr_names
+FROM cases c WHERE c.id = ANY(CAST($1 AS bigint[]));
+
+-- name: sweep-timelines
+-- The last 30 events of each case, as digest-timeline.
+SELECT c.id, e.at, e.kind, e.actor, e.detail
+FROM unnest(CAST($1 AS bigint[])) AS c(id)
+CROSS JOIN LATERAL (SELECT id, at, kind, actor, detail FROM events
+                    WHERE case_id = c.id ORDER BY id DESC LIMIT 30) e
+ORDER BY c.id, e.id;
+
+-- name: sweep-messages
+-- The last 3 messages of each case, as digest-messages; a digest quotes
+-- 4,000 bytes of each, which never take more than 4,001 characters.
+SELECT c.id, m.received_at, m.direction, m.from_address, left(m.text_body, 4001)
+FROM unnest(CAST($1 AS bigint[])) AS c(id)
+CROSS JOIN LATERAL (SELECT id, received_at, direction, from_address, text_body FROM messages
+                    WHERE case_id = c.id AND NOT automatic ORDER BY id DESC LIMIT 3) m
+ORDER BY c.id, m.id;
+
+-- name: sweep-record-escalations
+-- As record-escalation for many firings ($1–$5, one element each; actions
+-- joined by newlines). It returns a row for each firing it recorded: fewer
+-- than sent means a cycle fired before, and the batch is redone case by case.
+INSERT INTO escalations (case_id, rule, since, due_at, fired_at, actions)
+SELECT e.case_id, e.rule, e.since, e.due_at, $6, string_to_array(e.actions, E'\n')
+FROM unnest(CAST($1 AS bigint[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]),
+            CAST($4 AS timestamptz[]), CAST($5 AS text[])) AS e(case_id, rule, since, due_at, actions)
+ON CONFLICT DO NOTHING
+RETURNING case_id;
+
+-- name: sweep-add-pr
+-- As add-pr-participant for the cases $1 (each once).
+INSERT INTO participants (case_id, address, name, role, added_at)
+SELECT p.case_id, $2, $3, 'pr', $4 FROM unnest(CAST($1 AS bigint[])) AS p(case_id)
+ON CONFLICT (case_id, address) DO UPDATE SET role = 'pr';
+
+-- name: sweep-raise-priority
+-- As raise-priority for the cases $1 (each once) to $2.
+UPDATE cases c SET priority = n.priority, updated_at = $3
+FROM unnest(CAST($1 AS bigint[]), CAST($2 AS case_priority[])) AS n(id, priority)
+WHERE c.id = n.id AND c.priority < n.priority;
+
+-- name: sweep-insert-outbound
+-- As queue-on-case's message row, for many mails ($1–$6, one element each; '' for no
+-- In-Reply-To).
+INSERT INTO messages (case_id, direction, message_id, outbox_id, source,
+    from_address, subject, text_body, in_reply_to, automatic, received_at)
+SELECT m.case_id, 'outbound', m.message_id, m.outbox_id, 'casegate', $7, m.subject, m.text_body,
+    CASE WHEN m.in_reply_to = '' THEN CAST('{}' AS text[]) ELSE ARRAY[m.in_reply_to] END, true, $8
+FROM unnest(CAST($1 AS bigint[]), CAST($2 AS text[]), CAST($3 AS bigint[]), CAST($4 AS text[]),
+            CAST($5 AS text[]), CAST($6 AS text[])) WITH ORDINALITY
+     AS m(case_id, message_id, outbox_id, subject, text_body, in_reply_to, n)
+ORDER BY m.n
+RETURNING id, outbox_id;
+
+-- name: sweep-add-events
+-- As add-event for many events of casegate at $1 ($2–$5, one element each;
+-- message 0 for none), numbered in the order given.
+INSERT INTO events (case_id, at, kind, actor, message_id, detail)
+SELECT e.case_id, $1, e.kind, 'casegate', NULLIF(e.message_id, 0), e.detail
+FROM unnest(CAST($2 AS bigint[]), CAST($3 AS text[]), CAST($4 AS bigint[]), CAST($5 AS text[])) WITH ORDINALITY
+     AS e(case_id, kind, message_id, detail, n)
+ORDER BY e.n;
+
+-- name: sweep-delete-timers
+-- As delete-timers for the cases $1, but keeping the deadlines their new
+-- plans hold ($2, $3: case and rule of each), which sweep-upsert-timers
+-- updates in place: most are unchanged, and rewriting them would churn
+-- the timers_due index every claim scans.
+DELETE FROM timers t
+WHERE t.case_id = ANY(CAST($1 AS bigint[])) AND t.rule NOT LIKE 'followup:%'
+  AND NOT EXISTS (SELECT 1 FROM unnest(CAST($2 AS bigint[]), CAST($3 AS text[])) AS k(case_id, rule)
+                  WHERE k.case_id = t.case_id AND k.rule = t.rule);
+
+-- name: sweep-upsert-timers
+-- As insert-timers for many cases ($1–$4, one element per deadline, the
+-- cycles fired already left out by the caller, who read them under the
+-- case locks).
+INSERT INTO timers (case_id, rule, since, due_at)
+SELECT t.case_id, t.rule, t.since, t.due_at
+FROM unnest(CAST($1 AS bigint[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]), CAST($4 AS timestamptz[]))
+     AS t(case_id, rule, since, due_at)
+ON CONFLICT (case_id, rule) DO UPDATE SET since = EXCLUDED.since, due_at = EXCLUDED.due_at
+WHERE timers.since <> EXCLUDED.since OR timers.due_at <> EXCLUDED.due_at;

@@ -17,6 +17,9 @@ import (
 // open cases):
 //
 //	CASEGATE_SWEEP_SCALE=1 go test ./threads -run TestSweepScale -v -timeout 30m
+//
+// CASEGATE_SWEEP_BATCH and CASEGATE_SWEEP_WORKERS override the sweeper's
+// defaults, to compare settings.
 func TestSweepScale(t *testing.T) {
 	open := 20_000
 	switch env := os.Getenv("CASEGATE_SWEEP_SCALE"); {
@@ -88,26 +91,27 @@ func TestSweepScale(t *testing.T) {
 	sort.Slice(empty, func(i, j int) bool { return empty[i] < empty[j] })
 	t.Logf("empty sweep (no due timers among %d): median %s, max %s", 2*open, empty[len(empty)/2], empty[len(empty)-1])
 
-	// The full sweep: every due deadline fires, in batches of 50.
+	// The full sweep: every due deadline fires, as the sweeper's Run
+	// fires them.
 	clock.Advance(2 * time.Hour)
+	opts := SweeperOptions{}
+	opts.BatchSize, _ = strconv.Atoi(os.Getenv("CASEGATE_SWEEP_BATCH"))
+	opts.Workers, _ = strconv.Atoi(os.Getenv("CASEGATE_SWEEP_WORKERS"))
+	w = NewSweeper(s, opts)
 	t0 := time.Now()
-	batches, evaluated := 0, 0
-	for {
-		n, err := w.SweepOnce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batches++
-		evaluated += n
-		if n == 0 {
-			break
-		}
+	evaluated, err := w.SweepDue(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
 	took := time.Since(t0)
+	if n, err := w.SweepOnce(ctx); err != nil || n != 0 {
+		t.Errorf("after the sweep: %d cases still due (%v)", n, err)
+	}
 	fired := countRows(t, db, `SELECT count(*) FROM escalations`)
 	digests := outboxTo(t, db, "pr@example.com")
-	t.Logf("sweep of %d due among %d open cases: %s (%d batches, %.0f escalations/s, %s per escalation); %d escalations, %d digests",
-		due, open, took.Round(time.Millisecond), batches, float64(fired)/took.Seconds(), (took / time.Duration(max(fired, 1))).Round(time.Microsecond), fired, digests)
+	t.Logf("sweep of %d due among %d open cases: %s (batches of %d, %d workers, %.0f escalations/s, %s per escalation); %d cases evaluated, %d escalations, %d digests",
+		due, open, took.Round(time.Millisecond), w.opts.BatchSize, w.opts.Workers, float64(fired)/took.Seconds(),
+		(took / time.Duration(max(fired, 1))).Round(time.Microsecond), evaluated, fired, digests)
 	if fired != due || digests != due {
 		t.Errorf("fired %d, digests %d; want %d each", fired, digests, due)
 	}

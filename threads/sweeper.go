@@ -4,15 +4,26 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/sync/errgroup"
 )
 
 // SweeperOptions configures a Sweeper; zero values are the defaults.
 type SweeperOptions struct {
 	// Interval between sweeps when nothing is due; default 30 seconds.
 	Interval time.Duration
-	// BatchSize is how many due timers one transaction claims; default 50.
+	// BatchSize is how many due timers one transaction claims; default 500.
+	// The set-based sweep pays a dozen round trips per batch, so larger
+	// batches cost less per escalation; a batch holds its cases' locks
+	// (a filing for one of them waits) for a fraction of a second.
 	BatchSize int
+	// Workers is how many batches a sweep fires at once, each in its own
+	// transaction; default 2, so one batch's Go work (rendering, composing)
+	// overlaps another's database work. SKIP LOCKED keeps them apart.
+	Workers int
 	// RetryDelay postpones the timers of a case whose firing failed, so one
 	// bad case cannot block the rest; default 5 minutes.
 	RetryDelay time.Duration
@@ -30,6 +41,9 @@ type Sweeper struct {
 	store *Store
 	opts  SweeperOptions
 	wake  chan struct{}
+	// caseByCase makes every case take the per-case path: the reference
+	// the set-based path is tested against.
+	caseByCase bool
 }
 
 // NewSweeper returns a sweeper of store's timers; run it with Run.
@@ -38,7 +52,10 @@ func NewSweeper(store *Store, opts SweeperOptions) *Sweeper {
 		opts.Interval = 30 * time.Second
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 50
+		opts.BatchSize = 500
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2
 	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = 5 * time.Minute
@@ -62,18 +79,11 @@ func (w *Sweeper) Wake() {
 // Interval, until ctx ends. A failed sweep is logged and retried.
 func (w *Sweeper) Run(ctx context.Context) error {
 	for {
-		for {
-			n, _, err := w.sweep(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				w.opts.Logger.Error("escalation: sweep failed", "err", err)
-				break
+		if _, err := w.SweepDue(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
-			if n < w.opts.BatchSize {
-				break
-			}
+			w.opts.Logger.Error("escalation: sweep failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -82,6 +92,30 @@ func (w *Sweeper) Run(ctx context.Context) error {
 		case <-time.After(w.opts.Interval):
 		}
 	}
+}
+
+// SweepDue sweeps until nothing is due, Workers batches at a time, and
+// returns how many cases it evaluated. A worker stops at its first failed
+// batch, which leaves nothing behind; the other finishes its own (no point
+// cancelling a batch about to commit), and the first error is returned.
+func (w *Sweeper) SweepDue(ctx context.Context) (int, error) {
+	var evaluated atomic.Int64
+	var g errgroup.Group
+	for range w.opts.Workers {
+		g.Go(func() error {
+			for {
+				claimed, n, err := w.sweep(ctx)
+				evaluated.Add(int64(n))
+				// A short batch means nothing more is due that another
+				// worker does not hold.
+				if err != nil || claimed < w.opts.BatchSize {
+					return err
+				}
+			}
+		})
+	}
+	err := g.Wait()
+	return int(evaluated.Load()), err
 }
 
 // SweepOnce claims the cases of one batch of due timers (skipping cases
@@ -107,13 +141,20 @@ func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err er
 	if err := tx.SelectContext(ctx, &claimed, s.q["claim-due-timers"], now, w.opts.BatchSize); err != nil {
 		return 0, 0, fmt.Errorf("sweep: claim due timers: %w", err)
 	}
-	queued := false
+	var ids []int64
 	seen := make(map[int64]bool)
 	for _, caseID := range claimed {
-		if seen[caseID] {
-			continue // several rules due on one case: one evaluation fires them all
+		if !seen[caseID] { // several rules due on one case: one evaluation fires them all
+			seen[caseID] = true
+			ids = append(ids, caseID)
 		}
-		seen[caseID] = true
+	}
+	slow, queued, err := w.sweepBatch(ctx, tx, ids, now)
+	if err != nil {
+		return len(claimed), 0, err
+	}
+	evaluated = len(ids) - len(slow)
+	for _, caseID := range slow {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_case"); err != nil {
 			return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
 		}
@@ -143,4 +184,33 @@ func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err er
 		s.opts.AfterCommit()
 	}
 	return len(claimed), evaluated, nil
+}
+
+// sweepBatch fires what is due on the claimed cases ids set by set
+// (sweepbatch.go) and returns the cases left for the per-case path. When the
+// batch fails (one bad case, a cycle recorded meanwhile) it is undone to its
+// savepoint and every case takes the per-case path, which isolates the
+// failure to its case.
+func (w *Sweeper) sweepBatch(ctx context.Context, tx *sqlx.Tx, ids []int64, now time.Time) (slow []int64, queued bool, err error) {
+	if len(ids) == 0 || w.caseByCase {
+		return ids, false, nil
+	}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_batch"); err != nil {
+		return nil, false, fmt.Errorf("sweep: %w", err)
+	}
+	slow, queued, err = w.store.sweepBatch(ctx, tx, ids, now)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, fmt.Errorf("sweep: %w", err)
+		}
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_batch"); rerr != nil {
+			return nil, false, fmt.Errorf("sweep: %w (after %w)", rerr, err)
+		}
+		w.opts.Logger.Warn("escalation: batch failed; case by case", "cases", len(ids), "err", err)
+		return ids, false, nil
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_batch"); err != nil {
+		return nil, false, fmt.Errorf("sweep: %w", err)
+	}
+	return slow, queued, nil
 }
