@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"casegate/threads"
 )
@@ -165,16 +166,27 @@ func (c *Classifier) Classify(in *threads.Inbound) {
 // lists them as "word (weight)".
 func match(list wordList, text string) (int, string) {
 	// One pass over the text's words, looking up phrases by their first
-	// word: a regular expression per word cost 10 ms of CPU per 10 KB mail
-	// (backtracking), a scan of the text per word a tenth of that.
+	// word, without copying the text: a regular expression per word cost
+	// 10 ms of CPU per 10 KB mail (backtracking), a scan of the text per
+	// word a tenth of that, lower-casing and splitting the whole text first
+	// still a quarter of a millisecond.
 	if len(list.words) == 0 {
 		return 0, ""
 	}
-	tokens := words(text)
 	var hit []bool
-	for i, t := range tokens {
-		for _, k := range list.first[t] {
-			if (hit == nil || !hit[k]) && hasPhraseAt(tokens, i, list.words[k].tokens) {
+	var word, next []byte
+	for rest := text; rest != ""; {
+		word, rest = nextWord(word[:0], rest)
+		ks, ok := list.first[string(word)] // no allocation for a map index
+		if !ok {
+			continue
+		}
+		for _, k := range ks {
+			if hit != nil && hit[k] {
+				continue
+			}
+			var ok bool
+			if ok, next = followedBy(next, rest, list.words[k].tokens[1:]); ok {
 				if hit == nil {
 					hit = make([]bool, len(list.words))
 				}
@@ -194,25 +206,48 @@ func match(list wordList, text string) (int, string) {
 	return score, strings.Join(found, ", ")
 }
 
+// nextWord appends the next word of s, lower case, to buf and returns it
+// with the rest of s after it. A word is a run of letters and digits, as
+// in words; at the end of s the word is empty.
+func nextWord(buf []byte, s string) ([]byte, string) {
+	i := 0
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if isWordRune(r) {
+			break
+		}
+		i += size
+	}
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			break
+		}
+		buf = utf8.AppendRune(buf, unicode.ToLower(r))
+		i += size
+	}
+	return buf, s[i:]
+}
+
+// followedBy reports whether the words of s begin with tokens; buf is
+// scratch space, returned for reuse.
+func followedBy(buf []byte, s string, tokens []string) (bool, []byte) {
+	for _, t := range tokens {
+		buf, s = nextWord(buf[:0], s)
+		if string(buf) != t {
+			return false, buf
+		}
+	}
+	return true, buf
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
 // words splits s into lower-case words of letters and digits.
 func words(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
-}
-
-// hasPhraseAt reports whether phrase occurs as consecutive words of text
-// from word i on.
-func hasPhraseAt(text []string, i int, phrase []string) bool {
-	if i+len(phrase) > len(text) {
-		return false
-	}
-	for j, p := range phrase {
-		if text[i+j] != p {
-			return false
-		}
-	}
-	return true
 }
 
 func domainMatches(domain, want string) bool {

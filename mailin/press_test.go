@@ -29,6 +29,8 @@ func TestClassify(t *testing.T) {
 		{"reporter wording in signature", "jo@freemail.example", "Your recall", "Could you comment?\n\n-- \nJo Bloggs\nReporter, Evening Post\nOn deadline: 5pm", false, threads.CategoryJournalist, "", `"on deadline" (2), "reporter" (2)`},
 		{"request for comment alone", "jo@freemail.example", "Request for comment: outage", "See subject.", false, threads.CategoryJournalist, "", "request for comment"},
 		{"one weak word is not enough", "sam@customer.example", "Editor crashes", "The editor crashes on save.", false, "", "", ""},
+		{"phrase in capitals across punctuation", "jo@freemail.example", "Hi", "Writing FOR A—Story, due today.", false, threads.CategoryJournalist, "", `"for a story" (3)`},
+		{"text ends inside a phrase", "sam@customer.example", "Hi", "What I need it for a", false, "", "", ""},
 		{"editor is not creditor", "sam@customer.example", "Refund", "My creditor and my auditor.", false, "", "", ""},
 		{"vip address", "CEO@bigcorp.example", "Hi", "Call me.", false, threads.CategoryVIP, "", "vip: ceo@bigcorp.example"},
 		{"vip domain", "anyone@eu.partner.example", "Hi", "Call me.", false, threads.CategoryVIP, "", "vip: partner.example"},
