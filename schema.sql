@@ -282,3 +282,11 @@ $$;
 ALTER TABLE messages ALTER COLUMN raw SET COMPRESSION lz4;
 ALTER TABLE messages ALTER COLUMN text_body SET COMPRESSION lz4;
 ALTER TABLE outbox ALTER COLUMN raw SET COMPRESSION lz4;
+
+-- migrate: 11
+-- Threading checks that a reply's sender takes part in the case its
+-- references name (case-by-message-ids-safe). With statistics that lag a
+-- fast-growing table, PostgreSQL answers that by hashing every participant
+-- with the sender's address, which without this index meant reading the
+-- whole table for each reply (3.5 ms a reply in the ingest benchmark).
+CREATE INDEX participants_address ON participants (address);
