@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -192,7 +195,7 @@ func runSMTPIngest(ctx context.Context, e *env, r *report) error {
 	}
 	sec := section{Title: "1. SMTP ingest (10 KB mails, 30 % replies, 20 % with attachment; durable: 250 after commit)"}
 	for _, conc := range e.smtpConc {
-		var rates, p50s, p99s, rss, cpu []float64
+		var rates, p50s, p99s, rss, cpu, loadCPU, rest []float64
 		for run := 0; run < e.runs; run++ {
 			dbURL, err := e.freshDatabase("smtp")
 			if err != nil {
@@ -211,6 +214,7 @@ func runSMTPIngest(ctx context.Context, e *env, r *report) error {
 			pid := g.cmd.Process.Pid
 			resetPeak(pid)
 			before, _ := readProc(pid)
+			busy0, self0 := machineBusy(), selfCPU()
 			var profiled chan error
 			if e.profile != "" && run == 0 && conc == 32 {
 				profiled = make(chan error, 1)
@@ -225,6 +229,7 @@ func runSMTPIngest(ctx context.Context, e *env, r *report) error {
 				}
 			}
 			after, _ := readProc(pid)
+			busy, self := machineBusy()-busy0, selfCPU()-self0
 			g.stop()
 			relay.Close()
 			filed, err := countInbound(dbURL)
@@ -239,7 +244,10 @@ func runSMTPIngest(ctx context.Context, e *env, r *report) error {
 			p50s = append(p50s, ms(res.percentile(0.50)))
 			p99s = append(p99s, ms(res.percentile(0.99)))
 			rss = append(rss, float64(after.hwm)/(1<<20))
-			cpu = append(cpu, float64((after.cpu-before.cpu).Microseconds())/1000/float64(res.sent))
+			gw := after.cpu - before.cpu
+			cpu = append(cpu, perMessage(gw, res.sent))
+			loadCPU = append(loadCPU, perMessage(self, res.sent))
+			rest = append(rest, perMessage(busy-gw-self, res.sent))
 		}
 		rate := newFigure(fmt.Sprintf("messages/s at %d connections", conc), "msg/s", rates)
 		p99 := newFigure(fmt.Sprintf("p99 end of DATA → 250 at %d", conc), "ms", p99s)
@@ -251,7 +259,9 @@ func runSMTPIngest(ctx context.Context, e *env, r *report) error {
 		}
 		sec.Figures = append(sec.Figures, rate,
 			newFigure(fmt.Sprintf("p50 end of DATA → 250 at %d", conc), "ms", p50s), p99, mem,
-			newFigure(fmt.Sprintf("gateway CPU per message at %d", conc), "ms", cpu))
+			newFigure(fmt.Sprintf("gateway CPU per message at %d", conc), "ms", cpu),
+			newFigure(fmt.Sprintf("load generator and relay CPU per message at %d", conc), "ms", loadCPU),
+			newFigure(fmt.Sprintf("PostgreSQL and the rest of the machine, CPU per message at %d", conc), "ms", rest))
 		if conc == 32 {
 			r.ingest32 = rate.Median
 		}
@@ -272,3 +282,39 @@ func countInbound(dbURL string) (int, error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func perMessage(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / 1000 / float64(n)
+}
+
+// machineBusy is the CPU time all processes of the machine have used
+// (/proc/stat: user, nice, system, irq, softirq).
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
+		if i < len(f) {
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
+// selfCPU is the CPU time of this process: the load generator and the
+// relay that receives casegate's mail.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
