@@ -212,6 +212,13 @@ func match(list wordList, text string) (int, string) {
 func nextWord(buf []byte, s string) ([]byte, string) {
 	i := 0
 	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf { // ASCII, most of most mail: no decoding
+			if asciiWord[c] {
+				break
+			}
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if isWordRune(r) {
 			break
@@ -219,6 +226,17 @@ func nextWord(buf []byte, s string) ([]byte, string) {
 		i += size
 	}
 	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf {
+			if !asciiWord[c] {
+				break
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf = append(buf, c)
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if !isWordRune(r) {
 			break
@@ -228,6 +246,14 @@ func nextWord(buf []byte, s string) ([]byte, string) {
 	}
 	return buf, s[i:]
 }
+
+// asciiWord marks the ASCII letters and digits.
+var asciiWord = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = isWordRune(rune(c))
+	}
+	return t
+}()
 
 // followedBy reports whether the words of s begin with tokens; buf is
 // scratch space, returned for reuse.
