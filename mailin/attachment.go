@@ -24,19 +24,22 @@ const heldAttachmentBytes = 10 << 20
 // most heldAttachmentBytes long.
 func readAttachment(in *threads.Inbound, path []int, part *message.Entity) threads.Attachment {
 	var a threads.Attachment
+	// Chunks that double from 4 KB: a small attachment costs one small
+	// allocation, a large one no buffer that doubles past what it needs.
 	var chunks [][]byte
-	buf := make([]byte, 32<<10)
+	var chunk []byte
 	held := true
-	for {
-		n, err := io.ReadFull(part.Body, buf)
-		if n > 0 {
-			a.Size += n
-			if held && a.Size > heldAttachmentBytes {
-				held, chunks = false, nil // too large to hold: count the rest
-			}
-			if held {
-				chunks = append(chunks, bytes.Clone(buf[:n]))
-			}
+	for size := 4 << 10; ; size = min(2*size, 1<<20) {
+		if held || chunk == nil {
+			chunk = make([]byte, size)
+		} // else only counting: the last chunk is scratch space
+		n, err := io.ReadFull(part.Body, chunk)
+		a.Size += n
+		if held && a.Size > heldAttachmentBytes {
+			held, chunks = false, nil // too large to hold: count the rest
+		}
+		if held && n > 0 {
+			chunks = append(chunks, chunk[:n])
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
@@ -51,7 +54,13 @@ func readAttachment(in *threads.Inbound, path []int, part *message.Entity) threa
 		a.Load = func() ([]byte, error) { return attachmentAt(raw, at) }
 		return a
 	}
-	a.Data = decodeOddEncoding(in, path, part.Header, bytes.Join(chunks, nil))
+	data := []byte{}
+	if len(chunks) == 1 {
+		data = chunks[0]
+	} else if len(chunks) > 1 {
+		data = bytes.Join(chunks, nil)
+	}
+	a.Data = decodeOddEncoding(in, path, part.Header, data)
 	a.Size = len(a.Data)
 	return a
 }

@@ -8,18 +8,26 @@ import (
 	"testing"
 )
 
-func mailWithAttachment(t *testing.T, data []byte) []byte {
-	t.Helper()
+// base64Lines encodes data as a mail body does: lines of 76 characters,
+// each ended by CRLF.
+func base64Lines(data []byte) string {
 	enc := base64.StdEncoding.EncodeToString(data)
 	var b strings.Builder
-	b.WriteString("From: Ada <ada@customer.example>\r\nTo: support@example.com\r\nSubject: Logs\r\nMessage-ID: <logs@customer.example>\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nLogs attached.\r\n" +
-		"--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"logs.tar\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
 	for len(enc) > 76 {
 		b.WriteString(enc[:76] + "\r\n")
 		enc = enc[76:]
 	}
-	b.WriteString(enc + "\r\n--b1--\r\n")
+	b.WriteString(enc + "\r\n")
+	return b.String()
+}
+
+func mailWithAttachment(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("From: Ada <ada@customer.example>\r\nTo: support@example.com\r\nSubject: Logs\r\nMessage-ID: <logs@customer.example>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nLogs attached.\r\n" +
+		"--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"logs.tar\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	b.WriteString(base64Lines(data) + "--b1--\r\n")
 	return []byte(b.String())
 }
 

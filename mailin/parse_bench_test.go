@@ -1,7 +1,6 @@
 package mailin
 
 import (
-	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -47,12 +46,7 @@ func benchMail() []byte {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	enc := base64.StdEncoding.EncodeToString(data)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n--------------mixed0123456789--\r\n")
+	b.WriteString(base64Lines(data) + "--------------mixed0123456789--\r\n")
 	return []byte(b.String())
 }
 
