@@ -70,7 +70,7 @@ type CalendarConfig struct {
 // EscalationConfig is [escalation].
 type EscalationConfig struct {
 	SweepInterval Duration `toml:"sweep_interval"` // default 30s
-	BatchSize     int      `toml:"batch_size"`     // default 50
+	BatchSize     int      `toml:"batch_size"`     // default 500
 }
 
 // validateEscalation checks [classify], [calendars.*] and [[rule]] and
