@@ -559,52 +559,21 @@ func TestIMAPConcurrentFilingKeepsRepliesOnTheirCase(t *testing.T) {
 // Dovecot restarts while a backlog drains: the poller reconnects and every
 // message is filed once.
 func TestIMAPDovecotRestartMidBacklog(t *testing.T) {
-	e := newIMAPEnv(t)
-	const total = 600
-	e.dovecot.Append(t, "INBOX", testMessages(total, "restart")...)
-	opts := e.options(t)
-	opts.BatchSize = 20
-	opts.Logger = testLogger(t, slog.LevelWarn)
-	var dials atomic.Int32
-	opts.hooks.dialed = func() { dials.Add(1) }
-	startPoller(t, opts)
-	waitFor(t, 60*time.Second, "part of the backlog to be filed", func() bool { return countInbound(t, e.db) >= 40 })
-	e.dovecot.Stop()
-	atStop := countInbound(t, e.db)
-	time.Sleep(time.Second)
-	e.dovecot.Restart()
-	t.Logf("Dovecot restarted with %d of %d messages filed", atStop, total)
-	if atStop >= total {
-		t.Fatalf("the backlog drained before the restart; the test needs a restart mid-backlog")
-	}
-	// After a crash Dovecot may first wait for its own stale locks.
-	deadline := time.Now().Add(4 * time.Minute)
-	for countInbound(t, e.db) != total {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d messages filed 4 minutes after the restart; Dovecot's log:\n%s", countInbound(t, e.db), total, e.dovecot.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	waitFor(t, 60*time.Second, "INBOX to be empty", func() bool { return e.dovecot.Count(t, "INBOX") == 0 })
-	// A MOVE cut by the restart may have copied its batch without removing
-	// it from INBOX (Dovecot moves by copy + expunge): those messages are
-	// moved again, so Processed may hold one batch twice. Filing is still
-	// exactly once (below).
-	if n := e.dovecot.Count(t, "Processed"); n < total || n > total+opts.BatchSize {
-		t.Fatalf("Processed has %d messages, want %d to %d", n, total, total+opts.BatchSize)
-	}
-	if dials.Load() < 2 {
-		t.Fatal("the poller never reconnected: the restart did not cut its connection")
-	}
-	assertExactlyOnce(t, e.db, total)
+	testDovecotOutageMidBacklog(t, "restart", (*dovecottest.Server).Stop)
 }
 
 // Dovecot crashes (SIGKILL) while a backlog drains and is started again:
 // the poller reconnects and every message is filed once.
 func TestIMAPDovecotCrashMidBacklog(t *testing.T) {
+	testDovecotOutageMidBacklog(t, "crash-restart", (*dovecottest.Server).Kill)
+}
+
+// testDovecotOutageMidBacklog takes Dovecot down with cut once part of a
+// backlog is filed, starts it again and checks every message is filed once.
+func testDovecotOutageMidBacklog(t *testing.T, label string, cut func(*dovecottest.Server)) {
 	e := newIMAPEnv(t)
 	const total = 600
-	e.dovecot.Append(t, "INBOX", testMessages(total, "crash-restart")...)
+	e.dovecot.Append(t, "INBOX", testMessages(total, label)...)
 	opts := e.options(t)
 	opts.BatchSize = 20
 	opts.Logger = testLogger(t, slog.LevelWarn)
@@ -612,7 +581,7 @@ func TestIMAPDovecotCrashMidBacklog(t *testing.T) {
 	opts.hooks.dialed = func() { dials.Add(1) }
 	startPoller(t, opts)
 	waitFor(t, 60*time.Second, "part of the backlog to be filed", func() bool { return countInbound(t, e.db) >= 40 })
-	e.dovecot.Kill()
+	cut(e.dovecot)
 	atStop := countInbound(t, e.db)
 	time.Sleep(time.Second)
 	e.dovecot.Restart()

@@ -86,23 +86,9 @@ func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 	if err != nil {
 		return err
 	}
-	refs := append([]string(nil), in.References...)
-	if len(refs) == 0 {
-		refs = append(refs, in.InReplyTo...)
-	}
-	m := &mailout.Message{
-		From:       mail.Address{Name: s.opts.Team, Address: s.opts.Support.Address},
-		To:         []mail.Address{{Name: in.From.Name, Address: in.From.Address}},
-		ReplyTo:    []mail.Address{{Name: s.opts.Team, Address: s.ReplyAddress(caseID, RoleCustomer)}},
-		Subject:    rendered.Subject,
-		MessageID:  mailout.NewMessageID(s.domain),
-		InReplyTo:  in.MessageID,
-		References: append(refs, in.MessageID),
-		Auto:       mailout.AutoReplied,
-		Loop:       s.domain,
-		Text:       rendered.Text,
-		HTML:       rendered.HTML,
-	}
+	m := s.automaticMail(caseID, RoleCustomer, mailout.AutoReplied, rendered)
+	m.To = []mail.Address{{Name: in.From.Name, Address: in.From.Address}}
+	m.InReplyTo, m.References = in.MessageID, in.replyReferences()
 	row, err := s.queue(ctx, tx, caseID, m, in.MessageID, now)
 	if err != nil {
 		return fmt.Errorf("status reply: %w", err)

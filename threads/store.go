@@ -570,30 +570,13 @@ func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 	if err != nil {
 		return err
 	}
-	// RFC 5322 §3.6.4: the parent's References (or In-Reply-To), then its id.
-	refs := append([]string(nil), in.References...)
-	if len(refs) == 0 {
-		refs = append(refs, in.InReplyTo...)
-	}
-	refs = append(refs, in.MessageID)
 	cc, err := s.prCopies(ctx, tx, caseID)
 	if err != nil {
 		return err
 	}
-	m := &mailout.Message{
-		From:       mail.Address{Name: s.opts.Team, Address: s.opts.Support.Address},
-		To:         []mail.Address{{Name: in.From.Name, Address: in.From.Address}},
-		Cc:         cc,
-		ReplyTo:    []mail.Address{{Name: s.opts.Team, Address: s.ReplyAddress(caseID, RoleCustomer)}},
-		Subject:    text.Subject,
-		MessageID:  mailout.NewMessageID(s.domain),
-		InReplyTo:  in.MessageID,
-		References: refs,
-		Auto:       mailout.AutoReplied,
-		Loop:       s.domain,
-		Text:       text.Text,
-		HTML:       text.HTML,
-	}
+	m := s.automaticMail(caseID, RoleCustomer, mailout.AutoReplied, text)
+	m.To, m.Cc = []mail.Address{{Name: in.From.Name, Address: in.From.Address}}, cc
+	m.InReplyTo, m.References = in.MessageID, in.replyReferences()
 	msgRow, err := s.enqueueOnCase(ctx, tx, caseID, m, []string{in.MessageID}, true, now)
 	if err != nil {
 		return fmt.Errorf("store acknowledgement: %w", err)
@@ -645,6 +628,16 @@ func stripSubjectPrefixes(s string) string {
 		return "(no subject)"
 	}
 	return s
+}
+
+// replyReferences is the References header of a reply to in (RFC 5322
+// §3.6.4): in's References (or else its In-Reply-To), then its id.
+func (in *Inbound) replyReferences() []string {
+	refs := append([]string(nil), in.References...)
+	if len(refs) == 0 {
+		refs = append(refs, in.InReplyTo...)
+	}
+	return append(refs, in.MessageID)
 }
 
 // threadingIDs lists the ids a message answers, most relevant first:

@@ -132,6 +132,18 @@ func (a *admin) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// openAdminOn parses s as the number of a what (a case, a delivery, …) and
+// then opens the admin connection: a bad number is reported before the
+// database is tried.
+func openAdminOn(ctx context.Context, f cliFlags, what, s string, getenv func(string) string, stdout, stderr io.Writer) (*admin, int64, error) {
+	id, err := parseID(what, s)
+	if err != nil {
+		return nil, 0, err
+	}
+	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
+	return a, id, err
+}
+
 func parseID(what, s string) (int64, error) {
 	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
 	if err != nil || id <= 0 {

@@ -90,11 +90,7 @@ func caseCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	id, err := parseID("case", rest[0])
-	if err != nil {
-		return err
-	}
-	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
+	a, id, err := openAdminOn(ctx, f, "case", rest[0], getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -65,11 +65,7 @@ func outboxRetryCommand(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	id, err := parseID("delivery", rest[0])
-	if err != nil {
-		return err
-	}
-	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
+	a, id, err := openAdminOn(ctx, f, "delivery", rest[0], getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -66,11 +66,7 @@ func refileCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	id, err := parseID("quarantine", rest[0])
-	if err != nil {
-		return err
-	}
-	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
+	a, id, err := openAdminOn(ctx, f, "quarantine", rest[0], getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
