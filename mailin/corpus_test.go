@@ -24,7 +24,7 @@ import (
 	"casegate/threads"
 )
 
-// The corpus test feeds every message of ../shared/corpus (about 1,200
+// The corpus test feeds every message of testdata/corpus (about 1,200
 // real mails from public test suites; see its README) through the real
 // inbound path, Parse and threads.Store.File against PostgreSQL, and a
 // sample through the SMTP listener. What it cannot yet do right is listed,

@@ -7,20 +7,18 @@ import (
 	"testing"
 )
 
-// sisimaiCorpus is the bounce collection of the Sisimai project
-// (github.com/sisimai/set-of-emails, BSD 2-clause), read in place.
-const sisimaiCorpus = "../../shared/corpus/sisimai-set-of-emails/maildir"
-
 // TestDSNParserOnSisimaiCorpus measures how many real bounces the DSN
 // parser reads a failed recipient and a status code from, and holds a floor.
 func TestDSNParserOnSisimaiCorpus(t *testing.T) {
+	// The bounce collection of the Sisimai project (BSD 2-clause).
+	sisimai := filepath.Join(corpusDir(t), "sisimai-set-of-emails", "maildir")
 	var files []string
 	for _, dir := range []string{"bsd", "dos"} {
-		f, _ := filepath.Glob(filepath.Join(sisimaiCorpus, dir, "*.eml"))
+		f, _ := filepath.Glob(filepath.Join(sisimai, dir, "*.eml"))
 		files = append(files, f...)
 	}
 	if len(files) == 0 {
-		t.Skipf("corpus %s not present", sisimaiCorpus)
+		t.Fatalf("corpus: no bounces under %s", sisimai)
 	}
 	var ok, strict int
 	for _, f := range files {
@@ -57,9 +55,9 @@ func TestDSNParserOnSisimaiCorpus(t *testing.T) {
 // bounce" mostly yields no failed recipient: a false bounce would fail a
 // delivery and suppress a customer's address.
 func TestDSNParserIgnoresNonBounces(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(sisimaiCorpus, "not", "*.eml"))
+	files, _ := filepath.Glob(filepath.Join(corpusDir(t), "sisimai-set-of-emails", "maildir", "not", "*.eml"))
 	if len(files) == 0 {
-		t.Skipf("corpus %s not present", sisimaiCorpus)
+		t.Fatal("corpus: no sisimai maildir/not samples")
 	}
 	var wrong int
 	for _, f := range files {

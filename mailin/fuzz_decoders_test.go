@@ -17,7 +17,7 @@ func FuzzParse(f *testing.F) {
 		"enmime/testdata/low-quality/bad-header-wrap.raw",
 		"enmime/testdata/mail/mime-bad-8bit-filename.raw",
 		"stalwart-mail-parser/resources/eml/malformed/005.eml",
-		"stalwart-mail-parser/resources/eml/legacy/017.eml",
+		"mikel-mail/spec/fixtures/emails/mime_emails/raw_email7.eml",
 		"mimekit/UnitTests/TestData/tnef/ukr.eml",
 		"james-mime4j/core/src/test/resources/mimetools-testmsgs/multi-frag.msg",
 	} {

@@ -82,11 +82,11 @@ func TestClassifyAutomatic(t *testing.T) {
 	}
 }
 
-// Real vacation auto-replies from the shared corpus are never acknowledged.
+// Real vacation auto-replies from the corpus are never acknowledged.
 func TestCorpusAutoReplies(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/corpus/sisimai-set-of-emails/maildir/bsd/rfc3834-*.eml")
+	files, _ := filepath.Glob(filepath.Join(corpusDir(t), "sisimai-set-of-emails", "maildir", "bsd", "rfc3834-*.eml"))
 	if len(files) == 0 {
-		t.Fatal("shared corpus not found at ../../shared/corpus")
+		t.Fatal("corpus: no sisimai rfc3834-*.eml samples")
 	}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
