@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 tmp=$(mktemp -d /tmp/casegate-bench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cleanup() { scripts/postgres.sh stop "$tmp/pg" || true; rm -rf "$tmp"; }
+cleanup() { scripts/postgres.sh remove "$tmp/pg" || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 CASEGATE_PG_FSYNC=on scripts/postgres.sh start "$tmp/pg" "$port"
 bin=${CASEGATE_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}

@@ -2,11 +2,19 @@
 # A throwaway PostgreSQL cluster in a directory of its own.
 #   postgres.sh start DIR PORT   initdb when DIR is new, then start on 127.0.0.1:PORT
 #   postgres.sh stop DIR         stop it (fast shutdown)
-# Prints nothing on success; the server log is DIR/log. PostgreSQL refuses to
-# run as root, so as root the cluster belongs to the postgres user.
+#   postgres.sh remove DIR       stop it and delete DIR (and what it links to)
+# Prints nothing on success; the server log is DIR/log. The cluster listens
+# on 127.0.0.1:PORT and a socket in DIR only: a host PostgreSQL (port 5432,
+# /run/postgresql) is never used or touched.
+#
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the
+# postgres user. When that user cannot reach DIR (a checkout under a
+# private home directory), the cluster lives in a private directory it owns
+# under $TMPDIR (or /tmp) and DIR becomes a link to it: no permission
+# outside DIR is ever changed.
 set -euo pipefail
 
-cmd=${1:?usage: postgres.sh start DIR PORT | stop DIR}
+cmd=${1:?usage: postgres.sh start DIR PORT | stop DIR | remove DIR}
 dir=${2:?directory required}
 bin=${CASEGATE_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 [ -n "$bin" ] || bin=$(dirname "$(command -v initdb)")
@@ -18,12 +26,22 @@ as_owner() {
 case "$cmd" in
 start)
 	port=${3:?port required}
+	if [ "$(id -u)" -eq 0 ] && [ ! -e "$dir" ]; then
+		mkdir -p "$(dirname "$dir")"
+		if runuser -u postgres -- test -x "$(cd "$(dirname "$dir")" && pwd)"; then
+			mkdir "$dir"
+		else
+			private=$(mktemp -d "${TMPDIR:-/tmp}/casegate-pg.XXXXXX")
+			ln -s "$private" "$dir"
+		fi
+	fi
 	mkdir -p "$dir"
-	dir=$(cd "$dir" && pwd)
+	dir=$(cd "$dir" && pwd -P)
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres: "$dir"
-		# The postgres user must be able to reach the directory.
-		d=$dir; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+		chmod 0700 "$dir"
+		runuser -u postgres -- test -x "$dir" ||
+			{ echo "postgres.sh: the postgres user cannot reach $dir; remove it and start again" >&2; exit 1; }
 	fi
 	if [ ! -f "$dir/data/PG_VERSION" ]; then
 		as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 ||
@@ -35,8 +53,14 @@ start)
 	;;
 stop)
 	[ -f "$dir/data/postmaster.pid" ] || exit 0
+	dir=$(cd "$dir" && pwd -P) # the postgres user may not reach DIR's link, only its target
 	as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
 	;;
+remove)
+	"$0" stop "$dir" || true
+	[ -L "$dir" ] && rm -rf "$(readlink "$dir")"
+	rm -rf "$dir"
+	;;
 *)
-	echo "usage: postgres.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
+	echo "usage: postgres.sh start DIR PORT | stop DIR | remove DIR" >&2; exit 2 ;;
 esac

@@ -11,7 +11,7 @@ scripts/install-deps.sh mutt systemd dovecot-imapd
 
 tmp=$(mktemp -d /tmp/casegate-test.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55433)
-cleanup() { scripts/postgres.sh stop "$tmp/pg" || true; rm -rf "$tmp"; }
+cleanup() { scripts/postgres.sh remove "$tmp/pg" || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 # Tests may lose data on an OS crash: fsync off makes them faster. The
