@@ -1,6 +1,7 @@
 package main
 
 import (
+	"casegate/vocab"
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +15,6 @@ import (
 	"strings"
 
 	"casegate/mailin"
-	"casegate/threads"
 )
 
 // pgbenchScript is what filing one new message costs the database, as
@@ -107,8 +107,8 @@ func runCeilings(ctx context.Context, e *env, r *report) error {
 // discard parses like the gateway and files nothing.
 type discard struct{}
 
-func (discard) File(ctx context.Context, in *threads.Inbound) (threads.Filed, error) {
-	return threads.Filed{Case: 1}, nil
+func (discard) File(ctx context.Context, in *vocab.Inbound) (vocab.Filed, error) {
+	return vocab.Filed{Case: 1}, nil
 }
 func (discard) AcceptsRecipient(addr string) bool { return strings.HasPrefix(addr, "support") }
 

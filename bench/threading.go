@@ -42,7 +42,7 @@ func runThreading(ctx context.Context, e *env, r *report) error {
 	if err != nil {
 		return fmt.Errorf("run bench from the repository root: %w", err)
 	}
-	q, err := sqlfile.Parse(stripOthers(string(src), "case-by-message-ids-safe"), "case-by-message-ids-safe")
+	q, err := sqlfile.Parse(stripOthers(string(src), "case-by-message-ids-safe"))
 	if err != nil {
 		return err
 	}

@@ -2,14 +2,13 @@ package mailin
 
 import (
 	"bytes"
+	"casegate/vocab"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 
 	"github.com/emersion/go-message"
-
-	"casegate/threads"
 )
 
 // heldAttachmentBytes is the most of one attachment Parse keeps decoded in
@@ -22,8 +21,8 @@ const heldAttachmentBytes = 10 << 20
 
 // readAttachment decodes the body of part, keeping it only when it is at
 // most heldAttachmentBytes long.
-func readAttachment(in *threads.Inbound, path []int, part *message.Entity) threads.Attachment {
-	var a threads.Attachment
+func readAttachment(in *vocab.Inbound, path []int, part *message.Entity) vocab.Attachment {
+	var a vocab.Attachment
 	// Chunks that double from 4 KB: a small attachment costs one small
 	// allocation, a large one no buffer that doubles past what it needs.
 	var chunks [][]byte
@@ -75,7 +74,7 @@ func attachmentAt(raw []byte, path []int) ([]byte, error) {
 		return nil, err
 	}
 	var data []byte
-	var in threads.Inbound
+	var in vocab.Inbound
 	root := splitMessage(parseable, e.Header, bodyStart(parseable), splitLimits{parts: maxParts, depth: maxDepth})
 	err = walkParts(root, nil, func(p []int, part *message.Entity, _ error) error {
 		if !slices.Equal(p, path) || part == nil {

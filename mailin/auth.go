@@ -3,6 +3,7 @@ package mailin
 import (
 	"bufio"
 	"bytes"
+	"casegate/vocab"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +17,6 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
 	"golang.org/x/net/publicsuffix"
-
-	"casegate/threads"
 )
 
 // AuthOptions configures sender authentication. Zero values are the
@@ -45,7 +44,7 @@ type AuthOptions struct {
 	TrustedAuthservID string
 }
 
-// Authenticator fills threads.Inbound.Auth from DKIM (RFC 6376), SPF
+// Authenticator fills vocab.Inbound.Auth from DKIM (RFC 6376), SPF
 // (RFC 7208), DMARC alignment (RFC 7489 §3.1, relaxed: same organizational
 // domain) and a trusted upstream's Authentication-Results (RFC 8601).
 type Authenticator struct {
@@ -72,7 +71,7 @@ func NewAuthenticator(opts AuthOptions) *Authenticator {
 // Check verifies in's sender and sets in.Auth. ip and helo describe the
 // SMTP client (nil and "" when unknown, e.g. IMAP). It never fails: a DNS
 // failure only leaves authority withheld and is noted in the summary.
-func (a *Authenticator) Check(ctx context.Context, in *threads.Inbound, ip net.IP, helo string) {
+func (a *Authenticator) Check(ctx context.Context, in *vocab.Inbound, ip net.IP, helo string) {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.Timeout)
 	defer cancel()
 	var notes []string

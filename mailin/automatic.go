@@ -1,12 +1,11 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
-
-	"casegate/threads"
 )
 
 // Signals of automatic mail beyond RFC 3834's Auto-Submitted, gathered
@@ -48,7 +47,7 @@ var automaticHeaders = []string{
 }
 
 // classifyMore adds the signals above to classify's RFC 3834 checks.
-func classifyMore(in *threads.Inbound, h mail.Header) {
+func classifyMore(in *vocab.Inbound, h mail.Header) {
 	if in.Automatic {
 		return
 	}
@@ -108,7 +107,7 @@ func isReportType(t string) bool {
 
 // markReportPart classifies a message by a report part found anywhere in
 // it, for reports sent as multipart/mixed rather than multipart/report.
-func markReportPart(in *threads.Inbound, t string) {
+func markReportPart(in *vocab.Inbound, t string) {
 	if !in.Automatic && isReportType(t) {
 		in.Automatic, in.Why = true, "report part "+t
 	}

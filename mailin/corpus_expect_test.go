@@ -2,6 +2,7 @@ package mailin
 
 import (
 	"bytes"
+	"casegate/vocab"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"casegate/threads"
 )
 
 // expectation is what stalwart-mail-parser's .json files say a message
@@ -175,7 +174,7 @@ func (p stalwartPart) filename() string {
 
 // check compares in with the expectation, reporting each mismatch through
 // fail, and returns how many checks it made and how many matched.
-func (e expectation) check(in *threads.Inbound, fail func(check, format string, args ...any)) (checks, ok int) {
+func (e expectation) check(in *vocab.Inbound, fail func(check, format string, args ...any)) (checks, ok int) {
 	if e.subject != nil {
 		checks++
 		want := strings.Join(strings.Fields(*e.subject), " ")
@@ -220,7 +219,7 @@ func (e expectation) check(in *threads.Inbound, fail func(check, format string, 
 	return checks, ok
 }
 
-func describeAttachments(as []threads.Attachment) []string {
+func describeAttachments(as []vocab.Attachment) []string {
 	var out []string
 	for _, a := range as {
 		out = append(out, fmt.Sprintf("%s (%d bytes)", a.Filename, len(a.Data)))

@@ -2,6 +2,7 @@ package mailin
 
 import (
 	"bytes"
+	"casegate/vocab"
 	"encoding/xml"
 	"io"
 	"mime"
@@ -11,8 +12,6 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message/charset"
-
-	"casegate/threads"
 )
 
 // Apache James mime4j ships, for each test message, the decoded bytes of
@@ -159,7 +158,7 @@ func readMime4jLeaves(b []byte) ([]mime4jLeaf, error) {
 	}
 }
 
-func (e mime4jExpectation) check(in *threads.Inbound, fail func(check, format string, args ...any)) (checks, ok int) {
+func (e mime4jExpectation) check(in *vocab.Inbound, fail func(check, format string, args ...any)) (checks, ok int) {
 	for _, leaf := range e.leaves {
 		want, err := os.ReadFile(filepath.Join(e.dir, leaf.file))
 		if err != nil {
@@ -192,7 +191,7 @@ func (e mime4jExpectation) check(in *threads.Inbound, fail func(check, format st
 	return checks, ok
 }
 
-func attachmentWith(in *threads.Inbound, data []byte) bool {
+func attachmentWith(in *vocab.Inbound, data []byte) bool {
 	for _, a := range in.Attachments {
 		if bytes.Equal(a.Data, data) {
 			return true

@@ -3,6 +3,7 @@ package mailin
 import (
 	"bufio"
 	"bytes"
+	"casegate/vocab"
 	"context"
 	"fmt"
 	"io/fs"
@@ -189,7 +190,7 @@ func newCorpusStore(t *testing.T) (*threads.Store, *sqlx.DB) {
 }
 
 // parseBounded runs Parse, turning a panic or a hang into an error.
-func parseBounded(raw []byte) (in *threads.Inbound, err error) {
+func parseBounded(raw []byte) (in *vocab.Inbound, err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -386,7 +387,7 @@ func fileCorpusMessage(t *testing.T, dir string, m corpusMessage, store *threads
 
 // checkStored compares what filing stored with what was parsed; false
 // means the row could not be read.
-func checkStored(t *testing.T, ctx context.Context, db *sqlx.DB, res *corpusResult, m corpusMessage, in *threads.Inbound, filed threads.Filed, raw []byte) bool {
+func checkStored(t *testing.T, ctx context.Context, db *sqlx.DB, res *corpusResult, m corpusMessage, in *vocab.Inbound, filed vocab.Filed, raw []byte) bool {
 	var row struct {
 		Raw       []byte `db:"raw"`
 		Subject   string `db:"subject"`

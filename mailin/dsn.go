@@ -3,13 +3,12 @@ package mailin
 import (
 	"bufio"
 	"bytes"
+	"casegate/vocab"
 	"net/textproto"
 	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
-
-	"casegate/threads"
 )
 
 // readDSN reads the delivery-status notification (RFC 3464, carried in a
@@ -18,8 +17,8 @@ import (
 // of the returned message. Many MTAs send bounces without a
 // message/delivery-status part; for them the recipient comes from
 // X-Failed-Recipients (Exim) or the text, and the status from the text.
-func readDSN(in *threads.Inbound) {
-	var dsn threads.DSN
+func readDSN(in *vocab.Inbound) {
+	var dsn vocab.DSN
 	for _, a := range in.Attachments {
 		switch strings.ToLower(a.ContentType) {
 		case "message/delivery-status", "message/global-delivery-status":
@@ -52,9 +51,9 @@ func readDSN(in *threads.Inbound) {
 // parseDeliveryStatus reads the fields of a message/delivery-status body:
 // a per-message group, then one group per recipient, separated by blank
 // lines (RFC 3464 §2.1).
-func parseDeliveryStatus(b []byte) []threads.DSNRecipient {
+func parseDeliveryStatus(b []byte) []vocab.DSNRecipient {
 	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
-	var out []threads.DSNRecipient
+	var out []vocab.DSNRecipient
 	for i, group := range bytes.Split(b, []byte("\n\n")) {
 		if len(bytes.TrimSpace(group)) == 0 {
 			continue
@@ -73,7 +72,7 @@ func parseDeliveryStatus(b []byte) []threads.DSNRecipient {
 				continue
 			}
 		}
-		out = append(out, threads.DSNRecipient{
+		out = append(out, vocab.DSNRecipient{
 			Recipient:  validText([]byte(bareRecipient(rcpt))),
 			Action:     strings.ToLower(firstWord(h.Get("Action"))),
 			Status:     statusCode.FindString(h.Get("Status")),
@@ -94,7 +93,7 @@ var bounceSubject = regexp.MustCompile(`(?i)undeliver|delivery (status|failure|n
 
 // looksLikeBounce tells a bounce without a delivery-status part from other
 // automatic mail (an out-of-office note must not fail a delivery).
-func looksLikeBounce(in *threads.Inbound) bool {
+func looksLikeBounce(in *vocab.Inbound) bool {
 	local, _, _ := strings.Cut(strings.ToLower(in.From.Address), "@")
 	return local == "mailer-daemon" || local == "postmaster" || local == "" || bounceSubject.MatchString(in.Subject)
 }
@@ -103,7 +102,7 @@ func looksLikeBounce(in *threads.Inbound) bool {
 // qmail, older Exim and many providers send: the recipient from
 // X-Failed-Recipients or the first address in the text that is not the
 // sender's, the status from an enhanced code or an SMTP reply code.
-func plainBounce(in *threads.Inbound) []threads.DSNRecipient {
+func plainBounce(in *vocab.Inbound) []vocab.DSNRecipient {
 	hdr, _ := mail.CreateReader(bytes.NewReader(in.Raw))
 	var rcpt string
 	if hdr != nil {
@@ -140,7 +139,7 @@ func plainBounce(in *threads.Inbound) []threads.DSNRecipient {
 	if strings.HasPrefix(status, "4") {
 		action = "delayed"
 	}
-	return []threads.DSNRecipient{{Recipient: validText([]byte(rcpt)), Action: action, Status: status}}
+	return []vocab.DSNRecipient{{Recipient: validText([]byte(rcpt)), Action: action, Status: status}}
 }
 
 // returnedMessageID reads the Message-ID of a returned message or its

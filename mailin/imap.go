@@ -143,7 +143,7 @@ type imapHooks struct {
 // filed concurrently (Concurrency) so that they share commits.
 type IMAPPoller struct {
 	opts IMAPOptions
-	q    map[string]string
+	q    imapQueries
 }
 
 // Advisory lock class of IMAP mailboxes ("imap"); the second key is
@@ -214,11 +214,19 @@ func NewIMAPPoller(opts IMAPOptions) (*IMAPPoller, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	q, err := sqlfile.Parse(mailinQueriesSQL, "imap-state", "imap-save-state", "imap-quarantine", "imap-try-lock", "imap-unlock")
-	if err != nil {
+	p := &IMAPPoller{opts: opts}
+	if err := sqlfile.Bind(mailinQueriesSQL, &p.q); err != nil {
 		return nil, fmt.Errorf("mailin/queries.sql: %w", err)
 	}
-	return &IMAPPoller{opts: opts, q: q}, nil
+	return p, nil
+}
+
+// imapQueries are the poller's queries (queries.sql).
+type imapQueries struct {
+	State      sqlfile.Query `query:"imap-state"`
+	SaveState  sqlfile.Query `query:"imap-save-state"`
+	Quarantine sqlfile.Query `query:"imap-quarantine"`
+	TryLock    sqlfile.Query `query:"imap-try-lock"`
 }
 
 // Run polls every mailbox of the account until ctx ends. Errors are
@@ -262,7 +270,7 @@ func (p *IMAPPoller) lock(ctx context.Context, log *slog.Logger, mailbox string)
 		conn, err := p.opts.DB.Conn(ctx)
 		if err == nil {
 			var held bool
-			err = conn.QueryRowContext(ctx, p.q["imap-try-lock"], imapLockClass, p.opts.Name+"/"+mailbox).Scan(&held)
+			err = conn.QueryRowContext(ctx, p.q.TryLock.SQL, imapLockClass, p.opts.Name+"/"+mailbox).Scan(&held)
 			if err == nil && held {
 				return conn, nil
 			}

@@ -2,6 +2,7 @@ package mailin
 
 import (
 	"bytes"
+	"casegate/vocab"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -444,7 +445,7 @@ type flakyFiler struct {
 	problems, checks []string
 }
 
-func (f *flakyFiler) File(ctx context.Context, in *threads.Inbound) (threads.Filed, error) {
+func (f *flakyFiler) File(ctx context.Context, in *vocab.Inbound) (vocab.Filed, error) {
 	if in.MessageID != f.fail && in.MessageID != f.slow {
 		return f.Filer.File(ctx, in)
 	}
@@ -465,7 +466,7 @@ func (f *flakyFiler) File(ctx context.Context, in *threads.Inbound) (threads.Fil
 	f.failed = f.failed || fail
 	f.mu.Unlock()
 	if fail {
-		return threads.Filed{}, errors.New("connection to the database lost (injected by the test)")
+		return vocab.Filed{}, errors.New("connection to the database lost (injected by the test)")
 	}
 	if in.MessageID == f.slow {
 		time.Sleep(1500 * time.Millisecond) // the rest of its window commits meanwhile
@@ -793,7 +794,7 @@ type timingFiler struct {
 	nanos atomic.Int64
 }
 
-func (f *timingFiler) File(ctx context.Context, in *threads.Inbound) (threads.Filed, error) {
+func (f *timingFiler) File(ctx context.Context, in *vocab.Inbound) (vocab.Filed, error) {
 	start := time.Now()
 	defer func() { f.nanos.Add(int64(time.Since(start))) }()
 	return f.Filer.File(ctx, in)

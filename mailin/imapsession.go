@@ -3,6 +3,7 @@ package mailin
 import (
 	"bufio"
 	"bytes"
+	"casegate/vocab"
 	"context"
 	"database/sql"
 	"errors"
@@ -24,8 +25,6 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 	"github.com/lib/pq"
-
-	"casegate/threads"
 )
 
 // mailboxState is what a poller knows of its mailbox between sessions.
@@ -157,7 +156,7 @@ func (p *IMAPPoller) dial(newMail chan<- struct{}) (*imapclient.Client, error) {
 // read again from the start and exactly-once filing skips what was filed.
 func (p *IMAPPoller) loadState(ctx context.Context, log *slog.Logger, st *mailboxState, uidValidity uint32) error {
 	var stored, last int64
-	err := p.opts.DB.QueryRowContext(ctx, p.q["imap-state"], p.opts.Name, st.name).Scan(&stored, &last)
+	err := p.q.State.QueryRow(ctx, p.opts.DB, p.opts.Name, st.name).Scan(&stored, &last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		st.uidValidity, st.lastUID = uidValidity, 0
@@ -178,7 +177,7 @@ func (p *IMAPPoller) loadState(ctx context.Context, log *slog.Logger, st *mailbo
 }
 
 func (p *IMAPPoller) saveState(ctx context.Context, st *mailboxState) error {
-	_, err := p.opts.DB.ExecContext(context.WithoutCancel(ctx), p.q["imap-save-state"],
+	_, err := p.q.SaveState.Exec(context.WithoutCancel(ctx), p.opts.DB,
 		p.opts.Name, st.name, int64(st.uidValidity), int64(st.lastUID), p.opts.Now())
 	if err != nil {
 		return fmt.Errorf("save mailbox state: %w", err)
@@ -499,7 +498,7 @@ func (p *IMAPPoller) fileMessage(ctx context.Context, log *slog.Logger, st *mail
 	return true, nil
 }
 
-func (p *IMAPPoller) parseAndFile(ctx context.Context, log *slog.Logger, st *mailboxState, raw []byte) (in *threads.Inbound, err error) {
+func (p *IMAPPoller) parseAndFile(ctx context.Context, log *slog.Logger, st *mailboxState, raw []byte) (in *vocab.Inbound, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", errFilingPanicked, r)
@@ -553,7 +552,7 @@ func (p *IMAPPoller) quarantine(ctx context.Context, log *slog.Logger, st *mailb
 		mh := mail.Header{Header: message.Header{Header: h}}
 		messageID, _ = mh.MessageID()
 	}
-	_, err := p.opts.DB.ExecContext(context.WithoutCancel(ctx), p.q["imap-quarantine"],
+	_, err := p.q.Quarantine.Exec(context.WithoutCancel(ctx), p.opts.DB,
 		p.source(st.name), reason, raw, env.returnPath, pq.Array(env.recipients), validText([]byte(messageID)), p.opts.Now())
 	if err != nil {
 		return fmt.Errorf("quarantine uid %d: %w", uid, err)

@@ -1,12 +1,11 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"io"
 	"time"
 
 	"github.com/emersion/go-smtp"
-
-	"casegate/threads"
 )
 
 var _ smtp.LMTPSession = (*session)(nil)
@@ -46,7 +45,7 @@ func (s *SMTPServer) observe(result string, took time.Duration) {
 	}
 }
 
-func (s *SMTPServer) observeFiling(f threads.Filed, err error, took time.Duration) {
+func (s *SMTPServer) observeFiling(f vocab.Filed, err error, took time.Duration) {
 	switch {
 	case err != nil:
 		s.observe("failed", took)

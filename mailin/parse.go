@@ -9,6 +9,7 @@ package mailin
 
 import (
 	"bytes"
+	"casegate/vocab"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -22,8 +23,6 @@ import (
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode every charset go-message knows, not only UTF-8
 	"github.com/emersion/go-message/mail"
-
-	"casegate/threads"
 )
 
 // Parse limits: they bound the cost of hostile input, not what real mail needs.
@@ -36,8 +35,8 @@ const (
 
 // Parse reads raw into an Inbound. It never fails: problems are listed in
 // Inbound.Problems. Envelope fields are left for the caller.
-func Parse(raw []byte) *threads.Inbound {
-	in := &threads.Inbound{Raw: raw}
+func Parse(raw []byte) *vocab.Inbound {
+	in := &vocab.Inbound{Raw: raw}
 	body := raw
 	if i := headerEnd(raw); i >= 0 {
 		body = raw[i:]
@@ -68,7 +67,7 @@ func Parse(raw []byte) *threads.Inbound {
 	return in
 }
 
-func readHeader(in *threads.Inbound, h mail.Header) {
+func readHeader(in *vocab.Inbound, h mail.Header) {
 	from, err := h.AddressList("From")
 	switch {
 	case err != nil:
@@ -165,7 +164,7 @@ var autoReplySubject = regexp.MustCompile(`(?i)^(auto(matic)?[ -]?reply|autosvar
 
 // classify marks mail that must never be answered automatically (RFC 3834
 // §2; the header set Request Tracker and Zammad check).
-func classify(in *threads.Inbound, h mail.Header) {
+func classify(in *vocab.Inbound, h mail.Header) {
 	why := func(reason string) {
 		if !in.Automatic {
 			in.Automatic, in.Why = true, reason
@@ -208,7 +207,7 @@ func classify(in *threads.Inbound, h mail.Header) {
 
 // MarkNullSender records that the envelope sender was "<>": a bounce or
 // other notification that must not be answered (RFC 5321 §4.5.5).
-func MarkNullSender(in *threads.Inbound) {
+func MarkNullSender(in *vocab.Inbound) {
 	if !in.Automatic {
 		in.Automatic, in.Why = true, "null return path"
 	}
@@ -217,7 +216,7 @@ func MarkNullSender(in *threads.Inbound) {
 // readText finds the text a person wrote: the first text/plain part that is
 // not an attachment, else the first text/html part turned into text. raw is
 // the message as parsed, whose header h go-message has read.
-func readText(in *threads.Inbound, h message.Header, raw []byte) {
+func readText(in *vocab.Inbound, h message.Header, raw []byte) {
 	var plain, html string
 	var havePlain, haveHTML bool // an empty body part is still the body
 	// plainRanked says the plain text follows the HTML in the same
@@ -279,7 +278,7 @@ func readText(in *threads.Inbound, h message.Header, raw []byte) {
 			if rerr != nil {
 				in.Problems = append(in.Problems, fmt.Sprintf("attachment %v: %v", path, rerr))
 			}
-			in.Attachments = append(in.Attachments, threads.Attachment{Filename: SafeFilename(name), ContentType: t, Data: decodeOddEncoding(in, path, part.Header, b)})
+			in.Attachments = append(in.Attachments, vocab.Attachment{Filename: SafeFilename(name), ContentType: t, Data: decodeOddEncoding(in, path, part.Header, b)})
 			return nil
 		}
 		b, rerr := io.ReadAll(io.LimitReader(part.Body, maxTextBytes))

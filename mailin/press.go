@@ -1,13 +1,12 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"fmt"
 	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"casegate/threads"
 )
 
 // DefaultPressWords are wording reporters use in subjects and signatures,
@@ -114,7 +113,7 @@ func compileWords(key string, list map[string]int) (wordList, error) {
 // Classify sets in's Category, Risk and Evidence. Automatic mail
 // (auto-replies, bounces, lists) is left unclassified: an out-of-office
 // from a newsroom is not a press enquiry. A nil Classifier does nothing.
-func (c *Classifier) Classify(in *threads.Inbound) {
+func (c *Classifier) Classify(in *vocab.Inbound) {
 	if c == nil || in.Automatic {
 		return
 	}
@@ -133,15 +132,15 @@ func (c *Classifier) Classify(in *threads.Inbound) {
 	score, matched := match(c.press, in.Subject+"\n"+in.Text)
 	switch {
 	case press != "":
-		in.Category = threads.CategoryJournalist
+		in.Category = vocab.CategoryJournalist
 		in.Evidence = append(in.Evidence, "press_domains: "+press)
 	case score >= c.opts.PressThreshold:
-		in.Category = threads.CategoryJournalist
+		in.Category = vocab.CategoryJournalist
 		in.Evidence = append(in.Evidence, fmt.Sprintf("press_words: %s (score %d ≥ %d)", matched, score, c.opts.PressThreshold))
 	default:
 		for _, v := range c.opts.VIP {
 			if v == from || !strings.Contains(v, "@") && domainMatches(domain, v) {
-				in.Category = threads.CategoryVIP
+				in.Category = vocab.CategoryVIP
 				in.Evidence = append(in.Evidence, "vip: "+v)
 				break
 			}
@@ -154,9 +153,9 @@ func (c *Classifier) Classify(in *threads.Inbound) {
 		text = in.Text
 	}
 	if score, matched := match(c.risk, in.Subject+"\n"+text); score > 0 {
-		in.Risk = threads.RiskMedium
+		in.Risk = vocab.RiskMedium
 		if score >= c.opts.RiskHighScore {
-			in.Risk = threads.RiskHigh
+			in.Risk = vocab.RiskHigh
 		}
 		in.Evidence = append(in.Evidence, fmt.Sprintf("risk_words: %s (score %d)", matched, score))
 	}

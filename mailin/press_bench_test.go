@@ -1,10 +1,9 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"strings"
 	"testing"
-
-	"casegate/threads"
 )
 
 // BenchmarkClassify classifies a 10 KB customer mail, as the SMTP
@@ -17,7 +16,7 @@ func BenchmarkClassify(b *testing.B) {
 	text := strings.Repeat("the printer order invoice delivery broken refund please help account password reset login error screen again still waiting since monday, ", 70)
 	b.ReportAllocs()
 	for b.Loop() {
-		in := &threads.Inbound{Subject: "Problem with my order", Text: text, NewText: text}
+		in := &vocab.Inbound{Subject: "Problem with my order", Text: text, NewText: text}
 		in.From.Address = "ada@customer.example"
 		c.Classify(in)
 	}

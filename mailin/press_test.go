@@ -1,12 +1,11 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-message/mail"
-
-	"casegate/threads"
 )
 
 func TestClassify(t *testing.T) {
@@ -20,26 +19,26 @@ func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
 		name, from, subject, text string
 		automatic                 bool
-		category                  threads.Category
-		risk                      threads.Risk
+		category                  vocab.Category
+		risk                      vocab.Risk
 		evidence                  string
 	}{
 		{"plain customer", "ada@customer.example", "Printer on fire", "Please help.", false, "", "", ""},
-		{"press domain", "lois@news.daily-planet.example", "Hello", "Quick question.", false, threads.CategoryJournalist, "", "press_domains: daily-planet.example"},
-		{"reporter wording in signature", "jo@freemail.example", "Your recall", "Could you comment?\n\n-- \nJo Bloggs\nReporter, Evening Post\nOn deadline: 5pm", false, threads.CategoryJournalist, "", `"on deadline" (2), "reporter" (2)`},
-		{"request for comment alone", "jo@freemail.example", "Request for comment: outage", "See subject.", false, threads.CategoryJournalist, "", "request for comment"},
+		{"press domain", "lois@news.daily-planet.example", "Hello", "Quick question.", false, vocab.CategoryJournalist, "", "press_domains: daily-planet.example"},
+		{"reporter wording in signature", "jo@freemail.example", "Your recall", "Could you comment?\n\n-- \nJo Bloggs\nReporter, Evening Post\nOn deadline: 5pm", false, vocab.CategoryJournalist, "", `"on deadline" (2), "reporter" (2)`},
+		{"request for comment alone", "jo@freemail.example", "Request for comment: outage", "See subject.", false, vocab.CategoryJournalist, "", "request for comment"},
 		{"one weak word is not enough", "sam@customer.example", "Editor crashes", "The editor crashes on save.", false, "", "", ""},
-		{"phrase in capitals across punctuation", "jo@freemail.example", "Hi", "Writing FOR A—Story, due today.", false, threads.CategoryJournalist, "", `"for a story" (3)`},
+		{"phrase in capitals across punctuation", "jo@freemail.example", "Hi", "Writing FOR A—Story, due today.", false, vocab.CategoryJournalist, "", `"for a story" (3)`},
 		{"text ends inside a phrase", "sam@customer.example", "Hi", "What I need it for a", false, "", "", ""},
 		{"editor is not creditor", "sam@customer.example", "Refund", "My creditor and my auditor.", false, "", "", ""},
-		{"vip address", "CEO@bigcorp.example", "Hi", "Call me.", false, threads.CategoryVIP, "", "vip: ceo@bigcorp.example"},
-		{"vip domain", "anyone@eu.partner.example", "Hi", "Call me.", false, threads.CategoryVIP, "", "vip: partner.example"},
-		{"medium risk", "ada@customer.example", "Still broken", "I will leave a review.", false, "", threads.RiskMedium, `"review" (1)`},
-		{"high risk", "ada@customer.example", "Still broken", "My lawyer will\ncontact the press.", false, "", threads.RiskHigh, `"contact the press" (3), "lawyer" (3)`},
+		{"vip address", "CEO@bigcorp.example", "Hi", "Call me.", false, vocab.CategoryVIP, "", "vip: ceo@bigcorp.example"},
+		{"vip domain", "anyone@eu.partner.example", "Hi", "Call me.", false, vocab.CategoryVIP, "", "vip: partner.example"},
+		{"medium risk", "ada@customer.example", "Still broken", "I will leave a review.", false, "", vocab.RiskMedium, `"review" (1)`},
+		{"high risk", "ada@customer.example", "Still broken", "My lawyer will\ncontact the press.", false, "", vocab.RiskHigh, `"contact the press" (3), "lawyer" (3)`},
 		{"automatic mail is not classified", "noreply@daily-planet.example", "Out of office", "I am away; my lawyer", true, "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := &threads.Inbound{From: mail.Address{Address: tc.from}, Subject: tc.subject, Text: tc.text, NewText: tc.text, Automatic: tc.automatic}
+			in := &vocab.Inbound{From: mail.Address{Address: tc.from}, Subject: tc.subject, Text: tc.text, NewText: tc.text, Automatic: tc.automatic}
 			c.Classify(in)
 			ev := strings.Join(in.Evidence, "; ")
 			if in.Category != tc.category || in.Risk != tc.risk || !strings.Contains(ev, tc.evidence) || tc.evidence == "" && ev != "" {
@@ -48,7 +47,7 @@ func TestClassify(t *testing.T) {
 		})
 	}
 	var nilClassifier *Classifier
-	nilClassifier.Classify(&threads.Inbound{Subject: "lawyer"}) // must not panic
+	nilClassifier.Classify(&vocab.Inbound{Subject: "lawyer"}) // must not panic
 	if _, err := NewClassifier(ClassifyOptions{RiskWords: map[string]int{"x": 0}}); err == nil {
 		t.Error("zero weight accepted")
 	}

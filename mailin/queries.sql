@@ -29,6 +29,3 @@ WHERE NOT EXISTS (
 -- an instance polls the mailbox; PostgreSQL releases it when that
 -- connection ends, so another instance takes over when the holder dies.
 SELECT pg_try_advisory_lock($1, hashtext($2));
-
--- name: imap-unlock
-SELECT pg_advisory_unlock($1, hashtext($2));

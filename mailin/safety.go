@@ -1,13 +1,12 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
-
-	"casegate/threads"
 )
 
 // MaxHops is the number of Received fields past which a message is taken
@@ -22,7 +21,7 @@ var ownMessageID = regexp.MustCompile(`^casegate\.[0-9a-f]{24}@`)
 // classifySafety completes classify with the loop signs Zammad and Request
 // Tracker also check: X-Loop, our own Message-ID coming back, a null
 // Return-Path, and too many hops, which quarantines the message.
-func classifySafety(in *threads.Inbound, h mail.Header) {
+func classifySafety(in *vocab.Inbound, h mail.Header) {
 	why := func(reason string) {
 		if !in.Automatic {
 			in.Automatic, in.Why = true, reason
@@ -56,7 +55,7 @@ func oneLine(s string) string {
 // storable makes every text field of in valid UTF-8 without NULs, so that
 // no header a sender writes can make filing fail (PostgreSQL text rejects
 // both): a message that cannot be stored would be answered 451 for ever.
-func storable(in *threads.Inbound) {
+func storable(in *vocab.Inbound) {
 	clean := func(s *string) { *s = validText([]byte(*s)) }
 	clean(&in.MessageID)
 	clean(&in.From.Address)

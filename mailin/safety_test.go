@@ -3,6 +3,7 @@ package mailin
 import (
 	"bufio"
 	"bytes"
+	"casegate/vocab"
 	"context"
 	"crypto"
 	"crypto/ed25519"
@@ -38,11 +39,11 @@ import (
 type recordingFiler struct {
 	*threads.Store
 	mu      sync.Mutex
-	last    *threads.Inbound
+	last    *vocab.Inbound
 	panicOn string
 }
 
-func (f *recordingFiler) File(ctx context.Context, in *threads.Inbound) (threads.Filed, error) {
+func (f *recordingFiler) File(ctx context.Context, in *vocab.Inbound) (vocab.Filed, error) {
 	if f.panicOn != "" && in.Subject == f.panicOn {
 		panic("test: filing panicked")
 	}
@@ -52,7 +53,7 @@ func (f *recordingFiler) File(ctx context.Context, in *threads.Inbound) (threads
 	return f.Store.File(ctx, in)
 }
 
-func (f *recordingFiler) lastInbound() *threads.Inbound {
+func (f *recordingFiler) lastInbound() *vocab.Inbound {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.last

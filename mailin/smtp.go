@@ -2,6 +2,7 @@ package mailin
 
 import (
 	"bytes"
+	"casegate/vocab"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,13 +15,11 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-
-	"casegate/threads"
 )
 
 // Filer files a parsed message; *threads.Store is the implementation.
 type Filer interface {
-	File(ctx context.Context, in *threads.Inbound) (threads.Filed, error)
+	File(ctx context.Context, in *vocab.Inbound) (vocab.Filed, error)
 	AcceptsRecipient(addr string) bool
 }
 

@@ -1,13 +1,12 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf16"
-
-	"casegate/threads"
 )
 
 // TNEF (MS-OXTNEF) is how Outlook wraps a message's attachments and rich
@@ -53,9 +52,9 @@ var ErrTNEF = errors.New("mailin: damaged TNEF stream")
 
 // tnefContent is what a TNEF stream carries.
 type tnefContent struct {
-	Attachments []threads.Attachment // files, then body.rtf / body.html
-	Text        string               // the plain-text body, when present
-	HTML        string               // the HTML body, when present
+	Attachments []vocab.Attachment // files, then body.rtf / body.html
+	Text        string             // the plain-text body, when present
+	HTML        string             // the HTML body, when present
 }
 
 type tnefReader struct {
@@ -206,7 +205,7 @@ func decodeTNEF(b []byte) (tnefContent, error) {
 		if t == "" {
 			t = "application/octet-stream"
 		}
-		out.Attachments = append(out.Attachments, threads.Attachment{Filename: SafeFilename(a.name()), ContentType: t, Data: a.data})
+		out.Attachments = append(out.Attachments, vocab.Attachment{Filename: SafeFilename(a.name()), ContentType: t, Data: a.data})
 	}
 	if len(rtf) > 0 {
 		plain, err := decompressRTF(rtf)
@@ -214,13 +213,13 @@ func decodeTNEF(b []byte) (tnefContent, error) {
 			firstErr = err
 		}
 		if plain != nil {
-			out.Attachments = append(out.Attachments, threads.Attachment{Filename: "body.rtf", ContentType: "application/rtf", Data: plain})
+			out.Attachments = append(out.Attachments, vocab.Attachment{Filename: "body.rtf", ContentType: "application/rtf", Data: plain})
 		}
 	}
 	if len(htmlBody) > 0 {
 		htmlBody = trimNUL(htmlBody)
 		out.HTML, _ = fallbackText(htmlBody)
-		out.Attachments = append(out.Attachments, threads.Attachment{Filename: "body.html", ContentType: "text/html", Data: htmlBody})
+		out.Attachments = append(out.Attachments, vocab.Attachment{Filename: "body.html", ContentType: "text/html", Data: htmlBody})
 	}
 	return out, firstErr
 }
@@ -421,7 +420,7 @@ func isTNEF(mediaType, filename string) bool {
 // unpackTNEF replaces a winmail.dat attachment by what it carries and
 // keeps its bodies for readText. It reports false, leaving the caller to
 // keep winmail.dat as it is, when nothing could be decoded.
-func unpackTNEF(in *threads.Inbound, path []int, b []byte, into *tnefContent) bool {
+func unpackTNEF(in *vocab.Inbound, path []int, b []byte, into *tnefContent) bool {
 	c, err := decodeTNEF(b)
 	if err != nil {
 		in.Problems = append(in.Problems, fmt.Sprintf("attachment %v: winmail.dat: %v", path, err))

@@ -2,7 +2,7 @@ package mailin
 
 import (
 	"bytes"
-	"casegate/threads"
+	"casegate/vocab"
 	"errors"
 	"os"
 	"path/filepath"
@@ -82,7 +82,7 @@ func TestTNEFDamaged(t *testing.T) {
 	}
 }
 
-func attachmentNames(as []threads.Attachment) []string {
+func attachmentNames(as []vocab.Attachment) []string {
 	var out []string
 	for _, a := range as {
 		out = append(out, a.Filename)

@@ -1,15 +1,14 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"net/netip"
-
-	"casegate/threads"
 )
 
 // markTrusted sets in.Auth.Trusted when the SMTP client at remote
 // ("ip:port") is in one of the trusted networks: the admin vouches that
 // mail from there was authenticated by the organisation's own relay.
-func markTrusted(in *threads.Inbound, remote string, trusted []netip.Prefix) {
+func markTrusted(in *vocab.Inbound, remote string, trusted []netip.Prefix) {
 	ap, err := netip.ParseAddrPort(remote)
 	if err != nil {
 		return

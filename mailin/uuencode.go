@@ -1,12 +1,12 @@
 package mailin
 
 import (
+	"casegate/vocab"
 	"fmt"
 
 	"github.com/emersion/go-message"
 
 	"bytes"
-	"casegate/threads"
 	"errors"
 	"strings"
 )
@@ -71,7 +71,7 @@ func decodeUU(b []byte) ([]byte, error) {
 
 // decodeOddEncoding decodes the transfer encodings go-message leaves
 // alone; today x-uuencode.
-func decodeOddEncoding(in *threads.Inbound, path []int, h message.Header, b []byte) []byte {
+func decodeOddEncoding(in *vocab.Inbound, path []int, h message.Header, b []byte) []byte {
 	if !isUUEncoding(h.Get("Content-Transfer-Encoding")) {
 		return b
 	}

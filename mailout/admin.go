@@ -45,7 +45,7 @@ type Delivery struct {
 // failedOnly just those casegate gave up on.
 func ListDeliveries(ctx context.Context, db *sqlx.DB, failedOnly bool, limit int) ([]Delivery, error) {
 	var out []Delivery
-	if err := db.SelectContext(ctx, &out, queries["list-deliveries"], failedOnly, limit); err != nil {
+	if err := db.SelectContext(ctx, &out, queries.ListDeliveries.SQL, failedOnly, limit); err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	return out, nil
@@ -57,7 +57,7 @@ func ListDeliveries(ctx context.Context, db *sqlx.DB, failedOnly bool, limit int
 func RetryDelivery(ctx context.Context, db *sqlx.DB, id int64, now time.Time) error {
 	var status DeliveryStatus
 	var changed bool
-	err := db.QueryRowxContext(ctx, queries["retry-delivery"], id, now).Scan(&status, &changed)
+	err := db.QueryRowxContext(ctx, queries.RetryDelivery.SQL, id, now).Scan(&status, &changed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("delivery %d: %w", id, ErrNoDelivery)
@@ -80,7 +80,7 @@ type OutboxStats struct {
 func Stats(ctx context.Context, db *sqlx.DB, now time.Time) (OutboxStats, error) {
 	var st OutboxStats
 	var oldest time.Time
-	if err := db.QueryRowxContext(ctx, queries["outbox-stats"], now).Scan(&st.Queued, &oldest, &st.Failed); err != nil {
+	if err := db.QueryRowxContext(ctx, queries.OutboxStats.SQL, now).Scan(&st.Queued, &oldest, &st.Failed); err != nil {
 		return st, fmt.Errorf("outbox stats: %w", err)
 	}
 	if st.Queued > 0 {

@@ -37,7 +37,7 @@ func EnqueueAll(ctx context.Context, tx *sqlx.Tx, ms []*Message, now time.Time) 
 			rcptOf, rcpts = append(rcptOf, m.MessageID), append(rcpts, r)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, queries["enqueue-all"], pq.Array(ids), pq.ByteaArray(raws), pq.Array(auto), now,
+	rows, err := tx.QueryContext(ctx, queries.EnqueueAll.SQL, pq.Array(ids), pq.ByteaArray(raws), pq.Array(auto), now,
 		pq.Array(rcptOf), pq.Array(rcpts))
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %d mails: %w", len(ms), err)

@@ -20,12 +20,24 @@ import (
 //go:embed queries.sql
 var queriesSQL string
 
+// outboxQueries are the queries of queries.sql.
+type outboxQueries struct {
+	Enqueue        sqlfile.Query `query:"enqueue"`
+	EnqueueAll     sqlfile.Query `query:"enqueue-all"`
+	Claim          sqlfile.Query `query:"claim"`
+	MarkSent       sqlfile.Query `query:"mark-sent"`
+	MarkFailed     sqlfile.Query `query:"mark-failed"`
+	Reschedule     sqlfile.Query `query:"reschedule"`
+	ListDeliveries sqlfile.Query `query:"list-deliveries"`
+	RetryDelivery  sqlfile.Query `query:"retry-delivery"`
+	OutboxStats    sqlfile.Query `query:"outbox-stats"`
+}
+
 var queries = mustQueries()
 
-func mustQueries() map[string]string {
-	q, err := sqlfile.Parse(queriesSQL, "enqueue", "claim", "mark-sent", "mark-failed", "reschedule",
-		"list-deliveries", "retry-delivery", "outbox-stats", "enqueue-all")
-	if err != nil {
+func mustQueries() outboxQueries {
+	var q outboxQueries
+	if err := sqlfile.Bind(queriesSQL, &q); err != nil {
 		// queries.sql is compiled in; a broken file is a programming error
 		// caught by every test of the package.
 		panic("mailout/queries.sql: " + err.Error())
@@ -48,7 +60,7 @@ func Enqueue(ctx context.Context, tx *sqlx.Tx, m *Message, now time.Time) (Queue
 		return Queued{}, err
 	}
 	var id int64
-	err = tx.QueryRowxContext(ctx, queries["enqueue"], m.MessageID, raw, m.Auto != Human, now, pq.Array(rcpts)).Scan(&id)
+	err = tx.QueryRowxContext(ctx, queries.Enqueue.SQL, m.MessageID, raw, m.Auto != Human, now, pq.Array(rcpts)).Scan(&id)
 	if err != nil {
 		return Queued{}, fmt.Errorf("enqueue %s: %w", m.MessageID, err)
 	}

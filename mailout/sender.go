@@ -146,7 +146,7 @@ type claimed struct {
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	now := s.opts.Now()
 	var batch []claimed
-	err := s.opts.DB.SelectContext(ctx, &batch, queries["claim"], now, now.Add(s.opts.Lease), s.opts.Batch)
+	err := s.opts.DB.SelectContext(ctx, &batch, queries.Claim.SQL, now, now.Add(s.opts.Lease), s.opts.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -173,7 +173,7 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	close(work)
 	wg.Wait()
 	if len(sent) > 0 {
-		if _, err := s.opts.DB.ExecContext(ctx, queries["mark-sent"], pq.Array(sent), s.opts.Now()); err != nil {
+		if _, err := s.opts.DB.ExecContext(ctx, queries.MarkSent.SQL, pq.Array(sent), s.opts.Now()); err != nil {
 			// The rows stay leased and are sent again when the lease
 			// ends: a duplicate (same Message-ID) rather than a loss.
 			return len(batch), fmt.Errorf("record %d deliveries as sent: %w", len(sent), err)
@@ -207,13 +207,13 @@ func (s *Sender) attempt(ctx context.Context, d claimed) bool {
 		reason := err.Error()
 		result = "failed"
 		log.Warn("outbox: delivery failed for good", "err", reason)
-		if _, err = s.opts.DB.ExecContext(ctx, queries["mark-failed"], d.ID, now, reason); err == nil && s.opts.OnFailed != nil {
+		if _, err = s.opts.DB.ExecContext(ctx, queries.MarkFailed.SQL, d.ID, now, reason); err == nil && s.opts.OnFailed != nil {
 			s.opts.OnFailed(FailedDelivery{DeliveryID: d.ID, OutboxID: d.OutboxID, MessageID: d.MessageID, Recipient: d.Recipient, Err: reason})
 		}
 	default:
 		next := now.Add(Backoff(d.Attempts))
 		log.Info("outbox: delivery deferred", "err", err, "next_attempt", next)
-		_, err = s.opts.DB.ExecContext(ctx, queries["reschedule"], d.ID, next, err.Error())
+		_, err = s.opts.DB.ExecContext(ctx, queries.Reschedule.SQL, d.ID, next, err.Error())
 	}
 	if s.opts.OnAttempt != nil {
 		s.opts.OnAttempt(result)

@@ -296,7 +296,7 @@ func TestCrashedSenderLeaseExpires(t *testing.T) {
 	enqueue(t, db, c.Now(), testMessage("casegate.three@support.example.com", "ada@customer.example"))
 	// The crashed sender's claim, as RunOnce issues it, then nothing.
 	var claimed []claimed
-	if err := db.Select(&claimed, queries["claim"], c.Now(), c.Now().Add(10*time.Minute), 10); err != nil || len(claimed) != 1 {
+	if err := db.Select(&claimed, queries.Claim.SQL, c.Now(), c.Now().Add(10*time.Minute), 10); err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %v, %d rows", err, len(claimed))
 	}
 	s := NewSender(SenderOptions{DB: db, Transport: NewSmarthost(SmarthostOptions{Address: r.addr, TLS: "none"}), Now: c.Now})

@@ -11,31 +11,10 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// Priority mirrors the case_priority ENUM.
-type Priority string
-
-// Case priorities, lowest first.
-const (
-	PriorityLow    Priority = "low"
-	PriorityNormal Priority = "normal"
-	PriorityHigh   Priority = "high"
-	PriorityUrgent Priority = "urgent"
-)
-
-// ParsePriority reads a priority name.
-func ParsePriority(s string) (Priority, error) {
-	switch p := Priority(strings.ToLower(strings.TrimSpace(s))); p {
-	case PriorityLow, PriorityNormal, PriorityHigh, PriorityUrgent:
-		return p, nil
-	}
-	return "", fmt.Errorf("%w: %q (use low, normal, high or urgent)", ErrBadPriority, s)
-}
-
 // Errors of case changes.
 var (
 	ErrNoCase            = errors.New("threads: no such case")
 	ErrInvalidTransition = errors.New("threads: status change not allowed")
-	ErrBadPriority       = errors.New("threads: unknown priority")
 )
 
 // Case is a case's header.

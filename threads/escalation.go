@@ -26,7 +26,7 @@ var escalationQueries = append([]string{"raise-risk", "set-staff-responded", "es
 // category and risk (always with an event saying why), on a later mail a
 // risk that went up.
 func (s *Store) classify(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, newCase bool, now time.Time, message int64) error {
-	category, risk := in.classification()
+	category, risk := in.Classification()
 	evidence := strings.Join(in.Evidence, "; ")
 	if newCase {
 		// open-case stored the category and risk with the case.
@@ -55,22 +55,9 @@ func (s *Store) classify(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inb
 	return s.addEvent(ctx, tx, caseID, now, "risk", "casegate", message, fmt.Sprintf("%s → %s: %s", old, risk, evidence))
 }
 
-// classification is the category and risk mailin found, with the
-// defaults for none.
-func (in *Inbound) classification() (Category, Risk) {
-	category, risk := in.Category, in.Risk
-	if category == "" {
-		category = CategoryCustomer
-	}
-	if risk == "" {
-		risk = RiskNone
-	}
-	return category, risk
-}
-
 // acknowledgementKind is the template that acknowledges a new case opened
 // by in: journalists get their own.
-func (in *Inbound) acknowledgementKind() templates.Kind {
+func acknowledgementKind(in *Inbound) templates.Kind {
 	if in.Category == CategoryJournalist {
 		return templates.JournalistAcknowledgement
 	}

@@ -10,36 +10,6 @@ import (
 	"casegate/calendar"
 )
 
-// Category mirrors the case_category ENUM.
-type Category string
-
-// Case categories, set by classification when a case opens.
-const (
-	CategoryCustomer   Category = "customer"
-	CategoryJournalist Category = "journalist"
-	CategoryVIP        Category = "vip"
-)
-
-// Risk mirrors the case_risk ENUM: how likely a dispute is to go public.
-type Risk string
-
-// Risk levels, lowest first.
-const (
-	RiskNone   Risk = "none"
-	RiskMedium Risk = "medium"
-	RiskHigh   Risk = "high"
-)
-
-func (r Risk) rank() int {
-	switch r {
-	case RiskMedium:
-		return 1
-	case RiskHigh:
-		return 2
-	}
-	return 0
-}
-
 // ParseRisk reads a risk level.
 func ParseRisk(s string) (Risk, error) {
 	switch r := Risk(strings.ToLower(strings.TrimSpace(s))); r {
@@ -220,7 +190,7 @@ func Plan(rules []Rule, st CaseState) []Deadline {
 
 func planRule(r *Rule, st CaseState) (Deadline, bool) {
 	if r.Category != "" && r.Category != st.Category ||
-		r.Risk != "" && st.Risk.rank() < r.Risk.rank() ||
+		r.Risk != "" && st.Risk.Rank() < r.Risk.Rank() ||
 		r.Priority != "" && r.Priority != st.Priority ||
 		r.Status != "" && r.Status != st.Status {
 		return Deadline{}, false

@@ -34,35 +34,6 @@ type SafetyOptions struct {
 	BounceSuppression time.Duration
 }
 
-// DSN is the machine-readable part of a delivery-status notification
-// (RFC 3464), as mailin read it.
-type DSN struct {
-	OriginalMessageID string // Message-ID of the mail it reports on, from the returned headers
-	Recipients        []DSNRecipient
-}
-
-// DSNRecipient is one per-recipient block of a DSN (RFC 3464 §2.3).
-type DSNRecipient struct {
-	Recipient  string // Final-Recipient (or Original-Recipient), an address
-	Action     string // failed, delayed, delivered, relayed, expanded
-	Status     string // e.g. 5.1.1
-	Diagnostic string // Diagnostic-Code, e.g. "smtp; 550 5.1.1 no such user"
-}
-
-// Failed reports whether the block reports a permanent failure.
-func (r DSNRecipient) Failed() bool {
-	return strings.EqualFold(r.Action, "failed") || r.Action == "" && strings.HasPrefix(r.Status, "5")
-}
-
-func hasFailure(d *DSN) bool {
-	for _, r := range d.Recipients {
-		if r.Failed() {
-			return true
-		}
-	}
-	return false
-}
-
 // bounceMAC binds a delivery id to the server secret, so a bounce address
 // cannot be forged to fail someone else's delivery.
 func bounceMAC(secret []byte, deliveryID int64) string {
@@ -124,7 +95,7 @@ func (s *Store) fileSafety(ctx context.Context, tx *sqlx.Tx, in *Inbound, now ti
 			}
 		}
 	}
-	if deliveryID == 0 && in.DSN != nil && in.Automatic && hasFailure(in.DSN) {
+	if deliveryID == 0 && in.DSN != nil && in.Automatic && in.DSN.HasFailure() {
 		// A bounce of mail we never sent: backscatter of spam that forged
 		// our address. It is no one's case; the operator can look.
 		reason := "bounce of mail casegate did not send (backscatter)"
@@ -257,18 +228,11 @@ func (s *Store) insertInbound(ctx context.Context, tx *sqlx.Tx, caseID int64, in
 	var id int64
 	err := s.row(ctx, tx, "insert-inbound", caseID, in.MessageID, in.BodySHA256, in.Raw, in.Source,
 		in.EnvelopeFrom, textArray(in.Recipients), strings.ToLower(in.From.Address), in.From.Name, in.Subject, in.Text,
-		textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), now, in.Auth.Summary).Scan(&id)
+		textArray(in.ThreadingIDs()), in.Automatic, textArray(in.Problems), now, in.Auth.Summary).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store message: %w", err)
 	}
 	return id, nil
-}
-
-// provesSender reports whether a's verdicts prove the sender: an aligned
-// DKIM signature, a DMARC pass, SMTP AUTH or a trusted source. A From header
-// alone proves nothing (DESIGN.md, "Who is staff?").
-func (a Authentication) provesSender() bool {
-	return a.DKIMAligned || a.DMARCPass || a.SMTPAuth != "" || a.Trusted
 }
 
 // checkStaffClaim tells staff, once per message, when mail claims a staff
@@ -276,7 +240,7 @@ func (a Authentication) provesSender() bool {
 // correspondence either way; authority is for the staff-command code to
 // grant from in.Auth.
 func (s *Store) checkStaffClaim(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) (bool, error) {
-	if !s.isStaff(in.From.Address) || in.Auth.provesSender() && !in.MultipleFrom {
+	if !s.isStaff(in.From.Address) || in.Auth.ProvesSender() && !in.MultipleFrom {
 		return false, nil
 	}
 	why := in.Auth.Summary

@@ -18,17 +18,6 @@ import (
 	"casegate/templates"
 )
 
-// ParticipantRole mirrors the participant_role ENUM.
-type ParticipantRole string
-
-// Participant roles.
-const (
-	ParticipantCustomer ParticipantRole = "customer"
-	ParticipantCC       ParticipantRole = "cc"
-	ParticipantStaff    ParticipantRole = "staff"
-	ParticipantPR       ParticipantRole = "pr"
-)
-
 // route is what filing learnt about a message on an existing case before
 // changing the case: whether it carries staff authority (DESIGN.md, "Who is
 // staff?") and whether it asks for the case's status.

@@ -88,7 +88,7 @@ func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 	}
 	m := s.automaticMail(caseID, RoleCustomer, mailout.AutoReplied, rendered)
 	m.To = []mail.Address{{Name: in.From.Name, Address: in.From.Address}}
-	m.InReplyTo, m.References = in.MessageID, in.replyReferences()
+	m.InReplyTo, m.References = in.MessageID, in.ReplyReferences()
 	row, err := s.queue(ctx, tx, caseID, m, in.MessageID, now)
 	if err != nil {
 		return fmt.Errorf("status reply: %w", err)

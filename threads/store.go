@@ -30,105 +30,6 @@ import (
 //go:embed queries.sql
 var queriesSQL string
 
-// CaseStatus mirrors the case_status ENUM.
-type CaseStatus string
-
-// Case statuses.
-const (
-	StatusNew      CaseStatus = "new"
-	StatusOpen     CaseStatus = "open"
-	StatusPending  CaseStatus = "pending" // waiting on the customer
-	StatusResolved CaseStatus = "resolved"
-	StatusClosed   CaseStatus = "closed"
-)
-
-// Inbound is one received message, parsed and classified by mailin, ready
-// to be filed.
-type Inbound struct {
-	Raw          []byte    // exactly as received
-	BodySHA256   []byte    // hash of the body, with MessageID the exactly-once key
-	Source       string    // "smtp", "imap:<account>/<mailbox>", …
-	EnvelopeFrom string    // MAIL FROM; "" for the null path
-	Recipients   []string  // RCPT TO (or the mailbox's address for IMAP)
-	ReceivedAt   time.Time // when we took it
-
-	MessageID  string       // without angle brackets; never empty (mailin synthesises one)
-	InReplyTo  []string     // ids in In-Reply-To (normally one)
-	References []string     // ids in References, oldest first
-	From       mail.Address // the one author
-	Subject    string       // decoded, valid UTF-8
-	Text       string       // decoded text body, valid UTF-8
-	// NewText is Text without quoted history and signature: what the
-	// author added in this message.
-	NewText     string
-	Attachments []Attachment
-	Auth        Authentication // what mailin could prove about the sender
-	Automatic   bool           // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
-	Why         string         // why Automatic is set, for the case timeline
-	Problems    []string       // what could not be parsed or decoded
-	// Mail safety (threads/safety.go).
-	MultipleFrom bool   // more than one From address: never staff authority
-	DSN          *DSN   // the delivery-status report, when the message is one
-	Quarantine   string // why the message must not be filed on a case (e.g. a mail loop)
-	// Classification by mailin, stored on a new case (escalation rules);
-	// empty means customer and no risk.
-	Category Category
-	Risk     Risk
-	Evidence []string // what matched, e.g. "press_domains: example-news.com"
-	// Language is the customer's language from Content-Language or
-	// Accept-Language ("de-at"), lower case; "" when the mail names none.
-	Language string
-}
-
-// Attachment is one attached file of a message, decoded.
-type Attachment struct {
-	Filename    string // sanitised: no path, no control characters, bounded length
-	ContentType string
-	Size        int    // decoded bytes
-	Data        []byte // nil when too large to hold (see Load)
-	// Load decodes a large attachment (Data nil) from the raw message
-	// again, for the rare path that sends it on (a staff relay).
-	Load func() ([]byte, error)
-}
-
-// Bytes returns the decoded attachment, loading it when it was not held.
-func (a Attachment) Bytes() ([]byte, error) {
-	if a.Data != nil || a.Load == nil {
-		return a.Data, nil
-	}
-	return a.Load()
-}
-
-// Len is the decoded size.
-func (a Attachment) Len() int {
-	if a.Data != nil || a.Size == 0 {
-		return len(a.Data)
-	}
-	return a.Size
-}
-
-// Authentication is what mailin could prove about a message's sender. A From
-// header alone proves nothing (DESIGN.md, "Who is staff?").
-type Authentication struct {
-	DKIMAligned bool   // a valid DKIM signature whose d= aligns with the From domain
-	DMARCPass   bool   // DMARC pass, ours or from a trusted upstream Authentication-Results
-	SMTPAuth    string // SMTP AUTH identity, when the client authenticated
-	Trusted     bool   // from a source the admin marks internal (trusted network, trusted mailbox)
-	Summary     string // human-readable verdicts, kept with the message
-}
-
-// Filed says what filing did with a message.
-type Filed struct {
-	Case      int64 // case number
-	Message   int64 // messages.id of the stored message
-	NewCase   bool  // the message opened the case
-	Duplicate bool  // the message was filed before; nothing was changed or sent
-	// Quarantined: the message was kept in quarantine, on no case (Case may
-	// be 0).
-	Quarantined bool
-	Bounce      int64 // the delivery a bounce reported on; no case was opened
-}
-
 // Options configures a Store. Fields other than DB, Templates, Support and
 // Secret have documented defaults.
 type Options struct {
@@ -189,7 +90,7 @@ type Store struct {
 
 // NewStore checks opts and returns a Store.
 func NewStore(opts Options) (*Store, error) {
-	q, err := sqlfile.Parse(queriesSQL, append([]string{"find-duplicate", "case-exists", "is-participant",
+	q, err := parseQueries(queriesSQL, append([]string{"find-duplicate", "case-exists", "is-participant",
 		"open-case", "lock-case", "touch-case", "insert-inbound", "queue-on-case", "add-event", "add-events",
 		"set-status", "set-priority", "set-assignee", "case-header",
 		// Staff work by mail (staff.go).
@@ -407,10 +308,10 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 		if subject == "" {
 			subject = "(no subject)"
 		}
-		category, risk := in.classification()
+		category, risk := in.Classification()
 		err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now, string(category), string(risk), in.Language,
 			in.MessageID, in.BodySHA256, in.Raw, in.Source, in.EnvelopeFrom, textArray(in.Recipients), in.Subject, in.Text,
-			textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), in.Auth.Summary).Scan(&caseID, &f.Message)
+			textArray(in.ThreadingIDs()), in.Automatic, textArray(in.Problems), in.Auth.Summary).Scan(&caseID, &f.Message)
 		if err != nil {
 			return f, false, fmt.Errorf("open case: %w", err)
 		}
@@ -520,7 +421,7 @@ func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, st
 		}
 	}
 	// 2. In-Reply-To / References naming a message we stored or sent.
-	if ids := in.threadingIDs(); len(ids) > 0 {
+	if ids := in.ThreadingIDs(); len(ids) > 0 {
 		var caseID int64
 		err := s.row(ctx, tx, "case-by-message-ids-safe", pq.Array(ids), strings.ToLower(in.From.Address)).Scan(&caseID)
 		if err == nil {
@@ -561,7 +462,7 @@ func (s *Store) mentionedCase(ctx context.Context, tx *sqlx.Tx, re *regexp.Regex
 // acknowledge queues the acknowledgement of a new case, threaded under the
 // customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
 func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.settings().Templates.RenderLang(in.acknowledgementKind(), s.language(in.Language), templates.AcknowledgementData{
+	text, err := s.settings().Templates.RenderLang(acknowledgementKind(in), s.language(in.Language), templates.AcknowledgementData{
 		Case:         caseID,
 		Subject:      stripSubjectPrefixes(in.Subject),
 		CustomerName: in.From.Name,
@@ -576,7 +477,7 @@ func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 	}
 	m := s.automaticMail(caseID, RoleCustomer, mailout.AutoReplied, text)
 	m.To, m.Cc = []mail.Address{{Name: in.From.Name, Address: in.From.Address}}, cc
-	m.InReplyTo, m.References = in.MessageID, in.replyReferences()
+	m.InReplyTo, m.References = in.MessageID, in.ReplyReferences()
 	msgRow, err := s.enqueueOnCase(ctx, tx, caseID, m, []string{in.MessageID}, true, now)
 	if err != nil {
 		return fmt.Errorf("store acknowledgement: %w", err)
@@ -630,26 +531,6 @@ func stripSubjectPrefixes(s string) string {
 	return s
 }
 
-// replyReferences is the References header of a reply to in (RFC 5322
-// §3.6.4): in's References (or else its In-Reply-To), then its id.
-func (in *Inbound) replyReferences() []string {
-	refs := append([]string(nil), in.References...)
-	if len(refs) == 0 {
-		refs = append(refs, in.InReplyTo...)
-	}
-	return append(refs, in.MessageID)
-}
-
-// threadingIDs lists the ids a message answers, most relevant first:
-// In-Reply-To, then References from the newest.
-func (in *Inbound) threadingIDs() []string {
-	ids := append([]string(nil), in.InReplyTo...)
-	for i := len(in.References) - 1; i >= 0; i-- {
-		ids = append(ids, in.References[i])
-	}
-	return ids
-}
-
 // textArray passes s as a text[]; nil becomes '{}', not NULL.
 func textArray(s []string) any {
 	if s == nil {
@@ -661,4 +542,26 @@ func textArray(s []string) any {
 func isUniqueViolation(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// parseQueries reads the named queries of src and checks that they are
+// exactly want.
+func parseQueries(src string, want ...string) (map[string]string, error) {
+	q, err := sqlfile.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[string]bool, len(want))
+	for _, w := range want {
+		known[w] = true
+		if _, ok := q[w]; !ok {
+			return nil, fmt.Errorf("query %q missing", w)
+		}
+	}
+	for n := range q {
+		if !known[n] {
+			return nil, fmt.Errorf("query %q is not used", n)
+		}
+	}
+	return q, nil
 }

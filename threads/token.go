@@ -8,16 +8,6 @@ import (
 	"strings"
 )
 
-// Role is what a reply address lets its user do on a case.
-type Role string
-
-// Roles bound into reply tokens.
-const (
-	RoleCustomer Role = "customer" // the customer's replies
-	RoleStaff    Role = "staff"    // staff replies, relayed to the customer
-	RoleNote     Role = "note"     // internal notes, never relayed
-)
-
 // tokenMAC is the HMAC of (case, role): 12 lower-case hex digits, since some
 // mail systems lower-case local parts.
 func tokenMAC(secret []byte, caseID int64, role Role) string {

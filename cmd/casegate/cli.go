@@ -16,6 +16,7 @@ import (
 	"casegate/mailout"
 	"casegate/templates"
 	"casegate/threads"
+	"casegate/vocab"
 )
 
 // Exit statuses of the admin commands, beyond 0 (done), 1 (failed, e.g.
@@ -33,7 +34,7 @@ func cliExitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, threads.ErrInvalidTransition), errors.Is(err, threads.ErrAlreadyRefiled), errors.Is(err, mailout.ErrAlreadySent):
 		return exitRefused
-	case errors.Is(err, threads.ErrBadFilter), errors.Is(err, threads.ErrBadPriority):
+	case errors.Is(err, threads.ErrBadFilter), errors.Is(err, vocab.ErrBadPriority):
 		return 2
 	}
 	return 0

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"casegate/vocab"
 	"context"
 	"fmt"
 	"io"
@@ -101,9 +102,9 @@ func caseCommand(ctx context.Context, args []string, getenv func(string) string,
 	case "show":
 		return a.showCase(ctx, id)
 	case "resolve":
-		err, done = a.store.ChangeStatus(ctx, id, threads.StatusResolved, a.actor, *reason), "resolved"
+		err, done = a.store.ChangeStatus(ctx, id, vocab.StatusResolved, a.actor, *reason), "resolved"
 	case "reopen":
-		err, done = a.store.ChangeStatus(ctx, id, threads.StatusOpen, a.actor, *reason), "reopened"
+		err, done = a.store.ChangeStatus(ctx, id, vocab.StatusOpen, a.actor, *reason), "reopened"
 	case "assign":
 		to := rest[1]
 		if to == "-" {
@@ -111,8 +112,8 @@ func caseCommand(ctx context.Context, args []string, getenv func(string) string,
 		}
 		err, done = a.store.Assign(ctx, id, to, a.actor), "assigned to "+rest[1]
 	case "priority":
-		var p threads.Priority
-		if p, err = threads.ParsePriority(rest[1]); err == nil {
+		var p vocab.Priority
+		if p, err = vocab.ParsePriority(rest[1]); err == nil {
 			err, done = a.store.SetPriority(ctx, id, p, a.actor), "priority "+string(p)
 		}
 	case "note":

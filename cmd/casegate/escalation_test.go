@@ -1,6 +1,7 @@
 package main
 
 import (
+	"casegate/vocab"
 	"context"
 	"fmt"
 	"os"
@@ -350,7 +351,7 @@ func TestStaffActionBeforeDeadlineStopsEscalation(t *testing.T) {
 	id := caseOf(t, g.db)
 	dueAt(t, g.db, id, "first-response")
 	clock.Set(berlinTime(t, "2026-11-30 12:30"))
-	if err := staff.ChangeStatus(context.Background(), id, threads.StatusOpen, "alice@example.com", "looking into it"); err != nil {
+	if err := staff.ChangeStatus(context.Background(), id, vocab.StatusOpen, "alice@example.com", "looking into it"); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM timers WHERE case_id = $1 AND rule = 'first-response'`, id); n != 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"casegate/vocab"
 	"context"
 	"fmt"
 	"log/slog"
@@ -127,7 +128,7 @@ func TestFollowupLowRatingReopens(t *testing.T) {
 	staffBefore := len(mailsTo(t, "alice@example.com", g.maildir))
 
 	resolvedAt := clock.Now()
-	if err := staff.ChangeStatus(ctx, id, threads.StatusResolved, "alice@example.com", "replaced the fuser"); err != nil {
+	if err := staff.ChangeStatus(ctx, id, vocab.StatusResolved, "alice@example.com", "replaced the fuser"); err != nil {
 		t.Fatal(err)
 	}
 	notice := withSubject(t, waitMailsTo(t, ada, 2, g.maildir), "resolved")
@@ -206,7 +207,7 @@ func TestFollowupCancelledAutoClosedAndGoodRating(t *testing.T) {
 	silent := openFollowupCase(t, g, cem, "silent")
 	happy := openFollowupCase(t, g, dora, "happy")
 	for _, id := range []int64{early, silent, happy} {
-		if err := staff.ChangeStatus(ctx, id, threads.StatusResolved, "alice@example.com", ""); err != nil {
+		if err := staff.ChangeStatus(ctx, id, vocab.StatusResolved, "alice@example.com", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -267,7 +268,7 @@ func TestFollowupInTheCustomersLanguage(t *testing.T) {
 	}
 	waitMailsTo(t, jo, 1, g.maildir)
 	id := caseOf(t, g.db)
-	if err := staff.ChangeStatus(context.Background(), id, threads.StatusResolved, "alice@example.com", ""); err != nil {
+	if err := staff.ChangeStatus(context.Background(), id, vocab.StatusResolved, "alice@example.com", ""); err != nil {
 		t.Fatal(err)
 	}
 	notice := withSubject(t, waitMailsTo(t, jo, 2, g.maildir), "gelöst") // RFC 2047 on the wire, decoded by go-message

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"casegate/vocab"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -36,7 +37,7 @@ func TestReportFigures(t *testing.T) {
 		a, start.Add(4*time.Hour))
 	resolve := func(id int64, after time.Duration) {
 		clock.Set(start.Add(after))
-		if err := staff.ChangeStatus(ctx, id, threads.StatusResolved, "alice@example.com", ""); err != nil {
+		if err := staff.ChangeStatus(ctx, id, vocab.StatusResolved, "alice@example.com", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

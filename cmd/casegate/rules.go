@@ -1,6 +1,7 @@
 package main
 
 import (
+	"casegate/vocab"
 	"context"
 	"flag"
 	"fmt"
@@ -112,10 +113,10 @@ func (c *Config) validateEscalation() error {
 		}
 		r := threads.Rule{
 			Name:     rc.Name,
-			Category: threads.Category(rc.Category),
-			Risk:     threads.Risk(rc.Risk),
-			Priority: threads.Priority(rc.Priority),
-			Status:   threads.CaseStatus(rc.Status),
+			Category: vocab.Category(rc.Category),
+			Risk:     vocab.Risk(rc.Risk),
+			Priority: vocab.Priority(rc.Priority),
+			Status:   vocab.CaseStatus(rc.Status),
 			When:     threads.When(rc.When),
 			Count:    rc.Count,
 		}
@@ -209,13 +210,13 @@ func rulesCommand(ctx context.Context, args []string, getenv func(string) string
 		name string
 		st   threads.CaseState
 	}{
-		{"customer", threads.CaseState{Category: threads.CategoryCustomer, Risk: threads.RiskNone}},
-		{"customer threatening to go public (risk high)", threads.CaseState{Category: threads.CategoryCustomer, Risk: threads.RiskHigh}},
-		{"journalist", threads.CaseState{Category: threads.CategoryJournalist, Risk: threads.RiskNone}},
-		{"vip", threads.CaseState{Category: threads.CategoryVIP, Risk: threads.RiskNone}},
+		{"customer", threads.CaseState{Category: vocab.CategoryCustomer, Risk: vocab.RiskNone}},
+		{"customer threatening to go public (risk high)", threads.CaseState{Category: vocab.CategoryCustomer, Risk: vocab.RiskHigh}},
+		{"journalist", threads.CaseState{Category: vocab.CategoryJournalist, Risk: vocab.RiskNone}},
+		{"vip", threads.CaseState{Category: vocab.CategoryVIP, Risk: vocab.RiskNone}},
 	} {
 		st := sample.st
-		st.Status, st.Priority, st.OpenedAt, st.Unanswered = threads.StatusNew, threads.PriorityNormal, now, []time.Time{now}
+		st.Status, st.Priority, st.OpenedAt, st.Unanswered = vocab.StatusNew, vocab.PriorityNormal, now, []time.Time{now}
 		fmt.Fprintf(stdout, "\n  %s:\n", sample.name)
 		printPlan(stdout, c.rules, st, now)
 	}
