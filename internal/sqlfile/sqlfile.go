@@ -27,8 +27,8 @@ import (
 // Query is one named query: its text and, after Prepare, its prepared
 // statement.
 type Query struct {
-	Name string
-	SQL  string
+	Name     string
+	SQL      string
 	prepared *sqlx.Stmt
 }
 
