@@ -3,19 +3,16 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"math/rand"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"casegate"
-	"casegate/internal/sqlfile"
 )
 
 // runThreading is scenario 6: how long placing a reply takes when the
@@ -38,14 +35,11 @@ func runThreading(ctx context.Context, e *env, r *report) error {
 	if _, err := casegate.Migrate(ctx, db.DB); err != nil {
 		return err
 	}
-	src, err := os.ReadFile("threads/queries.sql")
-	if err != nil {
-		return fmt.Errorf("run bench from the repository root: %w", err)
-	}
-	q, err := sqlfile.Parse(stripOthers(string(src), "case-by-message-ids-safe"))
-	if err != nil {
-		return err
-	}
+	// What a filing's snapshot runs to place a reply (schema.sql,
+	// casegate_thread), prepared as the gateway prepares it: PostgreSQL
+	// may switch a prepared statement to a generic plan, and this one must
+	// stay an index lookup from the few ids a reply names.
+	const lookup = `SELECT thread, how FROM casegate_thread(CAST($1 AS jsonb), '[]', '[]', $2, false)`
 	start := time.Now()
 	for _, stmt := range []string{
 		fmt.Sprintf(`INSERT INTO cases (subject, customer, opened_at, updated_at)
@@ -54,6 +48,9 @@ func runThreading(ctx context.Context, e *env, r *report) error {
 			SELECT 1000 + (g %% %d), 'inbound', 'm' || g || '@customer.example', sha256(CAST(CAST(g AS text) AS bytea)), '\x00', 'bench', now()
 			FROM generate_series(1, %d) g`, cases, msgs),
 		`INSERT INTO participants (case_id, address, role, added_at) SELECT id, customer, 'customer', now() FROM cases`,
+		// Each case's acknowledgement: a reply to it threads for anyone.
+		`INSERT INTO intents (case_id, kind, message_id, created_at, spec)
+			SELECT id, 'acknowledgement', 'ack' || id || '@support.example.com', now(), '{}' FROM cases`,
 		`ANALYZE`,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
@@ -61,7 +58,7 @@ func runThreading(ctx context.Context, e *env, r *report) error {
 		}
 	}
 	load := time.Since(start)
-	stmt, err := db.PreparexContext(ctx, q["case-by-message-ids-safe"])
+	stmt, err := db.PreparexContext(ctx, lookup)
 	if err != nil {
 		return err
 	}
@@ -70,25 +67,41 @@ func runThreading(ctx context.Context, e *env, r *report) error {
 	var lat []time.Duration
 	for i := 0; i < 5000; i++ {
 		// A reply names its parent and, in References, two older ones.
+		// Half of the replies answer our acknowledgement, half the
+		// customer's own earlier mail.
 		parent := 1 + rng.Intn(msgs)
-		ids := []string{
-			fmt.Sprintf("m%d@customer.example", parent),
+		first := fmt.Sprintf("m%d@customer.example", parent)
+		if i%2 == 0 {
+			first = fmt.Sprintf("ack%d@support.example.com", 1000+parent%cases)
+		}
+		ids, _ := json.Marshal([]string{first,
 			fmt.Sprintf("m%d@customer.example", 1+rng.Intn(msgs)),
 			fmt.Sprintf("unknown%d@elsewhere.example", i),
-		}
+		})
 		t0 := time.Now()
-		var caseID int64
+		var caseID sql.NullInt64
+		var how sql.NullString
 		// The parent's customer replies: case 1000+k belongs to c<k+1>.
 		from := fmt.Sprintf("c%d@customer.example", 1+parent%cases)
-		err := stmt.QueryRowxContext(ctx, pq.Array(ids), from).Scan(&caseID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := stmt.QueryRowxContext(ctx, string(ids), from).Scan(&caseID, &how); err != nil {
 			return err
+		}
+		if !caseID.Valid {
+			return fmt.Errorf("reply %d to %s was not placed", i, first)
 		}
 		lat = append(lat, time.Since(t0))
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	var plan []string
-	rows, err := db.QueryContext(ctx, "EXPLAIN "+q["case-by-message-ids-safe"], pq.Array([]string{"a", "b"}), "c@customer.example")
+	// The plan of the lookup's first query inside casegate_thread.
+	rows, err := db.QueryContext(ctx, `EXPLAIN SELECT x.case_id FROM (
+        SELECT i.case_id, r.n FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS r(mid, n)
+        JOIN intents i ON i.message_id = r.mid WHERE i.case_id IS NOT NULL
+        UNION ALL
+        SELECT m.case_id, r.n FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS r(mid, n)
+        JOIN messages m ON m.message_id = r.mid
+        WHERE m.direction = 'outbound' OR EXISTS (SELECT 1 FROM participants p WHERE p.case_id = m.case_id AND p.address = $2)
+    ) x ORDER BY x.n LIMIT 1`, `["a@x", "b@x"]`, "c@customer.example")
 	if err == nil {
 		for rows.Next() {
 			var line string
@@ -107,19 +120,4 @@ func runThreading(ctx context.Context, e *env, r *report) error {
 		Notes: []string{"Plan of the lookup (In-Reply-To/References → case):\n\n" + strings.Join(plan, "\n")},
 	})
 	return nil
-}
-
-// stripOthers keeps only the named query of a queries.sql file.
-func stripOthers(src, name string) string {
-	var keep []string
-	on := false
-	for _, line := range strings.SplitAfter(src, "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "-- name:"); ok {
-			on = strings.TrimSpace(rest) == name
-		}
-		if on {
-			keep = append(keep, line)
-		}
-	}
-	return strings.Join(keep, "")
 }

@@ -162,7 +162,7 @@ func assertExactlyOnce(t *testing.T, db *sqlx.DB, want int) {
 	if err := db.Get(&distinct, `SELECT count(DISTINCT message_id) FROM messages WHERE direction = 'inbound'`); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Get(&acks, `SELECT count(*) FROM outbox`); err != nil {
+	if err := db.Get(&acks, `SELECT count(*) FROM intents WHERE kind = 'acknowledgement'`); err != nil {
 		t.Fatal(err)
 	}
 	if total != want || distinct != want {

@@ -9,10 +9,10 @@ import (
 	"github.com/lib/pq"
 )
 
-// EnqueueAll is Enqueue for many mails in one statement, so a caller that
-// queues a batch (the escalation sweep) pays one round trip, not one per
-// mail. The result is in the order of ms.
-func EnqueueAll(ctx context.Context, tx *sqlx.Tx, ms []*Message, now time.Time) ([]Queued, error) {
+// EnqueueAll composes many mails and stores them for delivery in one
+// statement within tx, so a caller that queues a batch pays one round
+// trip, not one per mail. The result is in the order of ms.
+func (o *Outbox) EnqueueAll(ctx context.Context, tx *sqlx.Tx, ms []*Message, now time.Time) ([]Queued, error) {
 	if len(ms) == 0 {
 		return nil, nil
 	}
@@ -37,7 +37,7 @@ func EnqueueAll(ctx context.Context, tx *sqlx.Tx, ms []*Message, now time.Time) 
 			rcptOf, rcpts = append(rcptOf, m.MessageID), append(rcpts, r)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, queries.EnqueueAll.SQL, pq.Array(ids), pq.ByteaArray(raws), pq.Array(auto), now,
+	rows, err := o.q.EnqueueAll.Query(ctx, tx, pq.Array(ids), pq.ByteaArray(raws), pq.Array(auto), now,
 		pq.Array(rcptOf), pq.Array(rcpts))
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %d mails: %w", len(ms), err)

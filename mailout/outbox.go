@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"casegate/internal/sqlfile"
 )
@@ -22,8 +21,8 @@ var queriesSQL string
 
 // outboxQueries are the queries of queries.sql.
 type outboxQueries struct {
-	Enqueue        sqlfile.Query `query:"enqueue"`
 	EnqueueAll     sqlfile.Query `query:"enqueue-all"`
+	MarkBounced    sqlfile.Query `query:"mark-bounced"`
 	Claim          sqlfile.Query `query:"claim"`
 	MarkSent       sqlfile.Query `query:"mark-sent"`
 	MarkFailed     sqlfile.Query `query:"mark-failed"`
@@ -51,26 +50,64 @@ type Queued struct {
 	MessageID string
 }
 
-// Enqueue composes m and stores it for delivery to its recipients within tx:
-// it is sent only if tx commits. now stamps the row and the Date header when
-// m.Date is zero.
-func Enqueue(ctx context.Context, tx *sqlx.Tx, m *Message, now time.Time) (Queued, error) {
-	raw, rcpts, err := Render(m, now)
+// Outbox is the one way into the outbox and deliveries tables: mails are
+// enqueued (rendered to their final bytes), and bounces recorded on the
+// deliveries they report on. The Sender delivers what it holds.
+type Outbox struct {
+	db *sqlx.DB
+	q  outboxQueries
+}
+
+// NewOutbox returns the outbox of db; Prepare readies its statements.
+func NewOutbox(db *sqlx.DB) *Outbox {
+	return &Outbox{db: db, q: queries}
+}
+
+// Prepare has PostgreSQL parse and plan every query of the outbox once.
+func (o *Outbox) Prepare(ctx context.Context) error {
+	if err := sqlfile.Prepare(ctx, o.db, queriesSQL, &o.q); err != nil {
+		return fmt.Errorf("mailout: %w", err)
+	}
+	return nil
+}
+
+// Enqueue composes m and stores it for delivery to its recipients within
+// tx: it is sent only if tx commits. now stamps the row and the Date
+// header when m.Date is zero.
+func (o *Outbox) Enqueue(ctx context.Context, tx *sqlx.Tx, m *Message, now time.Time) (Queued, error) {
+	q, err := o.EnqueueAll(ctx, tx, []*Message{m}, now)
 	if err != nil {
 		return Queued{}, err
 	}
-	var id int64
-	err = tx.QueryRowxContext(ctx, queries.Enqueue.SQL, m.MessageID, raw, m.Auto != Human, now, pq.Array(rcpts)).Scan(&id)
-	if err != nil {
-		return Queued{}, fmt.Errorf("enqueue %s: %w", m.MessageID, err)
+	return q[0], nil
+}
+
+// Bounce is what a delivery report says of one delivery.
+type Bounce struct {
+	Delivery int64
+	Status   string // DSN status, e.g. 5.1.1
+	Failed   bool   // a failure (not a delay): the delivery fails for good
+	Error    string // recorded as the delivery's last error on failure
+	At       time.Time
+}
+
+// MarkBounced records a bounce on its delivery within tx: a failure makes
+// the delivery failed, a delay report is only recorded.
+func (o *Outbox) MarkBounced(ctx context.Context, tx *sqlx.Tx, b Bounce) error {
+	if _, err := o.q.MarkBounced.Exec(ctx, tx, b.Delivery, b.Status, b.At, b.Failed, b.Error); err != nil {
+		return fmt.Errorf("mark delivery %d bounced: %w", b.Delivery, err)
 	}
-	return Queued{OutboxID: id, MessageID: m.MessageID}, nil
+	return nil
+}
+
+// Enqueue is Outbox.Enqueue on an unprepared outbox, for callers that queue
+// a mail now and then (benchmarks, reports).
+func Enqueue(ctx context.Context, tx *sqlx.Tx, m *Message, now time.Time) (Queued, error) {
+	return (&Outbox{q: queries}).Enqueue(ctx, tx, m, now)
 }
 
 // Render composes m for the outbox, dated now unless m has a Date, and
-// lists its envelope recipients: what Enqueue stores, for a caller that
-// writes the outbox row in a statement of its own (threads files the mail
-// on its case in the same round trip).
+// lists its envelope recipients.
 func Render(m *Message, now time.Time) (raw []byte, rcpts []string, err error) {
 	if m.Date.IsZero() {
 		m.Date = now

@@ -1,17 +1,5 @@
 -- Queries of the outbox (see schema.sql, tables outbox and deliveries).
 
--- name: enqueue
--- One round trip: the rendered mail and one delivery row per recipient.
-WITH mail AS (
-    INSERT INTO outbox (message_id, raw, automatic, created_at)
-    VALUES ($1, $2, $3, $4)
-    RETURNING id
-), rcpt AS (
-    INSERT INTO deliveries (outbox_id, recipient, next_attempt_at)
-    SELECT mail.id, r, $4 FROM mail, unnest(CAST($5 AS text[])) AS r
-)
-SELECT id FROM mail;
-
 -- name: claim
 -- Lease due deliveries: attempts counts the try, next_attempt_at moves to the
 -- end of the lease so a crashed sender's rows are retried by anyone later.
@@ -28,8 +16,9 @@ WHERE d.id IN (
 RETURNING d.id, d.outbox_id, d.recipient, d.attempts, o.message_id, o.raw, o.automatic, o.created_at;
 
 -- name: mark-sent
--- One statement for every delivery of a batch that went through.
-UPDATE deliveries SET status = 'sent', sent_at = $2, last_error = '' WHERE id = ANY(CAST($1 AS bigint[]));
+-- A delivery went through: recorded right after its handoff, so a crash
+-- afterwards does not send it again.
+UPDATE deliveries SET status = 'sent', sent_at = $2, last_error = '' WHERE id = $1;
 
 -- name: mark-failed
 UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3 WHERE id = $1;
@@ -84,3 +73,13 @@ WITH mail AS (
     ORDER BY r.n
 )
 SELECT id, message_id FROM mail;
+
+-- name: mark-bounced
+-- A failure report makes the delivery failed; a delay report only records
+-- what it said.
+UPDATE deliveries
+SET bounce_status = $2, bounced_at = $3,
+    status = CASE WHEN $4 THEN CAST('failed' AS delivery_status) ELSE status END,
+    failed_at = CASE WHEN $4 THEN $3 ELSE failed_at END,
+    last_error = CASE WHEN $4 THEN $5 ELSE last_error END
+WHERE id = $1;

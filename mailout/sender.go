@@ -6,23 +6,33 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // Transport delivers one mail to one recipient. Smarthost and Maildir are
 // the two implementations.
 type Transport interface {
-	Deliver(ctx context.Context, from, to string, raw []byte) error
+	Deliver(ctx context.Context, env Envelope, raw []byte) error
+}
+
+// Envelope says who one delivery is from and to. Key names the delivery
+// (the same on every attempt), so a transport that can tell whether it
+// delivered it before (the Maildir) delivers it at most once.
+type Envelope struct {
+	Key      string
+	From, To string
 }
 
 // SenderOptions configures a Sender. The zero value of every field but DB
 // and Transport is a documented default.
 type SenderOptions struct {
-	DB        *sqlx.DB
+	DB *sqlx.DB
+	// Outbox holds the prepared statements; default an unprepared one on DB.
+	Outbox    *Outbox
 	Transport Transport
 	Logger    *slog.Logger     // default slog.Default()
 	Now       func() time.Time // default time.Now
@@ -89,6 +99,9 @@ func NewSender(opts SenderOptions) *Sender {
 	if opts.GiveUpAfter == 0 {
 		opts.GiveUpAfter = 5 * 24 * time.Hour
 	}
+	if opts.Outbox == nil {
+		opts.Outbox = NewOutbox(opts.DB)
+	}
 	return &Sender{opts: opts, wake: make(chan struct{}, 1)}
 }
 
@@ -146,84 +159,67 @@ type claimed struct {
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	now := s.opts.Now()
 	var batch []claimed
-	err := s.opts.DB.SelectContext(ctx, &batch, queries.Claim.SQL, now, now.Add(s.opts.Lease), s.opts.Batch)
-	if err != nil {
+	if err := s.opts.Outbox.q.Claim.Select(ctx, s.opts.DB, &batch, now, now.Add(s.opts.Lease), s.opts.Batch); err != nil {
 		return 0, fmt.Errorf("claim deliveries: %w", err)
 	}
 	work := make(chan claimed)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var sent []int64
 	for i := 0; i < min(s.opts.Parallel, len(batch)); i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for d := range work {
-				if s.attempt(ctx, d) {
-					mu.Lock()
-					sent = append(sent, d.ID)
-					mu.Unlock()
-				}
+				s.attempt(ctx, d)
 			}
-		}()
+		})
 	}
 	for _, d := range batch {
 		work <- d
 	}
 	close(work)
 	wg.Wait()
-	if len(sent) > 0 {
-		if _, err := s.opts.DB.ExecContext(ctx, queries.MarkSent.SQL, pq.Array(sent), s.opts.Now()); err != nil {
-			// The rows stay leased and are sent again when the lease
-			// ends: a duplicate (same Message-ID) rather than a loss.
-			return len(batch), fmt.Errorf("record %d deliveries as sent: %w", len(sent), err)
-		}
-	}
 	return len(batch), nil
 }
 
-// attempt delivers d and reports whether it went through; failures are
-// recorded on the row here, successes by the caller for the whole batch.
-func (s *Sender) attempt(ctx context.Context, d claimed) bool {
+// attempt delivers d and records the outcome on its row at once: a
+// delivery recorded as sent right after its handoff is not sent again
+// after a crash; one whose record failed stays leased and is sent again
+// when the lease ends — a duplicate with the same Message-ID rather than
+// a loss.
+func (s *Sender) attempt(ctx context.Context, d claimed) {
 	log := s.opts.Logger.With("delivery", d.ID, "message_id", d.MessageID, "recipient", d.Recipient, "attempt", d.Attempts)
 	raw, err := d.Raw, error(nil)
 	if s.opts.Sign != nil {
 		raw, err = s.opts.Sign(d.Raw)
 	}
 	if err == nil {
-		err = s.opts.Transport.Deliver(ctx, s.opts.ReturnPath(d.ID), d.Recipient, raw)
+		env := Envelope{Key: "d" + strconv.FormatInt(d.ID, 10), From: s.opts.ReturnPath(d.ID), To: d.Recipient}
+		err = s.opts.Transport.Deliver(ctx, env, raw)
 	}
 	now := s.opts.Now()
+	q := &s.opts.Outbox.q
 	result := "deferred"
 	switch {
 	case err == nil:
 		result = "sent"
-		if s.opts.OnAttempt != nil {
-			s.opts.OnAttempt(result)
-		}
+		_, err = q.MarkSent.Exec(ctx, s.opts.DB, d.ID, now)
 		log.Info("outbox: delivered")
-		return true
 	case IsPermanent(err) || now.Sub(d.CreatedAt) >= s.opts.GiveUpAfter:
 		reason := err.Error()
 		result = "failed"
 		log.Warn("outbox: delivery failed for good", "err", reason)
-		if _, err = s.opts.DB.ExecContext(ctx, queries.MarkFailed.SQL, d.ID, now, reason); err == nil && s.opts.OnFailed != nil {
+		if _, err = q.MarkFailed.Exec(ctx, s.opts.DB, d.ID, now, reason); err == nil && s.opts.OnFailed != nil {
 			s.opts.OnFailed(FailedDelivery{DeliveryID: d.ID, OutboxID: d.OutboxID, MessageID: d.MessageID, Recipient: d.Recipient, Err: reason})
 		}
 	default:
 		next := now.Add(Backoff(d.Attempts))
 		log.Info("outbox: delivery deferred", "err", err, "next_attempt", next)
-		_, err = s.opts.DB.ExecContext(ctx, queries.Reschedule.SQL, d.ID, next, err.Error())
+		_, err = q.Reschedule.Exec(ctx, s.opts.DB, d.ID, next, err.Error())
 	}
 	if s.opts.OnAttempt != nil {
 		s.opts.OnAttempt(result)
 	}
 	if err != nil {
-		// The row stays leased and is retried when the lease ends:
-		// a duplicate delivery rather than a lost one.
-		log.Error("outbox: recording outcome failed", "err", err)
+		log.Error("outbox: recording outcome failed; the delivery is retried when its lease ends", "err", err)
 	}
-	return false
 }
 
 // Backoff is the wait before attempt n+1 after n failed attempts:

@@ -317,7 +317,7 @@ func TestCrashedSenderLeaseExpires(t *testing.T) {
 func TestSmarthostRequiresStartTLS(t *testing.T) {
 	r := startRelay(t)
 	h := NewSmarthost(SmarthostOptions{Address: r.addr})
-	err := h.Deliver(context.Background(), "", "ada@customer.example", []byte("Subject: x\r\n\r\nx\r\n"))
+	err := h.Deliver(context.Background(), Envelope{To: "ada@customer.example"}, []byte("Subject: x\r\n\r\nx\r\n"))
 	if err == nil || IsPermanent(err) {
 		t.Fatalf("Deliver without STARTTLS: %v, want a temporary error", err)
 	}
@@ -332,7 +332,7 @@ func TestMaildir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Deliver(context.Background(), "", "ada@customer.example", []byte("Subject: x\r\n\r\nbody\r\n")); err != nil {
+	if err := m.Deliver(context.Background(), Envelope{Key: "d1", To: "ada@customer.example"}, []byte("Subject: x\r\n\r\nbody\r\n")); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "new", "*"))

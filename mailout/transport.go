@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -79,7 +78,8 @@ func NewSmarthost(opts SmarthostOptions) *Smarthost {
 // of 5xx gives a permanent error; anything else, a temporary one. A lost
 // connection after the final dot leaves the outcome unknown: the caller
 // retries with the same bytes and Message-ID.
-func (s *Smarthost) Deliver(ctx context.Context, from, to string, raw []byte) error {
+func (s *Smarthost) Deliver(ctx context.Context, env Envelope, raw []byte) error {
+	from, to := env.From, env.To
 	c, reused, err := s.client(ctx)
 	if err != nil {
 		return err
@@ -200,10 +200,11 @@ func (s *Smarthost) Close() error {
 
 // Maildir delivers every mail into one Maildir, for development and tests:
 // the file appears in new/ only once it is complete (written in tmp/, then
-// renamed), as the Maildir convention requires.
+// renamed), as the Maildir convention requires. Each delivery's file is
+// named after its key, so a delivery attempted again after a crash (sent,
+// but not recorded as sent) finds its file and is not written twice.
 type Maildir struct {
 	dir string
-	seq atomic.Uint64
 }
 
 // NewMaildir creates dir/{tmp,new,cur} when missing.
@@ -217,16 +218,23 @@ func NewMaildir(dir string) (*Maildir, error) {
 }
 
 // Deliver writes raw with Return-Path and Delivered-To headers, as a local
-// delivery agent would.
-func (m *Maildir) Deliver(ctx context.Context, from, to string, raw []byte) error {
-	host, _ := os.Hostname()
-	name := strconv.FormatInt(time.Now().UnixNano(), 10) + "." + strconv.Itoa(os.Getpid()) + "_" + strconv.FormatUint(m.seq.Add(1), 10) + "." + host
-	tmp := filepath.Join(m.dir, "tmp", name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+// delivery agent would, unless the delivery's file is there already (in
+// new/, or in cur/ where a mail client moved it).
+func (m *Maildir) Deliver(ctx context.Context, env Envelope, raw []byte) error {
+	key := env.Key
+	if key == "" {
+		key = "x" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	}
+	name := key + ".casegate"
+	if m.delivered(name) {
+		return nil
+	}
+	tmp := filepath.Join(m.dir, "tmp", name+"."+strconv.Itoa(os.Getpid()))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
-	_, err = fmt.Fprintf(f, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", from, to)
+	_, err = fmt.Fprintf(f, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", env.From, env.To)
 	if err == nil {
 		_, err = f.Write(raw)
 	}
@@ -244,4 +252,17 @@ func (m *Maildir) Deliver(ctx context.Context, from, to string, raw []byte) erro
 		return fmt.Errorf("maildir: %w", err)
 	}
 	return nil
+}
+
+// delivered reports whether the file name is in new/ or cur/ (where a
+// client adds ":2,<flags>").
+func (m *Maildir) delivered(name string) bool {
+	if _, err := os.Stat(filepath.Join(m.dir, "new", name)); err == nil {
+		return true
+	}
+	if _, err := os.Stat(filepath.Join(m.dir, "cur", name)); err == nil {
+		return true
+	}
+	found, _ := filepath.Glob(filepath.Join(m.dir, "cur", name+":2,*"))
+	return len(found) > 0
 }

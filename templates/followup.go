@@ -6,6 +6,8 @@ const (
 	Resolution   Kind = "resolution"    // FollowupData
 	Followup     Kind = "followup"      // FollowupData
 	RatingThanks Kind = "rating-thanks" // FollowupData
+	// Merged tells the customer which case number to use after a merge.
+	Merged Kind = "merged" // MergedData
 	// DeliveryFailure tells staff that a mail could not be delivered.
 	DeliveryFailure Kind = "delivery-failure" // DeliveryFailureData
 )
@@ -36,3 +38,14 @@ type FollowupData struct {
 }
 
 var sampleFollowup = FollowupData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support", Score: 2, Reopened: true}
+
+// MergedData tells the customer of a merged case which number to use now.
+type MergedData struct {
+	Case         int64  // the case that goes on
+	MergedCase   int64  // the case that joined it
+	Subject      string // the subject of the case that goes on
+	CustomerName string
+	Team         string
+}
+
+var sampleMerged = MergedData{Case: 1042, MergedCase: 1050, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"}

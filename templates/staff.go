@@ -24,6 +24,12 @@ type NotificationData struct {
 	Deadlines   []string // "first response due Mon, 23 Nov 2026 13:00 UTC", when there are any
 	NoteAddress string   // where a reply becomes an internal note
 	Team        string
+	// Risk is how likely the case is to go public (none, medium, high),
+	// RiskWords what in the customer's mail said so, PRAlerted whether PR
+	// was brought in: staff see it on every mail about the case.
+	Risk      string
+	RiskWords []string
+	PRAlerted bool
 }
 
 // RelayedData is a staff reply as the customer receives it.
@@ -33,6 +39,7 @@ type RelayedData struct {
 	Text      string // the staff member's new text, commands removed
 	StaffName string // the staff member's display name, only when the config shows names
 	Team      string
+	Resolved  bool // the reply resolved the case: the mail says so (one mail, not two)
 }
 
 // StatusData answers a participant's status request.
@@ -81,7 +88,8 @@ var (
 	sampleNotification = NotificationData{Case: 1042, Subject: "Printer on fire", NewCase: true, Category: "customer",
 		Priority: "normal", Status: "new", From: "Ada <ada@customer.example>", Text: "My printer is on fire.",
 		Attachments: []string{"photo.jpg"}, Deadlines: []string{"first response due Mon, 23 Nov 2026 13:00 UTC"},
-		NoteAddress: "support+1042-note-0123456789ab@example.com", Team: "Example Support"}
+		NoteAddress: "support+1042-note-0123456789ab@example.com", Team: "Example Support",
+		Risk: "high", RiskWords: []string{"risk_words: go public (3)"}, PRAlerted: true}
 	sampleRelayed       = RelayedData{Case: 1042, Subject: "Printer on fire", Text: "Unplug it.", StaffName: "Alice", Team: "Example Support"}
 	sampleStatus        = StatusData{Case: 1042, Subject: "Printer on fire", Status: "open", ReceivedAt: "Sun, 22 Nov 2026 10:00 UTC", LastStaffAction: "replied on Sun, 22 Nov 2026 11:00 UTC", NextDeadline: "resolution due Tue, 24 Nov 2026 10:00 UTC", Assignee: "alice@example.com", Team: "Example Support"}
 	sampleCommandError  = CommandErrorData{Case: 1042, Subject: "Printer on fire", Errors: []string{`line 1: unknown command "#reslove"`}, Team: "Example Support"}

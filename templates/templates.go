@@ -34,7 +34,7 @@ const (
 	// Escalation rules (see escalation.go).
 	JournalistAcknowledgement Kind = "journalist-acknowledgement" // AcknowledgementData
 	EscalationDigest          Kind = "escalation-digest"          // DigestData
-	HoldingReply              Kind = "holding-reply"              // AcknowledgementData
+	HoldingReply              Kind = "holding-reply"              // HoldingData
 )
 
 // kinds lists every Kind with sample data used to test-render it at load.
@@ -51,12 +51,13 @@ var kinds = map[Kind]any{
 
 	JournalistAcknowledgement: AcknowledgementData{Case: 1042, Subject: "Request for comment", CustomerName: "Jo", Team: "Example Support"},
 	EscalationDigest:          sampleDigest,
-	HoldingReply:              AcknowledgementData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"},
+	HoldingReply:              sampleHolding,
 	// Resolution follow-ups (followup.go).
 	Resolution:      sampleFollowup,
 	Followup:        sampleFollowup,
 	RatingThanks:    sampleFollowup,
 	DeliveryFailure: sampleDeliveryFailure,
+	Merged:          sampleMerged,
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.

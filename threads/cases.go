@@ -1,6 +1,7 @@
 package threads
 
 import (
+	"casegate/vocab"
 	"context"
 	"database/sql"
 	"errors"
@@ -13,7 +14,7 @@ import (
 // CaseFilter selects cases for ListCases. The zero value lists the cases
 // still open (new, open, pending).
 type CaseFilter struct {
-	Status   string // a CaseStatus, "" for every open status, "all" for every status
+	Status   string // a vocab.CaseStatus, "" for every open status, "all" for every status
 	Category string // "" for every category
 	Limit    int    // default 100
 	// Overdue keeps cases with an escalation deadline already due (the
@@ -31,8 +32,8 @@ var (
 
 // ListCases returns the cases f selects, most recently updated first.
 func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
-	switch CaseStatus(f.Status) {
-	case "", "all", StatusNew, StatusOpen, StatusPending, StatusResolved, StatusClosed:
+	switch vocab.CaseStatus(f.Status) {
+	case "", "all", vocab.StatusNew, vocab.StatusOpen, vocab.StatusPending, vocab.StatusResolved, vocab.StatusClosed:
 	default:
 		return nil, fmt.Errorf("%w: status %q (use new, open, pending, resolved, closed or all)", ErrBadFilter, f.Status)
 	}
@@ -40,7 +41,7 @@ func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
 		f.Limit = 100
 	}
 	var out []Case
-	if err := s.opts.DB.SelectContext(ctx, &out, s.q["list-cases"], f.Status, f.Category, f.Limit, f.Overdue, f.Escalated, s.opts.Now()); err != nil {
+	if err := s.q.ListCases.Select(ctx, s.opts.DB, &out, f.Status, f.Category, f.Limit, f.Overdue, f.Escalated, s.opts.Now()); err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return out, nil
@@ -97,20 +98,20 @@ func (s *Store) ShowCase(ctx context.Context, id int64) (CaseDetail, error) {
 		return d, err
 	}
 	defer tx.Rollback()
-	err = tx.GetContext(ctx, &d.Case, s.q["case-header"], id)
+	err = s.q.CaseHeader.Get(ctx, tx, &d.Case, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("case %d: %w", id, ErrNoCase)
 	}
 	if err != nil {
 		return d, fmt.Errorf("case %d: %w", id, err)
 	}
-	if err := tx.SelectContext(ctx, &d.Participants, s.q["case-participants"], id); err != nil {
+	if err := s.q.CaseParts.Select(ctx, tx, &d.Participants, id); err != nil {
 		return d, fmt.Errorf("case %d participants: %w", id, err)
 	}
-	if err := tx.SelectContext(ctx, &d.Messages, s.q["case-messages"], id); err != nil {
+	if err := s.q.CaseMessages.Select(ctx, tx, &d.Messages, id); err != nil {
 		return d, fmt.Errorf("case %d messages: %w", id, err)
 	}
-	if err := tx.SelectContext(ctx, &d.Events, s.q["case-events"], id); err != nil {
+	if err := s.q.CaseEvents.Select(ctx, tx, &d.Events, id); err != nil {
 		return d, fmt.Errorf("case %d events: %w", id, err)
 	}
 	return d, tx.Commit()
@@ -135,7 +136,7 @@ type Quarantined struct {
 // only with all.
 func (s *Store) ListQuarantine(ctx context.Context, all bool) ([]Quarantined, error) {
 	var out []Quarantined
-	if err := s.opts.DB.SelectContext(ctx, &out, s.q["list-quarantine"], all); err != nil {
+	if err := s.q.ListQuarantine.Select(ctx, s.opts.DB, &out, all); err != nil {
 		return nil, fmt.Errorf("list quarantine: %w", err)
 	}
 	return out, nil
@@ -144,7 +145,7 @@ func (s *Store) ListQuarantine(ctx context.Context, all bool) ([]Quarantined, er
 // GetQuarantined returns quarantined message id with its raw bytes.
 func (s *Store) GetQuarantined(ctx context.Context, id int64) (Quarantined, error) {
 	var q Quarantined
-	err := s.opts.DB.GetContext(ctx, &q, s.q["get-quarantined"], id)
+	err := s.q.GetQuarantined.Get(ctx, s.opts.DB, &q, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return q, fmt.Errorf("quarantined message %d: %w", id, ErrNoQuarantined)
 	}
@@ -153,25 +154,4 @@ func (s *Store) GetQuarantined(ctx context.Context, id int64) (Quarantined, erro
 	}
 	q.Size = int64(len(q.Raw))
 	return q, nil
-}
-
-// Refile files quarantined message id as in (which the caller parsed from
-// its raw bytes) and marks it refiled. Filing is exactly once, so running
-// Refile again after a crash between the two steps files nothing twice.
-func (s *Store) Refile(ctx context.Context, id int64, in *Inbound) (Filed, error) {
-	q, err := s.GetQuarantined(ctx, id)
-	if err != nil {
-		return Filed{}, err
-	}
-	if q.RefiledAt != nil {
-		return Filed{Case: q.RefiledCase}, fmt.Errorf("quarantined message %d (case %d): %w", id, q.RefiledCase, ErrAlreadyRefiled)
-	}
-	f, err := s.File(ctx, in)
-	if err != nil {
-		return f, err
-	}
-	if _, err := s.opts.DB.ExecContext(ctx, s.q["mark-refiled"], id, s.opts.Now(), f.Case); err != nil {
-		return f, fmt.Errorf("mark quarantined message %d refiled: %w", id, err)
-	}
-	return f, nil
 }

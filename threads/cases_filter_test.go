@@ -1,6 +1,7 @@
 package threads
 
 import (
+	"casegate/vocab"
 	"context"
 	"testing"
 	"time"
@@ -12,12 +13,12 @@ import (
 func TestListCasesOverdueAndEscalated(t *testing.T) {
 	clock := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	s := escalationStore(t, nil, clock, []Rule{
-		{Name: "press", Category: CategoryJournalist, When: WhenOpened, Actions: []Action{{Kind: ActionCCPR}}},
+		{Name: "press", Category: vocab.CategoryJournalist, When: WhenOpened, Actions: []Action{{Kind: ActionCCPR}}},
 		{Name: "first", When: WhenNoStaffReply, After: 4 * time.Hour, Actions: []Action{{Kind: ActionCCPR}}},
 	})
 	ctx := context.Background()
 	press := inbound("lois@x", "lois@daily-planet.example", "Request for comment", "on deadline")
-	press.Category = CategoryJournalist
+	press.Category = vocab.CategoryJournalist
 	journalist := mustFile(t, s, press)
 	customer := mustFile(t, s, inbound("ada@x", "ada@customer.example", "Help", "broken"))
 

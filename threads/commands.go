@@ -1,14 +1,12 @@
 package threads
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
-	"time"
 
-	"github.com/jmoiron/sqlx"
+	"casegate/vocab"
 )
 
 // Staff commands, written at the top of a staff reply, one per line.
@@ -20,23 +18,34 @@ const (
 	cmdPriority = "priority" // #priority low|normal|high|urgent
 	cmdAssign   = "assign"   // #assign <staff address>
 	cmdEscalate = "escalate"
-	cmdNote     = "note" // the whole reply is an internal note
+	cmdNote     = "note"  // the whole reply is an internal note
+	cmdMerge    = "merge" // #merge <case>: this case joins that one
 )
 
 // command is one parsed staff command.
 type command struct {
 	line     int
 	name     string
-	priority Priority // #priority
-	address  string   // #assign
+	priority vocab.Priority // #priority
+	address  string         // #assign
+	caseID   int64          // #merge
 }
 
 // statusOf maps the status commands to the status they set.
-var statusOf = map[string]CaseStatus{
-	cmdResolve: StatusResolved,
-	cmdPending: StatusPending,
-	cmdClose:   StatusClosed,
-	cmdReopen:  StatusOpen,
+var statusOf = map[string]vocab.CaseStatus{
+	cmdResolve: vocab.StatusResolved,
+	cmdPending: vocab.StatusPending,
+	cmdClose:   vocab.StatusClosed,
+	cmdReopen:  vocab.StatusOpen,
+}
+
+// allowed lists the statuses each status may change to.
+var allowed = map[vocab.CaseStatus][]vocab.CaseStatus{
+	vocab.StatusNew:      {vocab.StatusOpen, vocab.StatusPending, vocab.StatusResolved, vocab.StatusClosed},
+	vocab.StatusOpen:     {vocab.StatusPending, vocab.StatusResolved, vocab.StatusClosed},
+	vocab.StatusPending:  {vocab.StatusOpen, vocab.StatusResolved, vocab.StatusClosed},
+	vocab.StatusResolved: {vocab.StatusOpen, vocab.StatusClosed},
+	vocab.StatusClosed:   {vocab.StatusOpen},
 }
 
 // commandLine is a line that is meant as a command: "#" and a letter. A line
@@ -46,7 +55,7 @@ var commandLine = regexp.MustCompile(`^#[A-Za-z]`)
 // parseCommands reads the command lines at the top of text (blank lines
 // between them allowed) and returns them with the rest of the text. Errors
 // name the line; when there are any, no command may be applied.
-func (s *Store) parseCommands(text string) (cmds []command, rest string, errs []string) {
+func (d *decider) parseCommands(text string) (cmds []command, rest string, errs []string) {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	i := 0
 	for ; i < len(lines); i++ {
@@ -69,7 +78,7 @@ func (s *Store) parseCommands(text string) (cmds []command, rest string, errs []
 				bad("#%s takes no argument", c.name)
 				continue
 			}
-			if c.name == cmdEscalate && s.opts.PR.Address == "" {
+			if c.name == cmdEscalate && d.s.opts.PR.Address == "" {
 				bad("no PR mailbox is configured ([addresses] pr)")
 				continue
 			}
@@ -78,7 +87,7 @@ func (s *Store) parseCommands(text string) (cmds []command, rest string, errs []
 				bad("use #priority low|normal|high|urgent")
 				continue
 			}
-			p, err := ParsePriority(args[0])
+			p, err := vocab.ParsePriority(args[0])
 			if err != nil {
 				bad("unknown priority %q: use low, normal, high or urgent", args[0])
 				continue
@@ -90,11 +99,18 @@ func (s *Store) parseCommands(text string) (cmds []command, rest string, errs []
 				continue
 			}
 			addr := strings.Trim(args[0], "<>")
-			if !s.isStaff(addr) {
+			if !d.isStaff(addr) {
 				bad("%s is not in the staff directory", addr)
 				continue
 			}
 			c.address = strings.ToLower(addr)
+		case cmdMerge:
+			id, ok := mergeArgument(args)
+			if !ok {
+				bad("use #merge <case number>, e.g. #merge 1042")
+				continue
+			}
+			c.caseID = id
 		default:
 			bad("unknown command #%s", c.name)
 			continue
@@ -104,43 +120,33 @@ func (s *Store) parseCommands(text string) (cmds []command, rest string, errs []
 	return cmds, strings.TrimSpace(strings.Join(lines[i:], "\n")), errs
 }
 
-// applyCommands applies cmds in order inside a savepoint: if one of them
-// cannot be applied (a status change the case does not allow), none is and
-// the reasons are returned. Other errors fail the whole filing.
-func (s *Store) applyCommands(ctx context.Context, tx *sqlx.Tx, caseID int64, cmds []command, actor string, now time.Time) ([]string, error) {
-	if len(cmds) == 0 {
-		return nil, nil
+// mergeArgument reads the case number of "#merge 1042" (or "#merge #1042").
+func mergeArgument(args []string) (int64, bool) {
+	if len(args) != 1 {
+		return 0, false
 	}
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT staff_commands"); err != nil {
-		return nil, err
-	}
-	var errs []string
-	for _, c := range cmds {
-		var err error
-		switch c.name {
-		case cmdPriority:
-			err = s.setPriority(ctx, tx, caseID, c.priority, actor, now)
-		case cmdAssign:
-			err = s.assign(ctx, tx, caseID, c.address, actor, now)
-		case cmdEscalate:
-			err = s.escalate(ctx, tx, caseID, actor, now)
-		case cmdNote:
-		default:
-			err = s.changeStatus(ctx, tx, caseID, statusOf[c.name], actor, "#"+c.name+" by mail", now)
+	id, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// mergeTargets lists the cases "#merge N" lines at the top of text name,
+// so that the snapshot reads them too.
+func mergeTargets(text string) []int64 {
+	var out []int64
+	for _, l := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(l)
+		if t == "" {
+			continue
 		}
-		if errors.Is(err, ErrInvalidTransition) {
-			st, _ := s.lockCase(ctx, tx, caseID)
-			errs = append(errs, fmt.Sprintf("line %d, #%s: not allowed while the case is %s", c.line, c.name, st))
+		if !commandLine.MatchString(t) {
 			break
 		}
-		if err != nil {
-			return nil, err
+		f := strings.Fields(t)
+		if strings.EqualFold(f[0], "#"+cmdMerge) {
+			if id, ok := mergeArgument(f[1:]); ok {
+				out = append(out, id)
+			}
 		}
 	}
-	if len(errs) > 0 {
-		_, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT staff_commands")
-		return errs, err
-	}
-	_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT staff_commands")
-	return nil, err
+	return out
 }

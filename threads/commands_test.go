@@ -1,15 +1,19 @@
 package threads
 
 import (
+	"casegate/vocab"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-message/mail"
 )
 
 func TestParseCommands(t *testing.T) {
 	s := &Store{opts: Options{StaffAddresses: []string{"alice@example.com", "bob@example.com"}, PR: mail.Address{Address: "pr@example.com"}}}
+	d := s.decider(time.Now())
 	for _, tc := range []struct {
 		text  string
 		cmds  []string // name or name=argument
@@ -27,8 +31,10 @@ func TestParseCommands(t *testing.T) {
 		{text: "#assign eve@evil.example", error: "not in the staff directory"},
 		{text: "#assign pr@example.com", cmds: []string{"assign=pr@example.com"}},
 		{text: "#resolve now", error: "takes no argument"},
+		{text: "#merge #1042\nSame problem.", cmds: []string{"merge=1042"}, rest: "Same problem."},
+		{text: "#merge soon", error: "use #merge <case number>"},
 	} {
-		cmds, rest, errs := s.parseCommands(tc.text)
+		cmds, rest, errs := d.parseCommands(tc.text)
 		var got []string
 		for _, c := range cmds {
 			switch {
@@ -36,6 +42,8 @@ func TestParseCommands(t *testing.T) {
 				got = append(got, c.name+"="+string(c.priority))
 			case c.address != "":
 				got = append(got, c.name+"="+c.address)
+			case c.caseID != 0:
+				got = append(got, fmt.Sprintf("%s=%d", c.name, c.caseID))
 			default:
 				got = append(got, c.name)
 			}
@@ -52,7 +60,7 @@ func TestParseCommands(t *testing.T) {
 	}
 	// Without a PR mailbox there is nowhere to escalate to.
 	s.opts.PR = mail.Address{}
-	if _, _, errs := s.parseCommands("#escalate"); len(errs) != 1 {
+	if _, _, errs := d.parseCommands("#escalate"); len(errs) != 1 {
 		t.Errorf("#escalate without PR: errors %q", errs)
 	}
 }
@@ -68,8 +76,9 @@ func TestStatusRequest(t *testing.T) {
 		{"status #1042", "", true},
 		{"Printer status", "what is the status of my order", false},
 		{"Re: help", "status of the printer is bad", false},
+		{"Status", "case 1042", true},
 	} {
-		in := &Inbound{Subject: tc.subject, NewText: tc.text}
+		in := &vocab.Inbound{Subject: tc.subject, NewText: tc.text}
 		if got := isStatusRequest(in); got != tc.want {
 			t.Errorf("subject %q text %q: %v, want %v", tc.subject, tc.text, got, tc.want)
 		}

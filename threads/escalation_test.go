@@ -15,6 +15,7 @@ import (
 	"casegate/calendar"
 	"casegate/internal/pgtest"
 	"casegate/templates"
+	"casegate/vocab"
 )
 
 func mustAction(t *testing.T, s string) Action {
@@ -46,12 +47,12 @@ func TestPlan(t *testing.T) {
 		return v
 	}
 	rules := []Rule{
-		{Name: "press", Category: CategoryJournalist, When: WhenOpened},
-		{Name: "risk", Risk: RiskMedium, When: WhenOpened, After: time.Hour},
+		{Name: "press", Category: vocab.CategoryJournalist, When: WhenOpened},
+		{Name: "risk", Risk: vocab.RiskMedium, When: WhenOpened, After: time.Hour},
 		{Name: "first", When: WhenNoStaffReply, After: 4 * time.Hour, Calendar: office},
 		{Name: "resolve", When: WhenUnresolved, After: 24 * time.Hour, Calendar: office},
 		{Name: "nagging", When: WhenCustomerMessages, Count: 3, After: 30 * time.Minute},
-		{Name: "urgent", Priority: PriorityHigh, Status: StatusOpen, When: WhenNoStaffReply, After: time.Hour},
+		{Name: "urgent", Priority: vocab.PriorityHigh, Status: vocab.StatusOpen, When: WhenNoStaffReply, After: time.Hour},
 	}
 	opened := utc("2026-11-27 18:30") // Friday 19:30 in Berlin
 	for _, tc := range []struct {
@@ -59,16 +60,16 @@ func TestPlan(t *testing.T) {
 		st   CaseState
 		want []string // rule@due (UTC)
 	}{
-		{"new customer case", CaseState{Status: StatusNew, Priority: PriorityNormal, Category: CategoryCustomer, Risk: RiskNone, OpenedAt: opened, Unanswered: []time.Time{opened}},
+		{"new customer case", CaseState{Status: vocab.StatusNew, Priority: vocab.PriorityNormal, Category: vocab.CategoryCustomer, Risk: vocab.RiskNone, OpenedAt: opened, Unanswered: []time.Time{opened}},
 			[]string{"first@2026-11-30 12:00", "resolve@2026-12-02 16:00"}},
-		{"journalist at high risk", CaseState{Status: StatusNew, Priority: PriorityNormal, Category: CategoryJournalist, Risk: RiskHigh, OpenedAt: opened, Unanswered: []time.Time{opened}},
+		{"journalist at high risk", CaseState{Status: vocab.StatusNew, Priority: vocab.PriorityNormal, Category: vocab.CategoryJournalist, Risk: vocab.RiskHigh, OpenedAt: opened, Unanswered: []time.Time{opened}},
 			[]string{"press@2026-11-27 18:30", "risk@2026-11-27 19:30", "first@2026-11-30 12:00", "resolve@2026-12-02 16:00"}},
-		{"staff answered: no reply deadline gone", CaseState{Status: StatusOpen, Priority: PriorityNormal, Category: CategoryCustomer, Risk: RiskNone, OpenedAt: opened},
+		{"staff answered: no reply deadline gone", CaseState{Status: vocab.StatusOpen, Priority: vocab.PriorityNormal, Category: vocab.CategoryCustomer, Risk: vocab.RiskNone, OpenedAt: opened},
 			[]string{"resolve@2026-12-02 16:00"}},
-		{"pending on the customer: only resolution counts", CaseState{Status: StatusPending, Priority: PriorityNormal, Category: CategoryCustomer, OpenedAt: opened, Unanswered: []time.Time{opened}},
+		{"pending on the customer: only resolution counts", CaseState{Status: vocab.StatusPending, Priority: vocab.PriorityNormal, Category: vocab.CategoryCustomer, OpenedAt: opened, Unanswered: []time.Time{opened}},
 			[]string{"resolve@2026-12-02 16:00"}},
-		{"resolved: nothing", CaseState{Status: StatusResolved, Priority: PriorityNormal, Category: CategoryJournalist, OpenedAt: opened, Unanswered: []time.Time{opened}}, nil},
-		{"three unanswered mails, priority high and open", CaseState{Status: StatusOpen, Priority: PriorityHigh, Category: CategoryCustomer, OpenedAt: opened,
+		{"resolved: nothing", CaseState{Status: vocab.StatusResolved, Priority: vocab.PriorityNormal, Category: vocab.CategoryJournalist, OpenedAt: opened, Unanswered: []time.Time{opened}}, nil},
+		{"three unanswered mails, priority high and open", CaseState{Status: vocab.StatusOpen, Priority: vocab.PriorityHigh, Category: vocab.CategoryCustomer, OpenedAt: opened,
 			Unanswered: []time.Time{opened, opened.Add(time.Hour), opened.Add(2 * time.Hour)}},
 			[]string{"first@2026-11-30 12:00", "resolve@2026-12-02 16:00", "nagging@2026-11-27 21:00", "urgent@2026-11-27 19:30"}},
 	} {
@@ -136,7 +137,9 @@ func escalationStore(t *testing.T, db *sqlx.DB, clock *testClock, rules []Rule) 
 		Support: mail.Address{Name: "Example Support", Address: "support@support.example.com"},
 		PR:      mail.Address{Name: "Press Office", Address: "pr@example.com"},
 		Secret:  []byte("test-secret-0123456789"),
-		Logger:  slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// Staff hear of every case; alice may be given one.
+		StaffAddresses: []string{"alice@example.com"},
+		Logger:         slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,11 +150,12 @@ func escalationStore(t *testing.T, db *sqlx.DB, clock *testClock, rules []Rule) 
 	return s
 }
 
-// outboxTo counts queued deliveries to addr.
-func outboxTo(t *testing.T, db *sqlx.DB, addr string) int {
+// outboxTo renders what s decided so far and counts the deliveries to addr.
+func outboxTo(t *testing.T, s *Store, addr string) int {
 	t.Helper()
+	compose(t, s)
 	var n int
-	if err := db.Get(&n, `SELECT count(*) FROM deliveries WHERE recipient = $1`, addr); err != nil {
+	if err := s.opts.DB.Get(&n, `SELECT count(*) FROM deliveries WHERE recipient = $1`, addr); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -163,7 +167,7 @@ func TestActionsChainAndCopyPR(t *testing.T) {
 		{Name: "nagging", When: WhenCustomerMessages, Count: 2, Actions: []Action{
 			mustAction(t, "priority:high"), mustAction(t, "holding_reply"), mustAction(t, "notify:Boss@Example.com")}},
 		// Fires only once the first rule raised the priority.
-		{Name: "hot", Priority: PriorityHigh, When: WhenOpened, Actions: []Action{mustAction(t, "cc_pr")}},
+		{Name: "hot", Priority: vocab.PriorityHigh, When: WhenOpened, Actions: []Action{mustAction(t, "cc_pr")}},
 	}
 	s := escalationStore(t, nil, clock, rules)
 	db := s.opts.DB
@@ -175,7 +179,7 @@ func TestActionsChainAndCopyPR(t *testing.T) {
 	clock.Advance(time.Minute)
 	mustFile(t, s, inbound("n2@x", "ada@customer.example", fmt.Sprintf("Re: Help [#%d]", f.Case), "two"))
 	c, _ := s.GetCase(ctx, f.Case)
-	if c.Priority != PriorityHigh {
+	if c.Priority != vocab.PriorityHigh {
 		t.Errorf("priority = %s, want high", c.Priority)
 	}
 	if n := countRows(t, db, `SELECT count(*) FROM escalations`); n != 2 {
@@ -183,12 +187,12 @@ func TestActionsChainAndCopyPR(t *testing.T) {
 	}
 	// The holding reply went to the customer before PR joined; the digest
 	// to the boss and to PR each once.
-	if outboxTo(t, db, "boss@example.com") != 1 || outboxTo(t, db, "pr@example.com") != 1 {
-		t.Errorf("boss got %d, PR got %d mails; want 1 each", outboxTo(t, db, "boss@example.com"), outboxTo(t, db, "pr@example.com"))
+	if outboxTo(t, s, "boss@example.com") != 1 || outboxTo(t, s, "pr@example.com") != 1 {
+		t.Errorf("boss got %d, PR got %d mails; want 1 each", outboxTo(t, s, "boss@example.com"), outboxTo(t, s, "pr@example.com"))
 	}
 	var holding []byte
-	if err := db.Get(&holding, `SELECT o.raw FROM outbox o JOIN messages m ON m.outbox_id = o.id
-		JOIN events e ON e.message_id = m.id WHERE e.kind = 'holding-reply'`); err != nil {
+	if err := db.Get(&holding, `SELECT o.raw FROM outbox o JOIN intents i ON i.outbox_id = o.id
+		WHERE i.kind = 'holding-reply'`); err != nil {
 		t.Fatalf("no holding reply: %v", err)
 	}
 	if !strings.Contains(string(holding), "Auto-Submitted: auto-generated") || !strings.Contains(string(holding), "To: <ada@customer.example>") {
@@ -207,24 +211,24 @@ func TestActionsChainAndCopyPR(t *testing.T) {
 	if n := countRows(t, db, `SELECT count(*) FROM escalations WHERE rule = 'nagging'`); n != 2 {
 		t.Errorf("nagging fired %d times, want 2 (one per cycle)", n)
 	}
-	if n := outboxTo(t, db, "pr@example.com"); n != 2 {
+	if n := outboxTo(t, s, "pr@example.com"); n != 2 {
 		t.Errorf("PR got %d mails, want 2 (digest, then a copy of the second holding reply)", n)
 	}
 }
 
 func TestRiskRaisedByLaterMail(t *testing.T) {
 	clock := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	s := escalationStore(t, nil, clock, []Rule{{Name: "public-risk", Risk: RiskHigh, When: WhenOpened, Actions: []Action{{Kind: ActionCCPR}}}})
+	s := escalationStore(t, nil, clock, []Rule{{Name: "public-risk", Risk: vocab.RiskHigh, When: WhenOpened, Actions: []Action{{Kind: ActionCCPR}}}})
 	f := mustFile(t, s, inbound("r1@x", "ada@customer.example", "Help", "one"))
 	in := inbound("r2@x", "ada@customer.example", fmt.Sprintf("Re: Help [#%d]", f.Case), "my lawyer")
-	in.Risk, in.Evidence = RiskHigh, []string{`risk_words: "lawyer" (3)`}
+	in.Risk, in.Evidence = vocab.RiskHigh, []string{`risk_words: "lawyer" (3)`}
 	clock.Advance(time.Hour)
 	mustFile(t, s, in)
 	db := s.opts.DB
 	if n := countRows(t, db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'risk' AND detail LIKE 'none → high%lawyer%'`, f.Case); n != 1 {
 		t.Errorf("no risk event")
 	}
-	if outboxTo(t, db, "pr@example.com") != 1 {
+	if outboxTo(t, s, "pr@example.com") != 1 {
 		t.Errorf("PR got no digest when the risk rose")
 	}
 	// A later calmer mail lowers nothing and fires nothing again.
@@ -233,7 +237,7 @@ func TestRiskRaisedByLaterMail(t *testing.T) {
 	if c := countRows(t, db, `SELECT count(*) FROM cases WHERE risk = 'high'`); c != 1 {
 		t.Errorf("risk lowered by a calmer mail")
 	}
-	if n := outboxTo(t, db, "pr@example.com"); n != 1 {
+	if n := outboxTo(t, s, "pr@example.com"); n != 1 {
 		t.Errorf("PR got %d mails, want the one digest", n)
 	}
 }
@@ -249,8 +253,8 @@ func TestHoldingReplyNeverAnswersRobots(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := s.opts.DB
-	if n := countRows(t, db, `SELECT count(*) FROM outbox`); n != 0 {
-		t.Errorf("outbox = %d, want 0: a robot got a holding reply", n)
+	if n := outboxTo(t, s, "mailer-daemon@customer.example"); n != 0 {
+		t.Errorf("mails to the robot = %d, want 0: a robot got a holding reply", n)
 	}
 	if n := countRows(t, db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'escalation-skipped'`, f.Case); n != 1 {
 		t.Errorf("no escalation-skipped event")
@@ -317,7 +321,7 @@ func TestConcurrentSweepersFireEachOnce(t *testing.T) {
 	if n := countRows(t, db, `SELECT count(*) FROM escalations WHERE rule = 'resolve'`); n != cases {
 		t.Errorf("resolve fired %d times, want %d", n, cases)
 	}
-	if n := outboxTo(t, db, "pr@example.com"); n != cases {
+	if n := outboxTo(t, a, "pr@example.com"); n != cases {
 		t.Errorf("PR digests = %d, want %d", n, cases)
 	}
 	if n := countRows(t, db, `SELECT count(*) FROM timers WHERE due_at <= $1`, clock.Now()); n != 0 {
@@ -336,7 +340,7 @@ func TestSweepUsesDueIndex(t *testing.T) {
 	db.MustExec(`INSERT INTO timers (case_id, rule, since, due_at)
 		SELECT id, 'first', opened_at, opened_at + CASE WHEN id % 1000 = 0 THEN interval '-1 hour' ELSE interval '4 hours' END FROM cases`)
 	db.MustExec(`ANALYZE timers`)
-	rows, err := db.Queryx(`EXPLAIN `+s.q["claim-due-timers"], clock.Now(), 50)
+	rows, err := db.Queryx(`EXPLAIN `+s.q.ClaimDueTimers.SQL, clock.Now(), 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,6 +353,21 @@ func TestSweepUsesDueIndex(t *testing.T) {
 	rows.Close()
 	if text := strings.Join(plan, "\n"); !strings.Contains(text, "Index Scan using timers_due") {
 		t.Errorf("claim-due-timers does not use timers_due:\n%s", text)
+	}
+}
+
+// compose renders every pending intent of s into the outbox, as the
+// service's composer does right after each commit.
+func compose(t *testing.T, s *Store) {
+	t.Helper()
+	for {
+		n, err := s.ComposeOnce(context.Background(), 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
 	}
 }
 
@@ -433,7 +452,7 @@ func TestFailingCaseIsPostponedNotBlocking(t *testing.T) {
 	if n := countRows(t, db, `SELECT count(*) FROM escalations`); n != 2 {
 		t.Errorf("escalations = %d after the retry, want 2", n)
 	}
-	if n := outboxTo(t, db, "pr@example.com"); n != 2 {
+	if n := outboxTo(t, s, "pr@example.com"); n != 2 {
 		t.Errorf("digests = %d, want 2 (one each, none from the failed attempt)", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"casegate/calendar"
+	"casegate/vocab"
 )
 
 // reportQueries are the names of the report queries in queries.sql.
@@ -46,7 +47,7 @@ type Spread struct {
 }
 
 // Categories are the case categories every report lists, even when empty.
-var reportCategories = []string{string(CategoryCustomer), string(CategoryJournalist), string(CategoryVIP)}
+var reportCategories = []string{string(vocab.CategoryCustomer), string(vocab.CategoryJournalist), string(vocab.CategoryVIP)}
 
 // Report computes the outcome figures of `casegate report` (and the
 // report metrics) from the database, so every instance sees the same
@@ -72,16 +73,16 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 		return []*acc{accs[""], a}
 	}
 	var cases []struct {
-		ID              int64        `db:"id"`
-		Category        string       `db:"category"`
-		Status          CaseStatus   `db:"status"`
-		OpenedAt        time.Time    `db:"opened_at"`
-		FirstResponseAt sql.NullTime `db:"first_response_at"`
-		ResolvedAt      sql.NullTime `db:"resolved_at"`
-		Resolutions     int          `db:"resolutions"`
-		ReopenedEvent   bool         `db:"reopened_event"`
+		ID              int64            `db:"id"`
+		Category        string           `db:"category"`
+		Status          vocab.CaseStatus `db:"status"`
+		OpenedAt        time.Time        `db:"opened_at"`
+		FirstResponseAt sql.NullTime     `db:"first_response_at"`
+		ResolvedAt      sql.NullTime     `db:"resolved_at"`
+		Resolutions     int              `db:"resolutions"`
+		ReopenedEvent   bool             `db:"reopened_event"`
 	}
-	if err := s.opts.DB.SelectContext(ctx, &cases, s.q["report-cases"], from, to); err != nil {
+	if err := s.q.ReportCases.Select(ctx, s.opts.DB, &cases, from, to); err != nil {
 		return rep, fmt.Errorf("report: cases: %w", err)
 	}
 	for _, c := range cases {
@@ -97,7 +98,7 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 			a.resolved = append(a.resolved, cal.Between(c.OpenedAt, c.ResolvedAt.Time))
 			// A customer's mail reopens a resolved case without a status
 			// event; that it is open again (or was resolved twice) shows it.
-			open := c.Status == StatusNew || c.Status == StatusOpen || c.Status == StatusPending
+			open := c.Status == vocab.StatusNew || c.Status == vocab.StatusOpen || c.Status == vocab.StatusPending
 			if c.Resolutions > 1 || c.ReopenedEvent || open {
 				a.f.Reopened++
 			}
@@ -108,7 +109,7 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 		Rule     string `db:"rule"`
 		N        int    `db:"n"`
 	}
-	if err := s.opts.DB.SelectContext(ctx, &esc, s.q["report-escalations"], from, to); err != nil {
+	if err := s.q.ReportEscalated.Select(ctx, s.opts.DB, &esc, from, to); err != nil {
 		return rep, fmt.Errorf("report: escalations: %w", err)
 	}
 	for _, e := range esc {
@@ -124,7 +125,7 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 		N         int    `db:"n"`
 		Satisfied int    `db:"satisfied"`
 	}
-	if err := s.opts.DB.SelectContext(ctx, &ratings, s.q["report-ratings"], from, to); err != nil {
+	if err := s.q.ReportRatings.Select(ctx, s.opts.DB, &ratings, from, to); err != nil {
 		return rep, fmt.Errorf("report: ratings: %w", err)
 	}
 	satisfied := map[*acc]int{}

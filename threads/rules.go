@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"casegate/calendar"
+	"casegate/vocab"
 )
 
 // ParseRisk reads a risk level.
-func ParseRisk(s string) (Risk, error) {
-	switch r := Risk(strings.ToLower(strings.TrimSpace(s))); r {
-	case RiskNone, RiskMedium, RiskHigh:
+func ParseRisk(s string) (vocab.Risk, error) {
+	switch r := vocab.Risk(strings.ToLower(strings.TrimSpace(s))); r {
+	case vocab.RiskNone, vocab.RiskMedium, vocab.RiskHigh:
 		return r, nil
 	}
 	return "", fmt.Errorf("%w: %q (use none, medium or high)", ErrBadRule, s)
@@ -53,8 +54,8 @@ const (
 // Action is one action of a rule.
 type Action struct {
 	Kind     ActionKind
-	Address  string   // notify
-	Priority Priority // priority
+	Address  string         // notify
+	Priority vocab.Priority // priority
 }
 
 func (a Action) String() string {
@@ -87,7 +88,7 @@ func ParseAction(s string) (Action, error) {
 		}
 		return Action{Kind: ActionNotify, Address: strings.ToLower(a.Address)}, nil
 	case ActionPriority:
-		p, err := ParsePriority(arg)
+		p, err := vocab.ParsePriority(arg)
 		if err != nil {
 			return Action{}, fmt.Errorf("%w: action %q: %v", ErrBadRule, s, err)
 		}
@@ -100,10 +101,10 @@ func ParseAction(s string) (Action, error) {
 // Empty conditions match any case.
 type Rule struct {
 	Name     string
-	Category Category   // "" = any
-	Risk     Risk       // at least this risk; "" = any
-	Priority Priority   // exactly; "" = any
-	Status   CaseStatus // exactly; "" = any
+	Category vocab.Category   // "" = any
+	Risk     vocab.Risk       // at least this risk; "" = any
+	Priority vocab.Priority   // exactly; "" = any
+	Status   vocab.CaseStatus // exactly; "" = any
 	When     When
 	Count    int           // WhenCustomerMessages: how many unanswered mails
 	After    time.Duration // business time on Calendar
@@ -117,7 +118,7 @@ func (r *Rule) Validate() error {
 		return fmt.Errorf("%w: a rule needs a name", ErrBadRule)
 	}
 	switch r.Category {
-	case "", CategoryCustomer, CategoryJournalist, CategoryVIP:
+	case "", vocab.CategoryCustomer, vocab.CategoryJournalist, vocab.CategoryVIP:
 	default:
 		return fmt.Errorf("%w: rule %q: category %q (use customer, journalist or vip)", ErrBadRule, r.Name, r.Category)
 	}
@@ -127,7 +128,7 @@ func (r *Rule) Validate() error {
 		}
 	}
 	if r.Priority != "" {
-		if _, err := ParsePriority(string(r.Priority)); err != nil {
+		if _, err := vocab.ParsePriority(string(r.Priority)); err != nil {
 			return fmt.Errorf("rule %q: %w", r.Name, err)
 		}
 	}
@@ -159,10 +160,10 @@ func (r *Rule) Validate() error {
 
 // CaseState is what rules look at.
 type CaseState struct {
-	Status           CaseStatus
-	Priority         Priority
-	Category         Category
-	Risk             Risk
+	Status           vocab.CaseStatus
+	Priority         vocab.Priority
+	Category         vocab.Category
+	Risk             vocab.Risk
 	OpenedAt         time.Time
 	StaffRespondedAt time.Time   // zero: staff never acted
 	Unanswered       []time.Time // customer mails since staff last acted, oldest first
@@ -171,9 +172,9 @@ type CaseState struct {
 // Deadline is when a rule fires on a case, and the cycle it belongs to: a
 // rule fires at most once per (case, rule, Since).
 type Deadline struct {
-	Rule  string
-	Since time.Time
-	Due   time.Time
+	Rule  string    `json:"rule"`
+	Since time.Time `json:"since"`
+	Due   time.Time `json:"due"`
 }
 
 // Plan returns the deadlines rules set on a case in state st, in rule
@@ -195,8 +196,8 @@ func planRule(r *Rule, st CaseState) (Deadline, bool) {
 		r.Status != "" && r.Status != st.Status {
 		return Deadline{}, false
 	}
-	waitingOnStaff := st.Status == StatusNew || st.Status == StatusOpen
-	unresolved := waitingOnStaff || st.Status == StatusPending
+	waitingOnStaff := st.Status == vocab.StatusNew || st.Status == vocab.StatusOpen
+	unresolved := waitingOnStaff || st.Status == vocab.StatusPending
 	d := Deadline{Rule: r.Name}
 	switch r.When {
 	case WhenOpened:

@@ -11,6 +11,7 @@ import (
 
 	"casegate/internal/pgtest"
 	"casegate/templates"
+	"casegate/vocab"
 )
 
 // BenchmarkStaffReply files authorised staff replies, each with a command
@@ -43,7 +44,7 @@ func BenchmarkStaffReply(b *testing.B) {
 		in := inbound(fmt.Sprintf("staff-%d@x", i), "alice@example.com", "Re: Help", body)
 		sum := sha256.Sum256([]byte(body))
 		in.BodySHA256 = sum[:]
-		in.Recipients = []string{s.ReplyAddress(f.Case, RoleStaff)}
+		in.Recipients = []string{s.ReplyAddress(f.Case, vocab.RoleStaff)}
 		in.Auth.Trusted = true
 		if _, err := s.File(ctx, in); err != nil {
 			b.Fatal(err)

@@ -1,18 +1,21 @@
-// Package threads owns cases: it decides which case a message belongs to
-// (reply token, then In-Reply-To/References, then subject tag, else a new
-// case), applies the change, records every decision as an event, and queues
-// the mail the change causes through mailout in the same transaction.
+// Package threads owns cases. Filing one message is decide, then write:
+// one statement reads the snapshot the decision needs (snapshot.go),
+// plain Go decides everything — which case, staff authority, caps,
+// escalation, the follow-up, which mails to send — into a plan
+// (decide*.go), and one statement writes the plan (write.go). A committer
+// writes the plans of every message waiting at that moment together and
+// only then answers each (committer.go). The mails a plan causes are
+// committed with it as intents and rendered afterwards, in batches
+// (compose.go). The sweeper (sweeper.go) and the admin commands (admin.go)
+// decide with the same code on the same snapshot.
 package threads
 
 import (
 	"context"
-	"database/sql"
 	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,91 +23,170 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"casegate/internal/sqlfile"
 	"casegate/mailout"
 	"casegate/templates"
+	"casegate/vocab"
 )
 
 //go:embed queries.sql
 var queriesSQL string
 
-// Options configures a Store. Fields other than DB, Templates, Support and
-// Secret have documented defaults.
+// queries are the statements of queries.sql, prepared at start.
+type queries struct {
+	Snapshot  sqlfile.Query `query:"snapshot"`
+	CaseState sqlfile.Query `query:"case-state"`
+	Write     sqlfile.Query `query:"write"`
+	// After the commit: rendering intents (compose.go).
+	ClaimIntents    sqlfile.Query `query:"claim-intents"`
+	DigestTimelines sqlfile.Query `query:"digest-timelines"`
+	DigestMessages  sqlfile.Query `query:"digest-messages"`
+	LastCustomer    sqlfile.Query `query:"last-customer-message"`
+	MarkRendered    sqlfile.Query `query:"mark-rendered"`
+	// The sweeper (sweeper.go).
+	ClaimDueTimers  sqlfile.Query `query:"claim-due-timers"`
+	PostponeTimers  sqlfile.Query `query:"postpone-timers"`
+	PruneAnswers    sqlfile.Query `query:"prune-auto-answers"`
+	CaseOfOutbox    sqlfile.Query `query:"case-of-outbox"`
+	RecordFailure   sqlfile.Query `query:"record-failure-notice"`
+	MarkRefiled     sqlfile.Query `query:"mark-refiled"`
+	CaseHeader      sqlfile.Query `query:"case-header"`
+	ListCases       sqlfile.Query `query:"list-cases"`
+	CaseParts       sqlfile.Query `query:"case-participants"`
+	CaseMessages    sqlfile.Query `query:"case-messages"`
+	CaseEvents      sqlfile.Query `query:"case-events"`
+	ListQuarantine  sqlfile.Query `query:"list-quarantine"`
+	GetQuarantined  sqlfile.Query `query:"get-quarantined"`
+	ReportCases     sqlfile.Query `query:"report-cases"`
+	ReportEscalated sqlfile.Query `query:"report-escalations"`
+	ReportRatings   sqlfile.Query `query:"report-ratings"`
+}
+
+// Options configures a Store. Fields other than DB, Templates, Outbox,
+// Support and Secret have documented defaults.
 type Options struct {
 	DB        *sqlx.DB
 	Templates *templates.Set
-	Support   mail.Address // the support address and the name mail is sent under
-	Secret    []byte       // HMAC key of reply tokens
-	Team      string       // signature of automatic mail; default Support.Name, else "Support"
-	Now       func() time.Time
-	Logger    *slog.Logger
-	// AfterCommit runs after a commit that queued mail (e.g. the Sender's
-	// Wake). It must not block.
+	// Outbox is where rendered mail goes (mailout owns it).
+	Outbox  *mailout.Outbox
+	Support mail.Address // the support address and the name mail is sent under
+	Secret  []byte       // HMAC key of reply tokens and bounce addresses
+	// PreviousSecrets are keys rotated out: tokens they signed are
+	// recognised as stale (their senders are told), never obeyed.
+	PreviousSecrets [][]byte
+	// TokenTTL is how long after a case is resolved or closed its reply
+	// tokens still work; default 30 days.
+	TokenTTL time.Duration
+	Team     string // signature of automatic mail; default Support.Name, else "Support"
+	Now      func() time.Time
+	Logger   *slog.Logger
+	// AfterCommit runs after a commit that rendered mail into the outbox
+	// (e.g. the Sender's Wake). It must not block.
 	AfterCommit func()
-	// BatchSize is the most messages filed in one transaction while Run is
-	// running (group commit); default 64, 1 turns batching off.
+	// BatchSize is the most messages written in one statement while Run is
+	// running (group commit); default 128, 1 turns batching off.
 	BatchSize int
-	// Committers is how many batches may be filed at once; default 16.
-	// A batch's filings run one after another on one connection, so more
-	// committers let PostgreSQL work on more of them at a time; each still
-	// shares its commit with whatever queued while the last one ran.
+	// Committers is how many batches may be written at once; default 4.
+	// Each sender's mail always goes to the same committer, so decisions
+	// about one sender (its automatic-answer cap) are taken in order.
 	Committers int
-	// BatchTimeout bounds one shared transaction; default 30 seconds.
+	// BatchTimeout bounds one batch's statements; default 30 seconds.
 	BatchTimeout time.Duration
+	// Attachments reads the attachments of a stored raw message again, for
+	// the mails that carry them (staff notifications, relayed replies);
+	// mailin's parser in the gateway. nil sends none.
+	Attachments func(raw []byte) []vocab.Attachment
 
-	// Staff work by mail (staff.go).
+	// Staff work by mail.
 	StaffAddresses    []string      // the staff directory at start (Reload replaces it); notifications go here
 	ShowNames         bool          // relayed replies carry the staff member's name (never their address)
 	AddCCParticipants bool          // addresses the customer copies become participants
-	Safety            SafetyOptions // loops, bounces, unproven staff senders
+	Safety            SafetyOptions // loops, bounces, caps
+	// ThanksWords are what a bare thank-you says: such a mail needs no
+	// answer, reopens nothing and restarts no deadline.
+	ThanksWords []string
 
 	// Rules are the escalation rules, evaluated in order (see rules.go).
 	Rules []Rule
+	// RiskPriority is the priority public-risk wording (risk high) raises a
+	// case to; default high, "normal" for none.
+	RiskPriority vocab.Priority
+	// HoldingReplyWithin is when a holding reply promises an answer:
+	// this much business time of the escalating rule's calendar; default
+	// 4 hours, negative for no promise.
+	HoldingReplyWithin time.Duration
 	// PR is the PR mailbox: cc_pr and #escalate bring it in, and it counts
 	// as staff; empty for none.
 	PR mail.Address
-	// Followup is what happens after a resolution (followup.go).
+	// Followup is what happens after a resolution.
 	Followup FollowupOptions
 	// DefaultLanguage is the template language for customers whose mail
 	// names none; "" for the default files.
 	DefaultLanguage string
 }
 
+// FollowupOptions configures what happens after a case is resolved; zero
+// values are the defaults.
+type FollowupOptions struct {
+	// Delay after the resolution before the customer is asked whether it
+	// is fixed; default 72 hours.
+	Delay time.Duration
+	// CloseAfter is how long after the follow-up an unanswered resolved
+	// case closes; default 168 hours.
+	CloseAfter time.Duration
+	// ReopenAtOrBelow is the highest rating that reopens the case; default 2.
+	ReopenAtOrBelow int
+}
+
+func (o FollowupOptions) withDefaults() FollowupOptions {
+	if o.Delay <= 0 {
+		o.Delay = 72 * time.Hour
+	}
+	if o.CloseAfter <= 0 {
+		o.CloseAfter = 168 * time.Hour
+	}
+	if o.ReopenAtOrBelow == 0 {
+		o.ReopenAtOrBelow = 2
+	}
+	return o
+}
+
+// DefaultThanksWords are the thank-yous Options.ThanksWords defaults to.
+var DefaultThanksWords = []string{"thanks", "thank you", "thank you very much", "thanks a lot", "many thanks", "thx", "ty",
+	"danke", "vielen dank", "danke schön", "danke sehr", "merci", "gracias", "grazie"}
+
+// Errors of case changes and the read side.
+var (
+	ErrNoCase            = errors.New("threads: no such case")
+	ErrInvalidTransition = errors.New("threads: status change not allowed")
+	ErrNotStaff          = errors.New("threads: not in the staff directory")
+	ErrBadMerge          = errors.New("threads: cases cannot be merged")
+	ErrConflict          = errors.New("threads: the case kept changing; try again")
+)
+
 // Store files messages into cases in PostgreSQL.
 type Store struct {
 	opts        Options
-	prepared    map[string]*sqlx.Stmt // by name, after Prepare
-	requests    chan fileRequest
-	mu          sync.RWMutex // guards running against Run's shutdown
-	running     bool
-	q           map[string]string
+	q           queries
 	supportBase string // local part of the support address, before any "+"
 	domain      string
-	live        atomic.Pointer[Settings] // what SIGHUP may replace (reload.go)
-	// Filing transactions' state (deferred.go), by *sqlx.Tx.
-	txStates    sync.Map
-	readsEvents map[string]bool // queries that must see buffered events
+	secrets     [][]byte // the current secret first
+	live        atomic.Pointer[Settings]
+
+	// Group commit (committer.go).
+	mu         sync.RWMutex // guards running against Run's shutdown
+	running    bool
+	committers []chan fileRequest
+	// Rendering after the commit (compose.go). composing is set while
+	// RunComposer runs in this process; without it, plans ask a running
+	// service to render their mail (NOTIFY).
+	composeWake chan struct{}
+	composing   atomic.Bool
 }
 
-// NewStore checks opts and returns a Store.
+// NewStore checks opts and returns a Store; Prepare readies its queries.
 func NewStore(opts Options) (*Store, error) {
-	q, err := parseQueries(queriesSQL, append([]string{"find-duplicate", "case-exists", "is-participant",
-		"open-case", "lock-case", "touch-case", "insert-inbound", "queue-on-case", "add-event", "add-events",
-		"set-status", "set-priority", "set-assignee", "case-header",
-		// Staff work by mail (staff.go).
-		"touch-case-quiet", "add-participant", "participant-role", "relay-recipients",
-		"last-customer-message", "last-staff-action",
-		"list-cases", "case-participants", "case-messages", "case-events", // cases.go
-		"list-quarantine", "get-quarantined", "mark-refiled",
-		// Mail safety (safety.go).
-		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
-		"address-suppressed", "auto-reply-check", "record-capped", "quarantine",
-		"case-deadlines"}, append(escalationQueries, append(followupQueries, append(reportQueries, failureQueries...)...)...)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("threads/queries.sql: %w", err)
-	}
 	local, domain, ok := strings.Cut(opts.Support.Address, "@")
 	if !ok || local == "" || domain == "" {
 		return nil, fmt.Errorf("threads: support address %q is not an address", opts.Support.Address)
@@ -130,92 +212,67 @@ func NewStore(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Outbox == nil {
+		opts.Outbox = mailout.NewOutbox(opts.DB)
+	}
 	if opts.BatchSize == 0 {
-		opts.BatchSize = 64
+		opts.BatchSize = 128
 	}
 	if opts.Committers == 0 {
-		opts.Committers = 16
+		opts.Committers = 4
 	}
 	if opts.BatchTimeout == 0 {
-		opts.BatchTimeout = defaultBatchTimeout
+		opts.BatchTimeout = 30 * time.Second
+	}
+	if opts.TokenTTL == 0 {
+		opts.TokenTTL = 30 * 24 * time.Hour
 	}
 	if opts.Safety.MaxAutoRepliesPerDay == 0 {
 		opts.Safety.MaxAutoRepliesPerDay = 5
 	}
-	if opts.Safety.BounceSuppression == 0 {
-		opts.Safety.BounceSuppression = 7 * 24 * time.Hour
+	if opts.Safety.MaxAutoRepliesPerCase == 0 {
+		opts.Safety.MaxAutoRepliesPerCase = 10
+	}
+	if opts.ThanksWords == nil {
+		opts.ThanksWords = DefaultThanksWords
+	}
+	if opts.RiskPriority == "" {
+		opts.RiskPriority = vocab.PriorityHigh
+	}
+	if opts.HoldingReplyWithin == 0 {
+		opts.HoldingReplyWithin = 4 * time.Hour
 	}
 	base, _, _ := strings.Cut(local, "+")
-	s := &Store{opts: opts, q: q, requests: make(chan fileRequest, 256), supportBase: strings.ToLower(base), domain: strings.ToLower(domain),
-		readsEvents: readsEvents(q)}
+	s := &Store{opts: opts, supportBase: strings.ToLower(base), domain: strings.ToLower(domain),
+		secrets: append([][]byte{opts.Secret}, opts.PreviousSecrets...), composeWake: make(chan struct{}, 1)}
+	if err := sqlfile.Bind(queriesSQL, &s.q); err != nil {
+		return nil, fmt.Errorf("threads/queries.sql: %w", err)
+	}
 	s.Reload(Settings{Templates: opts.Templates, Staff: opts.StaffAddresses})
 	return s, nil
 }
 
-// Prepare checks every query against the database, so a query that does not
-// fit the schema stops the gateway at start.
-//
-// The statements stay prepared for the filing path: PostgreSQL then neither
-// parses nor plans them for every message, and each runs in one round trip
-// (database/sql prepares them once on each pooled connection).
+// Prepare has PostgreSQL parse and plan every query, so a query that does
+// not fit the schema stops the gateway at start; the statements then stay
+// prepared.
 func (s *Store) Prepare(ctx context.Context) error {
-	prepared := make(map[string]*sqlx.Stmt, len(s.q))
-	for name, q := range s.q {
-		st, err := s.opts.DB.PreparexContext(ctx, q)
-		if err != nil {
-			for _, p := range prepared {
-				p.Close()
-			}
-			return fmt.Errorf("threads: prepare %s: %w", name, err)
-		}
-		prepared[name] = st
+	if err := sqlfile.Prepare(ctx, s.opts.DB, queriesSQL, &s.q); err != nil {
+		return fmt.Errorf("threads: %w", err)
 	}
-	s.prepared = prepared
-	return nil
+	return s.opts.Outbox.Prepare(ctx)
 }
 
-// row, exec and rows run the named query in tx, prepared when Prepare ran.
-// A query that reads events first writes the events tx has buffered.
-func (s *Store) row(ctx context.Context, tx *sqlx.Tx, name string, args ...any) *sqlx.Row {
-	if s.readsEvents[name] {
-		s.flushEvents(ctx, tx) // an error aborts tx, and the query reports it
+// bounceSuppression is how long a hard-bounced address gets nothing
+// automatic.
+func (o Options) bounceSuppression() time.Duration {
+	if o.Safety.BounceSuppression > 0 {
+		return o.Safety.BounceSuppression
 	}
-	if st := s.prepared[name]; st != nil {
-		return tx.StmtxContext(ctx, st).QueryRowxContext(ctx, args...)
-	}
-	return tx.QueryRowxContext(ctx, s.q[name], args...)
-}
-
-func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, name string, args ...any) (sql.Result, error) {
-	if s.readsEvents[name] {
-		if err := s.flushEvents(ctx, tx); err != nil {
-			return nil, err
-		}
-	}
-	return s.execNow(ctx, tx, name, args...)
-}
-
-func (s *Store) execNow(ctx context.Context, tx *sqlx.Tx, name string, args ...any) (sql.Result, error) {
-	if st := s.prepared[name]; st != nil {
-		return tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
-	}
-	return tx.ExecContext(ctx, s.q[name], args...)
-}
-
-func (s *Store) rows(ctx context.Context, tx *sqlx.Tx, name string, args ...any) (*sqlx.Rows, error) {
-	if s.readsEvents[name] {
-		if err := s.flushEvents(ctx, tx); err != nil {
-			return nil, err
-		}
-	}
-	if st := s.prepared[name]; st != nil {
-		return tx.StmtxContext(ctx, st).QueryxContext(ctx, args...)
-	}
-	return tx.QueryxContext(ctx, s.q[name], args...)
+	return 7 * 24 * time.Hour
 }
 
 // ReplyAddress is the address that files a reply on caseID with role.
-func (s *Store) ReplyAddress(caseID int64, role Role) string {
+func (s *Store) ReplyAddress(caseID int64, role vocab.Role) string {
 	return replyLocalPart(s.supportBase, s.opts.Secret, caseID, role) + "@" + s.domain
 }
 
@@ -231,337 +288,27 @@ func (s *Store) AcceptsRecipient(addr string) bool {
 	return base == s.supportBase
 }
 
-// File stores in on its case in one transaction: the raw bytes, the case
-// change, the events and any mail it causes. It commits before it returns;
-// an error means nothing was stored.
-func (s *Store) File(ctx context.Context, in *Inbound) (Filed, error) {
-	if res, ok := s.fileGrouped(ctx, in); ok {
-		return res.filed, res.err
+// isStaffIn reports whether addr is in set's staff directory or is the PR
+// mailbox.
+func (s *Store) isStaffIn(set *Settings, addr string) bool {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	for _, a := range set.Staff {
+		if a == addr {
+			return true
+		}
 	}
-	return s.fileAlone(ctx, in)
+	return addr != "" && s.opts.PR.Address != "" && strings.EqualFold(s.opts.PR.Address, addr)
 }
 
-// fileAlone files in in a transaction of its own.
-func (s *Store) fileAlone(ctx context.Context, in *Inbound) (Filed, error) {
-	f, queued, err := s.fileTx(ctx, in)
-	if isUniqueViolation(err) {
-		// A concurrent copy of the same message committed first.
-		f, queued, err = s.fileTx(ctx, in)
-	}
-	if err != nil {
-		return Filed{}, fmt.Errorf("file %s: %w", in.MessageID, err)
-	}
-	if queued && s.opts.AfterCommit != nil {
-		s.opts.AfterCommit()
-	}
-	return f, nil
-}
+// IsStaff reports whether addr is in the staff directory in force (the PR
+// mailbox counts as staff).
+func (s *Store) IsStaff(addr string) bool { return s.isStaffIn(s.settings(), addr) }
 
-func (s *Store) fileTx(ctx context.Context, in *Inbound) (Filed, bool, error) {
-	tx, err := s.opts.DB.BeginTxx(ctx, nil)
-	if err != nil {
-		return Filed{}, false, err
-	}
-	defer tx.Rollback()
-	defer s.filingTx(tx)()
-	f, queued, err := s.fileInTx(ctx, tx, in)
-	if err == nil {
-		err = s.flushEvents(ctx, tx)
-	}
-	if err != nil {
-		return Filed{}, false, err
-	}
-	return f, queued, tx.Commit()
-}
-
-// fileInTx files one message within tx and reports whether it queued mail.
-// A message filed before (same Message-ID and body) changes nothing.
-func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed, queued bool, err error) {
-	if in.MessageID == "" || len(in.BodySHA256) == 0 {
-		return f, false, errors.New("inbound message without Message-ID or body hash")
-	}
-	err = s.row(ctx, tx, "find-duplicate", in.MessageID, in.BodySHA256).Scan(&f.Case, &f.Message)
-	if err == nil {
-		f.Duplicate = true
-		return f, false, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return f, false, err
-	}
-
-	now := s.opts.Now()
-	if f, queued, handled, err := s.fileSafety(ctx, tx, in, now); handled || err != nil {
-		return f, queued, err
-	}
-	from := strings.ToLower(in.From.Address)
-	caseID, how, err := s.thread(ctx, tx, in)
-	if err == nil && caseID == 0 {
-		caseID, how, err = s.threadStatusRequest(ctx, tx, in)
-	}
-	if err != nil {
-		return f, false, err
-	}
-	var r route
-	var fr followupReply // an answer to a resolution's follow-up (followup.go)
-	if caseID == 0 {
-		subject := strings.TrimSpace(in.Subject)
-		if subject == "" {
-			subject = "(no subject)"
+func (s *Store) rule(name string) *Rule {
+	for i := range s.opts.Rules {
+		if s.opts.Rules[i].Name == name {
+			return &s.opts.Rules[i]
 		}
-		category, risk := in.Classification()
-		err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now, string(category), string(risk), in.Language,
-			in.MessageID, in.BodySHA256, in.Raw, in.Source, in.EnvelopeFrom, textArray(in.Recipients), in.Subject, in.Text,
-			textArray(in.ThreadingIDs()), in.Automatic, textArray(in.Problems), in.Auth.Summary).Scan(&caseID, &f.Message)
-		if err != nil {
-			return f, false, fmt.Errorf("open case: %w", err)
-		}
-		f.NewCase = true
-		s.markOpened(tx, caseID)
-	} else {
-		if err := s.row(ctx, tx, "lock-case", caseID).Scan(new(string)); err != nil {
-			return f, false, fmt.Errorf("lock case %d: %w", caseID, err)
-		}
-		if r, err = s.route(ctx, tx, caseID, in); err != nil {
-			return f, false, err
-		}
-		if fr, err = s.readFollowupReply(ctx, tx, caseID, in, r); err != nil {
-			return f, false, err
-		}
-		touch := "touch-case"
-		if r.keepsStatus(in) || fr.keepsStatus() {
-			touch = "touch-case-quiet"
-		}
-		if _, err := tx.ExecContext(ctx, s.q[touch], caseID, now); err != nil {
-			return f, false, fmt.Errorf("update case %d: %w", caseID, err)
-		}
-	}
-	f.Case = caseID
-
-	if !f.NewCase { // open-case stored the first message
-		if f.Message, err = s.insertInbound(ctx, tx, caseID, in, now); err != nil {
-			return f, false, err
-		}
-	}
-	kind, detail := "received", "threaded by "+how
-	if f.NewCase {
-		kind, detail = "opened", "new case from "+in.Source
-	}
-	if err := s.addEvent(ctx, tx, caseID, now, kind, from, f.Message, detail); err != nil {
-		return f, false, err
-	}
-	if err := s.classify(ctx, tx, caseID, in, f.NewCase, now, f.Message); err != nil {
-		return f, false, err
-	}
-	answered, err := s.answerFollowup(ctx, tx, caseID, f.Message, in, fr, now)
-	if err != nil {
-		return f, false, err
-	}
-	if f.NewCase {
-		// Only the rules: a case opened a moment ago is not resolved and
-		// has no follow-up to plan.
-		queued, err = s.caseChangedRules(ctx, tx, caseID, now)
-	} else {
-		queued, err = s.caseChanged(ctx, tx, caseID, now)
-	}
-	if err != nil {
-		return f, false, err
-	}
-
-	// On an existing case, workByMail tells staff of an unproven staff
-	// claim; a new case has nobody else to do it.
-	if f.NewCase {
-		told, err := s.checkStaffClaim(ctx, tx, caseID, in, now)
-		if err != nil {
-			return f, false, err
-		}
-		queued = queued || told
-
-		var may bool
-		var why string
-		var notified bool
-		if in.Automatic {
-			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, "automatic mail is never answered (RFC 3834): "+in.Why)
-		} else if may, why, notified, err = s.mayAutoReply(ctx, tx, caseID, in.From.Address, now); err == nil && !may {
-			queued = queued || notified
-			err = s.addEvent(ctx, tx, caseID, now, "not-acknowledged", "casegate", f.Message, why)
-		} else if err == nil {
-			err = s.acknowledge(ctx, tx, caseID, in, now)
-			queued = queued || err == nil
-		}
-		if err != nil {
-			return f, false, err
-		}
-	}
-	more, err := s.workByMail(ctx, tx, f, in, r, now)
-	if err != nil {
-		return f, false, err
-	}
-	return f, queued || more || answered, nil
-}
-
-var subjectTag = regexp.MustCompile(`\[#(\d{1,18})\]`)
-
-// thread finds the case in belongs to, or 0 for a new case, and says how.
-func (s *Store) thread(ctx context.Context, tx *sqlx.Tx, in *Inbound) (int64, string, error) {
-	// 1. A reply token we signed, in a recipient address.
-	for _, rcpt := range in.Recipients {
-		local, _, _ := strings.Cut(strings.ToLower(rcpt), "@")
-		base, detail, hasDetail := strings.Cut(local, "+")
-		if !hasDetail || base != s.supportBase {
-			continue
-		}
-		if caseID, _, ok := parseReplyToken(s.opts.Secret, detail); ok {
-			err := s.row(ctx, tx, "case-exists", caseID).Scan(&caseID)
-			if err == nil {
-				return caseID, "reply token", nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return 0, "", err
-			}
-		}
-	}
-	// 2. In-Reply-To / References naming a message we stored or sent.
-	if ids := in.ThreadingIDs(); len(ids) > 0 {
-		var caseID int64
-		err := s.row(ctx, tx, "case-by-message-ids-safe", pq.Array(ids), strings.ToLower(in.From.Address)).Scan(&caseID)
-		if err == nil {
-			return caseID, "references", nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, "", err
-		}
-	}
-	// 3. A subject tag [#N], when the sender is on case N.
-	caseID, err := s.mentionedCase(ctx, tx, subjectTag, in.Subject, in.From.Address)
-	if err != nil || caseID == 0 {
-		return 0, "", err
-	}
-	return caseID, "subject tag", nil
-}
-
-// mentionedCase returns the first case that re finds in text (its first
-// group is the number) and that from is a participant of, or 0: naming a
-// case grants nothing to a stranger.
-func (s *Store) mentionedCase(ctx context.Context, tx *sqlx.Tx, re *regexp.Regexp, text, from string) (int64, error) {
-	for _, m := range re.FindAllStringSubmatch(text, 3) {
-		caseID, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		var ok bool
-		if err := s.row(ctx, tx, "is-participant", caseID, strings.ToLower(from)).Scan(&ok); err != nil {
-			return 0, err
-		}
-		if ok {
-			return caseID, nil
-		}
-	}
-	return 0, nil
-}
-
-// acknowledge queues the acknowledgement of a new case, threaded under the
-// customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
-func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.settings().Templates.RenderLang(acknowledgementKind(in), s.language(in.Language), templates.AcknowledgementData{
-		Case:         caseID,
-		Subject:      stripSubjectPrefixes(in.Subject),
-		CustomerName: in.From.Name,
-		Team:         s.opts.Team,
-	})
-	if err != nil {
-		return err
-	}
-	cc, err := s.prCopies(ctx, tx, caseID)
-	if err != nil {
-		return err
-	}
-	m := s.automaticMail(caseID, RoleCustomer, mailout.AutoReplied, text)
-	m.To, m.Cc = []mail.Address{{Name: in.From.Name, Address: in.From.Address}}, cc
-	m.InReplyTo, m.References = in.MessageID, in.ReplyReferences()
-	msgRow, err := s.enqueueOnCase(ctx, tx, caseID, m, []string{in.MessageID}, true, now)
-	if err != nil {
-		return fmt.Errorf("store acknowledgement: %w", err)
-	}
-	return s.addEvent(ctx, tx, caseID, now, "acknowledged", "casegate", msgRow, "to "+in.From.Address)
-}
-
-// enqueueOnCase queues m for delivery and files it on caseID as an
-// outbound message answering parents, in one round trip; it returns the
-// message row. automatic marks the row as mail no person wrote.
-func (s *Store) enqueueOnCase(ctx context.Context, tx *sqlx.Tx, caseID int64, m *mailout.Message, parents []string, automatic bool, now time.Time) (int64, error) {
-	raw, rcpts, err := mailout.Render(m, now)
-	if err != nil {
-		return 0, err
-	}
-	var row int64
-	err = s.row(ctx, tx, "queue-on-case", caseID, m.MessageID, raw, m.Auto != mailout.Human, now, pq.Array(rcpts),
-		s.opts.Support.Address, m.Subject, m.Text, textArray(parents), automatic).Scan(&row)
-	if err != nil {
-		return 0, fmt.Errorf("enqueue %s: %w", m.MessageID, err)
-	}
-	return row, nil
-}
-
-func (s *Store) addEvent(ctx context.Context, tx *sqlx.Tx, caseID int64, at time.Time, kind, actor string, message int64, detail string) error {
-	if b := s.eventBuffer(tx); b != nil {
-		b.add(caseID, at, kind, actor, message, detail)
-		return nil
-	}
-	var msg sql.NullInt64
-	if message != 0 {
-		msg = sql.NullInt64{Int64: message, Valid: true}
-	}
-	if _, err := s.exec(ctx, tx, "add-event", caseID, at, kind, actor, msg, detail); err != nil {
-		return fmt.Errorf("add %s event: %w", kind, err)
 	}
 	return nil
-}
-
-var replyPrefix = regexp.MustCompile(`(?i)^\s*((re|fwd?|aw|wg|sv|vs)\s*(\[\d+\])?\s*:\s*)+`)
-
-// stripSubjectPrefixes removes "Re:", "Fwd:" and their common translations
-// and our own case tag, so a subject is not repeated as "Re: Re: …".
-func stripSubjectPrefixes(s string) string {
-	s = subjectTag.ReplaceAllString(s, "")
-	s = replyPrefix.ReplaceAllString(s, "")
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "(no subject)"
-	}
-	return s
-}
-
-// textArray passes s as a text[]; nil becomes '{}', not NULL.
-func textArray(s []string) any {
-	if s == nil {
-		s = []string{}
-	}
-	return pq.Array(s)
-}
-
-func isUniqueViolation(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
-// parseQueries reads the named queries of src and checks that they are
-// exactly want.
-func parseQueries(src string, want ...string) (map[string]string, error) {
-	q, err := sqlfile.Parse(src)
-	if err != nil {
-		return nil, err
-	}
-	known := make(map[string]bool, len(want))
-	for _, w := range want {
-		known[w] = true
-		if _, ok := q[w]; !ok {
-			return nil, fmt.Errorf("query %q missing", w)
-		}
-	}
-	for n := range q {
-		if !known[n] {
-			return nil, fmt.Errorf("query %q is not used", n)
-		}
-	}
-	return q, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"casegate/internal/pgtest"
 	"casegate/templates"
+	"casegate/vocab"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -62,9 +63,9 @@ func newStoreWith(t *testing.T, adjust func(*Options)) (*Store, *sqlx.DB, *testC
 }
 
 // inbound builds a parsed message as mailin would.
-func inbound(id, from, subject, body string) *Inbound {
+func inbound(id, from, subject, body string) *vocab.Inbound {
 	sum := sha256.Sum256([]byte(body))
-	return &Inbound{
+	return &vocab.Inbound{
 		Raw:        []byte("Message-ID: <" + id + ">\r\n\r\n" + body),
 		BodySHA256: sum[:],
 		Source:     "test",
@@ -77,7 +78,7 @@ func inbound(id, from, subject, body string) *Inbound {
 	}
 }
 
-func mustFile(t *testing.T, s *Store, in *Inbound) Filed {
+func mustFile(t *testing.T, s *Store, in *vocab.Inbound) vocab.Filed {
 	t.Helper()
 	f, err := s.File(context.Background(), in)
 	if err != nil {
@@ -106,7 +107,7 @@ func TestThreadingOrder(t *testing.T) {
 	// (its id is unguessable); to a message we received, only from a
 	// participant, so a reused Message-ID merges no stranger's mail.
 	var ackID string
-	db.Get(&ackID, `SELECT message_id FROM outbox ORDER BY id LIMIT 1`)
+	db.Get(&ackID, `SELECT message_id FROM intents WHERE kind = 'acknowledgement' ORDER BY id LIMIT 1`)
 	in := inbound("d@x", "bob@customer.example", "fwd", "four")
 	in.References = []string{"unknown@x", ackID}
 	if f := mustFile(t, s, in); f.Case != first.Case {
@@ -119,7 +120,7 @@ func TestThreadingOrder(t *testing.T) {
 	}
 	// A valid reply token wins; a forged one is ignored.
 	in = inbound("e@x", "carol@customer.example", "hello", "five")
-	in.Recipients = []string{s.ReplyAddress(first.Case, RoleCustomer)}
+	in.Recipients = []string{s.ReplyAddress(first.Case, vocab.RoleCustomer)}
 	if f := mustFile(t, s, in); f.Case != first.Case {
 		t.Errorf("token: case %d, want %d", f.Case, first.Case)
 	}
@@ -129,7 +130,7 @@ func TestThreadingOrder(t *testing.T) {
 		t.Errorf("forged token joined case %d", f.Case)
 	}
 	var acks int
-	db.Get(&acks, `SELECT count(*) FROM outbox`)
+	db.Get(&acks, `SELECT count(*) FROM intents WHERE kind = 'acknowledgement'`)
 	if acks != 4 {
 		t.Errorf("acknowledgements = %d, want 4 (one per new case)", acks)
 	}
@@ -141,7 +142,7 @@ func TestAutomaticMailIsFiledNotAnswered(t *testing.T) {
 	in.Automatic, in.Why = true, "Auto-Submitted: auto-replied"
 	f := mustFile(t, s, in)
 	var outbox, events int
-	db.Get(&outbox, `SELECT count(*) FROM outbox`)
+	db.Get(&outbox, `SELECT count(*) FROM intents`)
 	db.Get(&events, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'not-acknowledged'`, f.Case)
 	if outbox != 0 || events != 1 {
 		t.Errorf("outbox = %d, not-acknowledged events = %d; want 0 and 1", outbox, events)
@@ -170,34 +171,34 @@ func TestConcurrentDuplicatesFileOnce(t *testing.T) {
 	var msgs, cases, outbox int
 	db.Get(&msgs, `SELECT count(*) FROM messages WHERE direction = 'inbound'`)
 	db.Get(&cases, `SELECT count(*) FROM cases`)
-	db.Get(&outbox, `SELECT count(*) FROM outbox`)
+	db.Get(&outbox, `SELECT count(*) FROM intents WHERE kind = 'acknowledgement'`)
 	if msgs != 1 || cases != 1 || outbox != 1 {
 		t.Errorf("messages=%d cases=%d outbox=%d, want 1 each", msgs, cases, outbox)
 	}
 }
 
 func TestStatusChanges(t *testing.T) {
-	s, _, clock := newStore(t)
+	s, _, clock := newStoreWith(t, func(o *Options) { o.StaffAddresses = []string{"bob@example.com"} })
 	ctx := context.Background()
 	f := mustFile(t, s, inbound("a@x", "ada@customer.example", "Help", "one"))
-	if err := s.ChangeStatus(ctx, f.Case, StatusResolved, "alice@example.com", "fixed"); err != nil {
+	if err := s.ChangeStatus(ctx, f.Case, vocab.StatusResolved, "alice@example.com", "fixed"); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := s.GetCase(ctx, f.Case)
-	if c.Status != StatusResolved || !c.ResolvedAt.Valid {
+	if c.Status != vocab.StatusResolved || !c.ResolvedAt.Valid {
 		t.Errorf("after resolve: %+v", c)
 	}
-	if err := s.ChangeStatus(ctx, f.Case, StatusPending, "alice@example.com", ""); !errors.Is(err, ErrInvalidTransition) {
+	if err := s.ChangeStatus(ctx, f.Case, vocab.StatusPending, "alice@example.com", ""); !errors.Is(err, ErrInvalidTransition) {
 		t.Errorf("resolved → pending: %v, want ErrInvalidTransition", err)
 	}
 	// The customer writes again: the case reopens.
 	clock.Advance(time.Hour)
 	in := inbound("b@x", "ada@customer.example", fmt.Sprintf("Re: Help [#%d]", f.Case), "still broken")
 	mustFile(t, s, in)
-	if c, _ := s.GetCase(ctx, f.Case); c.Status != StatusOpen || c.ResolvedAt.Valid {
+	if c, _ := s.GetCase(ctx, f.Case); c.Status != vocab.StatusOpen || c.ResolvedAt.Valid {
 		t.Errorf("after customer reply: %+v", c)
 	}
-	if err := s.SetPriority(ctx, f.Case, PriorityUrgent, "alice@example.com"); err != nil {
+	if err := s.SetPriority(ctx, f.Case, vocab.PriorityUrgent, "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Assign(ctx, f.Case, "Bob@Example.com", "alice@example.com"); err != nil {
@@ -206,10 +207,15 @@ func TestStatusChanges(t *testing.T) {
 	if err := s.AddNote(ctx, f.Case, "alice@example.com", "called the customer"); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := s.GetCase(ctx, f.Case); c.Priority != PriorityUrgent || c.Assignee != "bob@example.com" {
+	if c, _ := s.GetCase(ctx, f.Case); c.Priority != vocab.PriorityUrgent || c.Assignee != "bob@example.com" {
 		t.Errorf("priority/assignee: %+v", c)
 	}
-	if err := s.ChangeStatus(ctx, 999999, StatusOpen, "x", ""); !errors.Is(err, ErrNoCase) {
+	if err := s.ChangeStatus(ctx, 999999, vocab.StatusOpen, "x", ""); !errors.Is(err, ErrNoCase) {
 		t.Errorf("missing case: %v", err)
+	}
+	// Only staff can be given a case (the customer's next mail would go to
+	// whoever has it).
+	if err := s.Assign(ctx, f.Case, "eve@elsewhere.example", "alice@example.com"); !errors.Is(err, ErrNotStaff) {
+		t.Errorf("assign to a stranger: %v, want ErrNotStaff", err)
 	}
 }

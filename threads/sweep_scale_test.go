@@ -1,6 +1,7 @@
 package threads
 
 import (
+	"casegate/vocab"
 	"context"
 	"os"
 	"sort"
@@ -37,7 +38,7 @@ func TestSweepScale(t *testing.T) {
 	clock := &testClock{now: now}
 	rules := []Rule{
 		{Name: "first-response", When: WhenNoStaffReply, After: 4 * time.Hour, Actions: []Action{{Kind: ActionCCPR}}},
-		{Name: "resolution", When: WhenUnresolved, After: 24 * time.Hour, Actions: []Action{{Kind: ActionCCPR}, {Kind: ActionPriority, Priority: PriorityHigh}}},
+		{Name: "resolution", When: WhenUnresolved, After: 24 * time.Hour, Actions: []Action{{Kind: ActionCCPR}, {Kind: ActionPriority, Priority: vocab.PriorityHigh}}},
 	}
 	s := escalationStore(t, nil, clock, rules)
 	db := s.opts.DB
@@ -47,8 +48,9 @@ func TestSweepScale(t *testing.T) {
 	// passed); the rest an hour ago. Each has its customer, its first mail,
 	// its events and both timers, as filing would have left them.
 	bulk := []string{
-		`INSERT INTO cases (subject, customer, opened_at, updated_at)
-		 SELECT 'Case ' || g, 'c' || g || '@customer.example', t, t
+		`INSERT INTO cases (subject, customer, opened_at, updated_at, state)
+		 SELECT 'Case ' || g, 'c' || g || '@customer.example', t, t,
+		        jsonb_build_object('unanswered', jsonb_build_array(t), 'customer_wrote', true)
 		 FROM generate_series(1, $1) g, LATERAL (SELECT CAST($2 AS timestamptz) - CASE WHEN g % 100 = 0 THEN interval '5 hours' ELSE interval '1 hour' END AS t) o`,
 		`INSERT INTO participants (case_id, address, name, role, added_at)
 		 SELECT id, customer, 'Customer', 'customer', opened_at FROM cases`,
@@ -108,19 +110,17 @@ func TestSweepScale(t *testing.T) {
 		t.Errorf("after the sweep: %d cases still due (%v)", n, err)
 	}
 	fired := countRows(t, db, `SELECT count(*) FROM escalations`)
-	digests := outboxTo(t, db, "pr@example.com")
+	digests := outboxTo(t, s, "pr@example.com")
 	t.Logf("sweep of %d due among %d open cases: %s (batches of %d, %d workers, %.0f escalations/s, %s per escalation); %d cases evaluated, %d escalations, %d digests",
 		due, open, took.Round(time.Millisecond), w.opts.BatchSize, w.opts.Workers, float64(fired)/took.Seconds(),
 		(took / time.Duration(max(fired, 1))).Round(time.Microsecond), evaluated, fired, digests)
 	if fired != due || digests != due {
 		t.Errorf("fired %d, digests %d; want %d each", fired, digests, due)
 	}
-	explain(t, db, s.q["claim-due-timers"], clock.Now(), 50)
+	explain(t, db, s.q.ClaimDueTimers.SQL, clock.Now(), 50)
 	if os.Getenv("CASEGATE_SWEEP_EXPLAIN") != "" {
-		for _, name := range []string{"escalation-state", "digest-case", "digest-timeline", "digest-messages"} {
-			t.Log(name)
-			explain(t, db, s.q[name], 1099)
-		}
+		t.Log("case-state")
+		explain(t, db, s.q.CaseState.SQL, 1099)
 	}
 }
 

@@ -16,13 +16,10 @@ type SweeperOptions struct {
 	// Interval between sweeps when nothing is due; default 30 seconds.
 	Interval time.Duration
 	// BatchSize is how many due timers one transaction claims; default 500.
-	// The set-based sweep pays a dozen round trips per batch, so larger
-	// batches cost less per escalation; a batch holds its cases' locks
-	// (a filing for one of them waits) for a fraction of a second.
 	BatchSize int
 	// Workers is how many batches a sweep fires at once, each in its own
-	// transaction; default 2, so one batch's Go work (rendering, composing)
-	// overlaps another's database work. SKIP LOCKED keeps them apart.
+	// transaction; default 2, so one batch's Go work overlaps another's
+	// database work. SKIP LOCKED keeps them apart.
 	Workers int
 	// RetryDelay postpones the timers of a case whose firing failed, so one
 	// bad case cannot block the rest; default 5 minutes.
@@ -30,20 +27,17 @@ type SweeperOptions struct {
 	Logger     *slog.Logger
 }
 
-// Sweeper fires due escalation timers. Any number of sweepers, in any
-// number of processes, may share one database: each claims the cases of
-// due timers with FOR UPDATE SKIP LOCKED on the case rows (the lock every
-// writer of a case's timers takes first, so sweepers and filings cannot
-// deadlock), and the escalations key lets a rule fire at most once per case
-// and cycle. Timers that fell due while no sweeper ran fire on the next
-// sweep, late but once.
+// Sweeper fires due timers: escalation deadlines and the follow-up's
+// steps. Any number of sweepers, in any number of processes, may share one
+// database: each claims the cases of due timers with FOR UPDATE SKIP
+// LOCKED on the case rows, decides each with the same code as filing
+// (settle, on the same snapshot), and writes the plans of a batch in one
+// statement. Timers that fell due while no sweeper ran fire on the next
+// sweep, late but once (the escalations key).
 type Sweeper struct {
 	store *Store
 	opts  SweeperOptions
 	wake  chan struct{}
-	// caseByCase makes every case take the per-case path: the reference
-	// the set-based path is tested against.
-	caseByCase bool
 }
 
 // NewSweeper returns a sweeper of store's timers; run it with Run.
@@ -85,6 +79,10 @@ func (w *Sweeper) Run(ctx context.Context) error {
 			}
 			w.opts.Logger.Error("escalation: sweep failed", "err", err)
 		}
+		s := w.store
+		if _, err := s.q.PruneAnswers.Exec(ctx, s.opts.DB, s.opts.Now().Add(-48*time.Hour)); err != nil && ctx.Err() == nil {
+			w.opts.Logger.Warn("escalation: pruning old automatic answers failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -95,9 +93,7 @@ func (w *Sweeper) Run(ctx context.Context) error {
 }
 
 // SweepDue sweeps until nothing is due, Workers batches at a time, and
-// returns how many cases it evaluated. A worker stops at its first failed
-// batch, which leaves nothing behind; the other finishes its own (no point
-// cancelling a batch about to commit), and the first error is returned.
+// returns how many cases it evaluated.
 func (w *Sweeper) SweepDue(ctx context.Context) (int, error) {
 	var evaluated atomic.Int64
 	var g errgroup.Group
@@ -119,98 +115,109 @@ func (w *Sweeper) SweepDue(ctx context.Context) (int, error) {
 }
 
 // SweepOnce claims the cases of one batch of due timers (skipping cases
-// another instance or a filing holds) and re-evaluates them in one
-// transaction, firing what is due. It returns how many cases it evaluated:
-// fewer than BatchSize means nothing more is due now.
+// another instance or a filing holds), decides each and writes them in one
+// transaction. It returns how many cases it evaluated.
 func (w *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	_, evaluated, err := w.sweep(ctx)
 	return evaluated, err
 }
 
-// sweep is SweepOnce that also says how many due timer rows it claimed:
-// a full batch means more may be due.
 func (w *Sweeper) sweep(ctx context.Context) (claimedRows, evaluated int, err error) {
 	s := w.store
-	now := s.opts.Now()
+	d := s.decider(s.opts.Now())
 	tx, err := s.opts.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sweep: %w", err)
 	}
 	defer tx.Rollback()
-	var claimed []int64 // locked for this transaction
-	if err := tx.SelectContext(ctx, &claimed, s.q["claim-due-timers"], now, w.opts.BatchSize); err != nil {
+	var claimed []int64 // their case rows locked for this transaction
+	if err := s.q.ClaimDueTimers.Select(ctx, tx, &claimed, d.now, w.opts.BatchSize); err != nil {
 		return 0, 0, fmt.Errorf("sweep: claim due timers: %w", err)
 	}
-	var ids []int64
+	if len(claimed) == 0 {
+		return 0, 0, nil
+	}
+	var reqs []snapshotRequest
 	seen := make(map[int64]bool)
-	for _, caseID := range claimed {
-		if !seen[caseID] { // several rules due on one case: one evaluation fires them all
-			seen[caseID] = true
-			ids = append(ids, caseID)
+	staff := s.settings().Staff
+	for _, id := range claimed {
+		if !seen[id] { // several rules due on one case: one decision fires them all
+			seen[id] = true
+			reqs = append(reqs, snapshotRequest{TokenCase: id, Addresses: staff, References: []string{}})
 		}
 	}
-	slow, queued, err := w.sweepBatch(ctx, tx, ids, now)
+	snaps, err := s.snapshots(ctx, tx, reqs, d.now)
 	if err != nil {
-		return len(claimed), 0, err
+		return len(claimed), 0, fmt.Errorf("sweep: %w", err)
 	}
-	evaluated = len(ids) - len(slow)
-	for _, caseID := range slow {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_case"); err != nil {
-			return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
-		}
-		q, err := s.caseChanged(ctx, tx, caseID, now)
-		if err != nil {
-			// One case's failure must not stall the others: undo it,
-			// postpone its timers and go on.
-			w.opts.Logger.Error("escalation: case failed; postponed", "case", caseID, "err", err, "retry_in", w.opts.RetryDelay)
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_case"); err != nil {
-				return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
-			}
-			if _, err := s.exec(ctx, tx, "postpone-timers", caseID, now, now.Add(w.opts.RetryDelay)); err != nil {
-				return len(claimed), evaluated, fmt.Errorf("sweep: postpone case %d: %w", caseID, err)
-			}
+	plans := make([]*plan, 0, len(snaps))
+	for _, sn := range snaps {
+		if sn.TokenCase == nil {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_case"); err != nil {
-			return len(claimed), evaluated, fmt.Errorf("sweep: %w", err)
-		}
-		evaluated++
-		queued = queued || q
+		c := sn.TokenCase.clone()
+		p := &plan{Outcome: outcomeFiled, Case: c, Version: c.Version, snap: sn}
+		d.settle(p, c)
+		plans = append(plans, p)
+	}
+	if err := w.writeSweep(ctx, tx, plans, d.now); err != nil {
+		return len(claimed), 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return len(claimed), 0, fmt.Errorf("sweep: commit: %w", err)
 	}
-	if queued && s.opts.AfterCommit != nil {
-		s.opts.AfterCommit()
+	for _, p := range plans {
+		if len(p.Intents) > 0 {
+			s.WakeComposer()
+			break
+		}
 	}
-	return len(claimed), evaluated, nil
+	return len(claimed), len(plans), nil
 }
 
-// sweepBatch fires what is due on the claimed cases ids set by set
-// (sweepbatch.go) and returns the cases left for the per-case path. When the
-// batch fails (one bad case, a cycle recorded meanwhile) it is undone to its
-// savepoint and every case takes the per-case path, which isolates the
-// failure to its case.
-func (w *Sweeper) sweepBatch(ctx context.Context, tx *sqlx.Tx, ids []int64, now time.Time) (slow []int64, queued bool, err error) {
-	if len(ids) == 0 || w.caseByCase {
-		return ids, false, nil
-	}
+// writeSweep writes the plans of a sweep in one statement; when that fails
+// (one bad case), each is written on its own under a savepoint and a case
+// that still fails has its timers postponed, so it cannot hold up others.
+func (w *Sweeper) writeSweep(ctx context.Context, tx *sqlx.Tx, plans []*plan, now time.Time) error {
+	s := w.store
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_batch"); err != nil {
-		return nil, false, fmt.Errorf("sweep: %w", err)
+		return fmt.Errorf("sweep: %w", err)
 	}
-	slow, queued, err = w.store.sweepBatch(ctx, tx, ids, now)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, false, fmt.Errorf("sweep: %w", err)
+	out, err := s.write(ctx, tx, plans, now)
+	if err == nil {
+		for i, w := range out {
+			if w.Outcome == "conflict" { // changed meanwhile: its timers stay due for the next sweep
+				w2 := plans[i]
+				s.opts.Logger.Info("escalation: case changed during the sweep; next sweep", "case", w2.Case.ID)
+			}
 		}
-		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_batch"); rerr != nil {
-			return nil, false, fmt.Errorf("sweep: %w (after %w)", rerr, err)
+		_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_batch")
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	w.opts.Logger.Warn("escalation: batch failed; case by case", "cases", len(plans), "err", err)
+	if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_batch"); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	for _, p := range plans {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT sweep_case"); err != nil {
+			return fmt.Errorf("sweep: %w", err)
 		}
-		w.opts.Logger.Warn("escalation: batch failed; case by case", "cases", len(ids), "err", err)
-		return ids, false, nil
+		if _, err := s.write(ctx, tx, []*plan{p}, now); err != nil {
+			w.opts.Logger.Error("escalation: case failed; postponed", "case", p.Case.ID, "err", err, "retry_in", w.opts.RetryDelay)
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sweep_case"); err != nil {
+				return fmt.Errorf("sweep: %w", err)
+			}
+			if _, err := s.q.PostponeTimers.Exec(ctx, tx, p.Case.ID, now, now.Add(w.opts.RetryDelay)); err != nil {
+				return fmt.Errorf("sweep: postpone case %d: %w", p.Case.ID, err)
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_case"); err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
 	}
-	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sweep_batch"); err != nil {
-		return nil, false, fmt.Errorf("sweep: %w", err)
-	}
-	return slow, queued, nil
+	return nil
 }

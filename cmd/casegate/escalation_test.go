@@ -209,7 +209,7 @@ func TestJournalistReachesPRAtOnce(t *testing.T) {
 		t.Fatal("want one digest to PR and one acknowledgement copied to PR")
 	}
 	subject, _ := digest.Header.Subject()
-	if want := fmt.Sprintf("[#%d] Escalated (press): Exploding printers", c.ID); subject != want {
+	if want := fmt.Sprintf("[#%d] Exploding printers", c.ID); subject != want {
 		t.Errorf("digest subject = %q, want %q", subject, want)
 	}
 	replyTo, _ := digest.Header.AddressList("Reply-To")

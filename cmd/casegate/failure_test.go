@@ -128,7 +128,9 @@ func TestDeliveryFailureNoticeToStaff(t *testing.T) {
 			if err != nil {
 				t.Fatalf("notice does not parse: %v", err)
 			}
-			if subject, _ := r.Header.Subject(); strings.Contains(subject, "could not be delivered to nobody@customer.example") {
+			// On the case's staff thread: the case's subject, and the news
+			// in the first line.
+			if subject, _ := r.Header.Subject(); subject == "[#1000] Help" && strings.Contains(m, "could not be delivered") {
 				notice = r
 			}
 		}

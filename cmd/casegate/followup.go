@@ -60,14 +60,14 @@ func (c *Config) followupOptions() threads.FollowupOptions {
 var langTag = regexp.MustCompile(`^[a-z]{2,3}(-[a-z0-9]{2,8})*$`)
 
 // deliveryFailed is the Sender's OnFailed: staff get a notice, queued in a
-// transaction of its own (threads/failure.go). It runs on the sender's
+// transaction of its own (threads/admin.go). It runs on the sender's
 // goroutine, so it is bounded; a failure to queue the notice is logged
 // here, where it is handled, and the failed delivery stays listed by
 // `casegate outbox -failed`.
 func deliveryFailed(store *threads.Store, log *slog.Logger, d mailout.FailedDelivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := store.DeliveryFailed(ctx, d); err != nil {
+	if err := store.DeliveryFailed(ctx, d); err != nil {
 		log.Error("outbox: telling staff of a failed delivery failed", "delivery", d.DeliveryID, "recipient", d.Recipient, "err", err)
 	}
 }

@@ -52,11 +52,11 @@ func maildirRaw(t *testing.T, dir string, n int) []string {
 	}
 }
 
-// staffNotification matches the subject of notifyStaff's mails.
-var staffNotification = regexp.MustCompile(`(?m)^Subject: \[#\d+\] (New case|Customer wrote):`)
+// staffNotification matches the first line of notifyStaff's mails.
+var staffNotification = regexp.MustCompile(`(?m)^(New case|The customer wrote on case) #\d+: `)
 
 // notNotification keeps outbox rows other than staff notifications.
-const notNotification = ` WHERE position('] New case:' in convert_from(raw, 'UTF8')) = 0 AND position('] Customer wrote:' in convert_from(raw, 'UTF8')) = 0`
+const notNotification = ` WHERE position(E'\nNew case #' in convert_from(raw, 'UTF8')) = 0 AND position(E'\nThe customer wrote on case #' in convert_from(raw, 'UTF8')) = 0`
 
 var (
 	returnPathField = regexp.MustCompile(`(?m)^Return-Path: <([^>]*)>`)

@@ -14,7 +14,7 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 	"golang.org/x/sync/errgroup"
 
 	"casegate"
@@ -22,6 +22,7 @@ import (
 	"casegate/mailout"
 	"casegate/templates"
 	"casegate/threads"
+	"casegate/vocab"
 )
 
 func parseFlags(name string, args []string, stderr io.Writer) (string, error) {
@@ -152,12 +153,14 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err != nil {
 		return err
 	}
+	outbox := mailout.NewOutbox(db)
 	var store *threads.Store // set below; the sender runs only after that
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Transport: transport, Logger: log, OnAttempt: m.observeDelivery, Sign: sign, Now: c.now,
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Outbox: outbox, Transport: transport, Logger: log, OnAttempt: m.observeDelivery, Sign: sign, Now: c.now,
 		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) },
 		OnFailed:   func(d mailout.FailedDelivery) { deliveryFailed(store, log, d) }})
 
 	opts := storeOptions(c, db, tpl, log)
+	opts.Outbox = outbox
 	opts.AfterCommit = sender.Wake
 	store, err = threads.NewStore(opts)
 	if err != nil {
@@ -257,6 +260,14 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	defer stopStore()
 	storeDone := make(chan error, 1)
 	go func() { storeDone <- store.Run(storeCtx) }()
+	// Intents committed by other processes (admin commands) wake the
+	// composer through LISTEN casegate_intents; its own filings wake it
+	// directly.
+	notified := listenIntents(senderCtx, c.Database.URL, log)
+	composerCtx, stopComposer := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopComposer()
+	composerDone := make(chan error, 1)
+	go func() { composerDone <- store.RunComposer(composerCtx, threads.ComposerOptions{Listen: notified}) }()
 	sweeper := threads.NewSweeper(store, threads.SweeperOptions{
 		Interval: c.Escalation.SweepInterval.Duration, BatchSize: c.Escalation.BatchSize, Logger: log})
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
@@ -274,8 +285,11 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	stopListening()
 	stopStore()
 	<-storeDone
-	stopSweeper() // before the sender, so escalation mail it queued is still delivered
+	stopSweeper() // before the composer and the sender, so what it decided is still sent
 	<-sweeperDone
+	stopComposer()
+	<-composerDone
+	store.ComposeOnce(context.Background(), 1000) // what the last filings committed
 	stopSender()
 	<-senderDone
 	log.Info("casegate: stopped")
@@ -303,9 +317,12 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		Now:               c.now,
 		Followup:          c.followupOptions(),
 		DefaultLanguage:   strings.ToLower(c.Templates.DefaultLanguage),
-		// Group commit takes at most half the pool: the sender, the
-		// sweeper and the IMAP pollers need connections too.
-		Committers: min(16, max(1, c.Database.MaxConnections/2)),
+		// Group commit takes at most a quarter of the pool: the composer,
+		// the sender, the sweeper and the IMAP pollers need connections too.
+		Committers: min(4, max(1, c.Database.MaxConnections/4)),
+		// A stored message's attachments are read again when a mail
+		// carries them (a staff notification, a relayed reply).
+		Attachments: func(raw []byte) []vocab.Attachment { return mailin.Parse(raw).Attachments },
 	}
 }
 
@@ -334,4 +351,35 @@ func transportName(c *Config) string {
 		return "maildir " + c.resolve(c.Outbound.Maildir)
 	}
 	return "smarthost " + c.Outbound.Smarthost
+}
+
+// listenIntents returns a channel that receives a value whenever another
+// process commits intents (NOTIFY casegate_intents), and after a
+// reconnection (when a notification may have been missed). A NOTIFY is a
+// wake-up only: the composer's poll is what makes sure nothing waits.
+func listenIntents(ctx context.Context, dsn string, log *slog.Logger) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	l := pq.NewListener(dsn, time.Second, time.Minute, func(ev pq.ListenerEventType, err error) {
+		if err != nil {
+			log.Warn("listen: connection to PostgreSQL for notifications", "err", err)
+		}
+	})
+	if err := l.Listen("casegate_intents"); err != nil {
+		log.Warn("listen: LISTEN casegate_intents failed; admin commands' mail waits for the next poll", "err", err)
+	}
+	go func() {
+		defer l.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.Notify: // nil after a reconnection: look anyway
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return out
 }

@@ -187,13 +187,36 @@ func bodyText(t *testing.T, r *mail.Reader) string {
 	return string(b)
 }
 
+// count runs a count query once the mail the filings so far decided has
+// been rendered into the outbox (the composer works after the commit).
 func count(t *testing.T, db *sqlx.DB, query string, args ...any) int {
 	t.Helper()
+	rendered(t, db)
 	var n int
 	if err := db.Get(&n, query, args...); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// rendered waits until the running gateway's composer has rendered every
+// intent committed so far into the outbox.
+func rendered(t *testing.T, db *sqlx.DB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var pending int
+		if err := db.Get(&pending, `SELECT count(*) FROM intents WHERE rendered_at IS NULL`); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d intents still not rendered after 10s", pending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 const customerMail = `From: Ada Lovelace <ada@customer.example>

@@ -34,7 +34,7 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 			t.Fatal(err)
 		}
 		notice := box.expect(t, "alice@example.com,bob@example.com")["alice@example.com,bob@example.com"]
-		if !strings.Contains(notice.text, "nothing proves where it came from") || !strings.Contains(notice.subject, "Not accepted as staff") {
+		if !strings.Contains(notice.text, "nothing proves where it came from") || !strings.Contains(notice.text, "Not accepted as staff") {
 			t.Errorf("notice: %q\n%s", notice.subject, notice.text)
 		}
 		if c := getCase(t, g.db, caseID); c.Status != "new" {
@@ -49,27 +49,41 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 	box := &outbox{db: g.db}
 	caseID, customerToken, staffToken, notificationID := openCase(t, g, box)
 	forged := fmt.Sprintf("support+%d-000000000000@support.example.com", caseID)
-	for _, tc := range []struct {
-		name, from, rcpt, why string
-	}{
-		{"stranger with the staff token", "Eve <eve@elsewhere.example>", staffToken, "not in the staff directory"},
-		{"staff address without a token", "Alice Example <alice@example.com>", "support@support.example.com", "no valid staff token"},
-		{"staff address with a forged token", "Alice Example <alice@example.com>", forged, "no valid staff token"},
-		{"staff address with the customer token", "Alice Example <alice@example.com>", customerToken, "no valid staff token"},
+	// A stranger with the staff token: staff are told, nothing applied.
+	reply := staffReply("Eve <eve@elsewhere.example>", staffToken, notificationID, caseID, "stranger", "#close\n\nYour refund is approved.")
+	if err := send(t, g.addr, "x@elsewhere.example", []string{staffToken}, reply); err != nil {
+		t.Fatal(err)
+	}
+	notice := box.expect(t, "alice@example.com,bob@example.com")["alice@example.com,bob@example.com"]
+	if !strings.Contains(notice.text, "not in the staff directory") {
+		t.Errorf("notice does not say why:\n%s", notice.text)
+	}
+	// A proven staff member without the staff token (to the support
+	// address, a forged token, the customer's token): her mail is the
+	// staff response on the case (issue 16: a reply sent outside
+	// casegate counts), but no command applies and nothing is relayed;
+	// she is told the commands need the staff address.
+	for _, tc := range []struct{ name, rcpt string }{
+		{"staff address without a token", "support@support.example.com"},
+		{"staff address with a forged token", forged},
+		{"staff address with the customer token", customerToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reply := staffReply(tc.from, tc.rcpt, notificationID, caseID, strings.ReplaceAll(tc.name, " ", "-"), "#close\n\nYour refund is approved.")
+			reply := staffReply("Alice Example <alice@example.com>", tc.rcpt, notificationID, caseID, strings.ReplaceAll(tc.name, " ", "-"), "#close\n\nYour refund is approved.")
 			if err := send(t, g.addr, "x@elsewhere.example", []string{tc.rcpt}, reply); err != nil {
 				t.Fatal(err)
 			}
-			notice := box.expect(t, "alice@example.com,bob@example.com")["alice@example.com,bob@example.com"]
-			if !strings.Contains(notice.text, tc.why) {
-				t.Errorf("notice does not say %q:\n%s", tc.why, notice.text)
+			told := box.expect(t, "alice@example.com")["alice@example.com"]
+			if !strings.Contains(told.text, "commands work only in a reply to the case's staff address") {
+				t.Errorf("Alice is not told why her commands were not applied:\n%s", told.text)
 			}
 			if c := getCase(t, g.db, caseID); c.Status == "closed" {
-				t.Errorf("forged #close applied")
+				t.Errorf("#close without the staff token applied")
 			}
 		})
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'staff-replied-directly'`, caseID); n != 3 {
+		t.Errorf("staff-replied-directly events = %d, want 3", n)
 	}
 	// A robot answering with the staff token is filed; nobody is told (no loops).
 	robot := strings.Replace(staffReply("Eve <eve@elsewhere.example>", staffToken, notificationID, caseID, "robot", "I am away."),
@@ -78,8 +92,8 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	box.expect(t)
-	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'not-staff'`, caseID); n != 5 {
-		t.Errorf("not-staff events = %d, want 5", n)
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'not-staff'`, caseID); n != 2 {
+		t.Errorf("not-staff events = %d, want 2 (the stranger, the robot)", n)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = 'ada@customer.example'`); n != 1 {
 		t.Errorf("mails to the customer = %d, want 1 (the acknowledgement only)", n)
