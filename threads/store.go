@@ -115,6 +115,10 @@ type Authentication struct {
 	SMTPAuth    string // SMTP AUTH identity, when the client authenticated
 	Trusted     bool   // from a source the admin marks internal (trusted network, trusted mailbox)
 	Summary     string // human-readable verdicts, kept with the message
+	// Forged says why Authentication-Results fields claiming our
+	// authserv-id were removed unread (RFC 8601 §5: no trusted relay added
+	// them); "" when there were none. Filing records it on the timeline.
+	Forged string
 }
 
 // Filed says what filing did with a message.
@@ -447,6 +451,11 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 	}
 	if err := s.addEvent(ctx, tx, caseID, now, kind, from, f.Message, detail); err != nil {
 		return f, false, err
+	}
+	if in.Auth.Forged != "" {
+		if err := s.addEvent(ctx, tx, caseID, now, "forged-authentication-results", from, f.Message, in.Auth.Forged); err != nil {
+			return f, false, err
+		}
 	}
 	if err := s.classify(ctx, tx, caseID, in, f.NewCase, now, f.Message); err != nil {
 		return f, false, err
