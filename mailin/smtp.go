@@ -113,6 +113,20 @@ var (
 
 // NewSMTPServer returns a server; call Serve with a listener.
 func NewSMTPServer(opts SMTPOptions) *SMTPServer {
+	opts = opts.WithDefaults()
+	d := make(map[string]bool)
+	for _, dom := range opts.Domains {
+		d[strings.ToLower(dom)] = true
+	}
+	return &SMTPServer{opts: opts, domains: d, limiter: newConnLimiter(connLimits{
+		maxTotal: opts.MaxConnections, maxPerIP: opts.MaxConnsPerIP,
+		exempt: opts.TrustedNetworks, maxSession: opts.MaxSessionTime,
+	})}
+}
+
+// WithDefaults returns o with every zero field set to its documented
+// default.
+func (opts SMTPOptions) WithDefaults() SMTPOptions {
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"
 	}
@@ -152,18 +166,12 @@ func NewSMTPServer(opts SMTPOptions) *SMTPServer {
 	if opts.MinDataRate == 0 {
 		opts.MinDataRate = 20 << 10
 	}
-	d := make(map[string]bool)
-	for _, dom := range opts.Domains {
-		d[strings.ToLower(dom)] = true
-	}
-	return &SMTPServer{opts: opts, domains: d, limiter: newConnLimiter(connLimits{
-		maxTotal: opts.MaxConnections, maxPerIP: opts.MaxConnsPerIP,
-		exempt: opts.TrustedNetworks, maxSession: opts.MaxSessionTime,
-	})}
+	return opts
 }
 
 // DataTimeLimit is how long one DATA phase may take: ReadTimeout plus
-// the time MaxMessageBytes takes at MinDataRate; 0 for no limit.
+// the time MaxMessageBytes takes at MinDataRate; 0 for no limit. Call it
+// on options WithDefaults.
 func (o SMTPOptions) DataTimeLimit() time.Duration {
 	if o.MinDataRate <= 0 {
 		return 0

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -25,7 +26,6 @@ import (
 // only after STARTTLS. An authenticated identity proves a message's sender
 // only when it is the message's From address.
 type Submission struct {
-	Accounts *Accounts
 	// MaxAuthFailures is how many failed logins one client address (IPv4,
 	// or IPv6 /64) may make in AuthFailureWindow; after that every AUTH
 	// from it gets 454 4.7.0 until the oldest failure is that old. Default 5.
@@ -35,10 +35,15 @@ type Submission struct {
 	// Now is the clock of the failure limit; default time.Now.
 	Now func() time.Time
 
+	accounts atomic.Pointer[Accounts]
 	once     sync.Once
 	mu       sync.Mutex
 	failures map[netip.Prefix][]time.Time
 }
+
+// SetAccounts puts a (newly read) set of accounts in force; sessions
+// already logged in are not affected.
+func (sub *Submission) SetAccounts(a *Accounts) { sub.accounts.Store(a) }
 
 // Accounts are the submission logins: a login name (the staff member's
 // address) and a bcrypt hash of the password each.
@@ -193,7 +198,7 @@ func (s *submissionSession) Auth(mech string) (sasl.Server, error) {
 			sub.failed(s.remote)
 			return errAuthInvalid
 		}
-		if !sub.Accounts.verify(login, password) {
+		if a := sub.accounts.Load(); a == nil || !a.verify(login, password) {
 			sub.failed(s.remote)
 			s.srv.opts.Logger.Warn("submission: failed login", "remote", s.remote, "login", login)
 			return errAuthInvalid

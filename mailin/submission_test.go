@@ -68,8 +68,9 @@ func TestSubmissionAuth(t *testing.T) {
 	}
 	clock := &testClock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
 	cert := selfSigned(t)
-	l := startListener(t, SMTPOptions{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		Submission: &Submission{Accounts: accounts, MaxAuthFailures: 3, AuthFailureWindow: time.Minute, Now: clock.Now}})
+	sub := &Submission{MaxAuthFailures: 3, AuthFailureWindow: time.Minute, Now: clock.Now}
+	sub.SetAccounts(accounts)
+	l := startListener(t, SMTPOptions{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, Submission: sub})
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
 	tlsConfig := &tls.Config{RootCAs: pool, ServerName: "casegate.test"}

@@ -36,6 +36,7 @@ var (
 	ErrNoCase            = errors.New("threads: no such case")
 	ErrInvalidTransition = errors.New("threads: status change not allowed")
 	ErrBadPriority       = errors.New("threads: unknown priority")
+	ErrNotStaff          = errors.New("threads: not in the staff directory")
 )
 
 // Case is a case's header.
@@ -87,7 +88,14 @@ func (s *Store) SetPriority(ctx context.Context, id int64, p Priority, actor str
 }
 
 // Assign gives case id to the staff member at address (empty: unassigned).
+// As with #assign by mail, only an address in the staff directory (or the
+// PR mailbox) can be given a case: the assignee alone is told of the
+// customer's next mail, so an outside address would receive the case.
 func (s *Store) Assign(ctx context.Context, id int64, address, actor string) error {
+	address = strings.Trim(strings.TrimSpace(address), "<>")
+	if address != "" && !s.isStaff(address) {
+		return fmt.Errorf("case %d: assign %s: %w (see [addresses] staff)", id, address, ErrNotStaff)
+	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		return s.assign(ctx, tx, id, address, actor, s.opts.Now())
 	})
