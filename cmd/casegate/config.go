@@ -31,11 +31,11 @@ type Config struct {
 	LMTP      LMTPConfig      `toml:"lmtp"` // config_service.go
 	// Submission is the SMTP AUTH listener for staff (listeners.go).
 	Submission SubmissionConfig `toml:"submission"`
-	HTTP      HTTPConfig      `toml:"http"` // config_service.go
-	Safety    SafetyConfig    `toml:"safety"`
-	IMAP      []IMAPConfig    `toml:"imap"` // [[imap]] accounts to poll (imap.go)
-	Followup  FollowupConfig  `toml:"followup"`
-	Report    ReportConfig    `toml:"report"`
+	HTTP       HTTPConfig       `toml:"http"` // config_service.go
+	Safety     SafetyConfig     `toml:"safety"`
+	IMAP       []IMAPConfig     `toml:"imap"` // [[imap]] accounts to poll (imap.go)
+	Followup   FollowupConfig   `toml:"followup"`
+	Report     ReportConfig     `toml:"report"`
 
 	// [classify], [[rule]], [calendars.*] and [escalation]: see rules.go.
 	EscalationSettings
