@@ -29,13 +29,14 @@ type Config struct {
 	Templates TemplatesConfig `toml:"templates"`
 	Log       LogConfig       `toml:"log"`
 	LMTP      LMTPConfig      `toml:"lmtp"` // config_service.go
+	HTTP      HTTPConfig      `toml:"http"` // config_service.go
+	Safety    SafetyConfig    `toml:"safety"`
+	IMAP      []IMAPConfig    `toml:"imap"` // [[imap]] accounts to poll (imap.go)
+	Followup  FollowupConfig  `toml:"followup"`
+	Report    ReportConfig    `toml:"report"`
+
 	// Submission is the SMTP AUTH listener for staff (listeners.go).
 	Submission SubmissionConfig `toml:"submission"`
-	HTTP       HTTPConfig       `toml:"http"` // config_service.go
-	Safety     SafetyConfig     `toml:"safety"`
-	IMAP       []IMAPConfig     `toml:"imap"` // [[imap]] accounts to poll (imap.go)
-	Followup   FollowupConfig   `toml:"followup"`
-	Report     ReportConfig     `toml:"report"`
 
 	// [classify], [[rule]], [calendars.*] and [escalation]: see rules.go.
 	EscalationSettings
