@@ -215,6 +215,9 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 	if err := srv.Shutdown(grace); err != nil {
 		srv.Close()
 	}
+	// go-smtp closes only the listeners its Serve has registered: one
+	// stopped right after it started may not be yet, and would accept on.
+	l.Close()
 	<-errc
 	return nil
 }

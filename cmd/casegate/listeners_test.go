@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -315,4 +318,290 @@ func replyToOr(m outMail) string {
 		return ""
 	}
 	return list[0].Address
+}
+
+// startServiceConf runs a gateway with the configuration conf(dbURL) in a
+// short temporary directory, on clock when not nil.
+func startServiceConf(t *testing.T, conf func(dbURL string) string, clock *movableClock) *serviceGateway {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "cg-edge-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	dbURL := pgtest.URL(t)
+	var now func() time.Time
+	if clock != nil {
+		now = clock.Now
+	}
+	gw, c := runGateway(t, dir, dbURL, conf(dbURL), now)
+	return &serviceGateway{dir: dir, config: c.path, addrs: gw.addrs, maildir: gw.maildir, db: gw.db, stop: gw.stop}
+}
+
+// withSMTPKeys adds keys to testConfig's [smtp] table.
+func withSMTPKeys(conf, keys string) string {
+	return strings.Replace(conf, "max_message_bytes = 200000\n", "max_message_bytes = 200000\n"+keys, 1)
+}
+
+// waitReady polls /readyz until its status is code, and returns the body.
+func (g *serviceGateway) waitReady(t *testing.T, code int) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, body := g.get(t, "/readyz")
+		if got == code {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %d %q, want %d", got, body, code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Issue 15, item 11: one owner per LMTP socket. A stale socket file (a
+// crash) is taken over; a second serve on a live socket refuses to start
+// with a clear error and leaves the first serving; if the file is replaced
+// anyway, /readyz says so; and casegate removes only the socket file it
+// made, never one another process put there.
+func TestLMTPSocketHasOneOwner(t *testing.T) {
+	sockDir, err := os.MkdirTemp("", "cg-sock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "lmtp.sock")
+	conf := func(dbURL string) string {
+		return fmt.Sprintf(testConfig, dbURL) + fmt.Sprintf("[lmtp]\nlisten = %q\n[http]\nlisten = \"127.0.0.1:0\"\n", sock)
+	}
+	lmtpMail := func(id string) string {
+		return strings.NewReplacer("first-1", id, "Printer on fire", "Scanner "+id).Replace(customerMail)
+	}
+
+	// A stale socket, as a crash leaves it: taken over.
+	stale, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	first := startServiceConf(t, conf, nil)
+	if err := deliver(t, kindLMTP, sock, "", "ada@customer.example", []string{"support@support.example.com"}, lmtpMail("one")); err != nil {
+		t.Fatalf("LMTP to the first instance: %v", err)
+	}
+
+	// A second serve with the same socket path refuses to start.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "casegate.toml")
+	os.WriteFile(path, []byte(conf(pgtest.URL(t))), 0o600)
+	c, err := loadConfig(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve(t.Context(), c, slog.New(slog.NewTextHandler(testWriter{t}, nil)), nil) }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second instance started on a live socket")
+	}
+	if err == nil || !strings.Contains(err.Error(), "lmtp.listen: "+sock+" is in use by a running process") {
+		t.Errorf("second serve: %v, want a clear error naming the socket", err)
+	}
+	var ce *configError
+	if errors.As(err, &ce) {
+		t.Errorf("a socket in use is not a configuration error (exit 2 would stop systemd retrying)")
+	}
+	// The first instance is untouched.
+	if err := deliver(t, kindLMTP, sock, "", "ada@customer.example", []string{"support@support.example.com"}, lmtpMail("two")); err != nil {
+		t.Errorf("LMTP to the first instance after the second gave up: %v", err)
+	}
+	if body := first.waitReady(t, 200); strings.TrimSpace(body) != "ready" {
+		t.Errorf("/readyz = %q", body)
+	}
+	if n := count(t, first.db, `SELECT count(*) FROM messages WHERE source = 'lmtp'`); n != 2 {
+		t.Errorf("LMTP messages filed = %d, want 2", n)
+	}
+
+	// Someone replaces the socket file anyway: /readyz names it.
+	os.Remove(sock)
+	impostor, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer impostor.Close()
+	impostor.(*net.UnixListener).SetUnlinkOnClose(false)
+	body := first.waitReady(t, 503)
+	if !strings.Contains(body, "lmtp "+sock+": the socket file was removed or replaced") {
+		t.Errorf("/readyz with the socket replaced = %q", body)
+	}
+	// Stopping, the first instance leaves the other's socket alone.
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Errorf("the other process's socket was removed: %v", err)
+	}
+	impostor.Close()
+	os.Remove(sock)
+
+	// Its own socket it removes when it stops.
+	third := startServiceConf(t, conf, nil)
+	if err := third.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("own socket left behind after stopping: %v", err)
+	}
+}
+
+// /readyz reports outgoing delivery that has failed, every attempt, for
+// longer than [outbound] failing_unready_after, and is ready again once a
+// delivery goes through.
+func TestReadyzReportsFailingDelivery(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayAddr := l.Addr().String()
+	l.Close() // nothing listens there yet: the relay is unreachable
+	clock := &movableClock{now: time.Now()}
+	g := startServiceConf(t, func(dbURL string) string {
+		return strings.Replace(fmt.Sprintf(testConfig, dbURL), `maildir = "maildir"`,
+			fmt.Sprintf("smarthost = %q\nstarttls = false\nfailing_unready_after = \"10m\"", relayAddr), 1) + "[http]\nlisten = \"127.0.0.1:0\"\n"
+	}, clock)
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	g.waitMetric(t, `casegate_delivery_attempts_total{result="deferred"}`, 2) // acknowledgement, staff notification
+	if code, body := g.get(t, "/readyz"); code != 200 {
+		t.Errorf("/readyz after the first failures = %d %q, want 200 until failing_unready_after", code, body)
+	}
+	clock.Add(11 * time.Minute)
+	if body := g.waitReady(t, 503); !strings.Contains(body, "outbound: every delivery attempt since") || !strings.Contains(body, "(2 attempts") {
+		t.Errorf("/readyz with the relay unreachable = %q", body)
+	}
+
+	relay := &rejectingRelay{reject: map[string]bool{}, got: map[string][]string{}}
+	rl, err := net.Listen("tcp", relayAddr)
+	if err != nil {
+		t.Fatalf("the relay's port was taken meanwhile: %v", err)
+	}
+	srv := smtp.NewServer(relay)
+	srv.Domain = "relay.test"
+	go srv.Serve(rl)
+	t.Cleanup(func() { srv.Close() })
+	clock.Add(2 * time.Minute) // past the first retry's backoff
+	g.waitReady(t, 200)
+	if len(relay.mails("ada@customer.example")) != 1 {
+		t.Errorf("the acknowledgement did not reach the relay")
+	}
+}
+
+// Issue 15, item 9, through the gateway: the [smtp] session limits apply
+// to SMTP and LMTP alike. Hogs beyond the per-IP cap get 421 4.7.0, a drip
+// feed is cut off with 421 4.4.2 on either listener, meanwhile normal mail
+// from others goes through, concurrently, and the gateway stays ready.
+func TestBoundedSessionsKeepTheGatewayServing(t *testing.T) {
+	g := startServiceConf(t, func(dbURL string) string {
+		return withSMTPKeys(fmt.Sprintf(testConfig, dbURL), "read_timeout = \"1s\"\nmax_connections_per_ip = 2\nmax_connections = 6\nmax_session_time = \"4s\"\nmin_data_rate = 200000\n") +
+			"[lmtp]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n"
+	}, nil)
+	smtpAddr, lmtpAddr := g.addrs[0].String(), g.addrs[1].String()
+	dial := func(src, addr string) (net.Conn, *bufio.Reader, string) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		r := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		greeting, _ := r.ReadString('\n')
+		return c, r, strings.TrimSpace(greeting)
+	}
+	// Two hogs from one address; a third from it is refused.
+	for i := 0; i < 2; i++ {
+		if _, _, s := dial("127.0.0.2", smtpAddr); !strings.HasPrefix(s, "220") {
+			t.Fatalf("hog %d: %q", i, s)
+		}
+	}
+	if _, _, s := dial("127.0.0.2", smtpAddr); s != "421 4.7.0 Too many connections from your address; try again later" {
+		t.Errorf("third session from one address: %q", s)
+	}
+
+	// Drip feeds into DATA on both listeners, while others send mail.
+	drip := func(addr, hello string) (string, time.Duration) {
+		c, r, _ := dial("127.0.0.3", addr)
+		fmt.Fprintf(c, "%s drip\r\nMAIL FROM:<ada@customer.example>\r\nRCPT TO:<support@support.example.com>\r\nDATA\r\n", hello)
+		for {
+			s, err := r.ReadString('\n')
+			if err != nil || strings.HasPrefix(s, "354") {
+				break
+			}
+		}
+		start := time.Now()
+		go func() {
+			for i := 0; i < 100; i++ {
+				time.Sleep(200 * time.Millisecond)
+				if _, err := c.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}()
+		s, _ := r.ReadString('\n')
+		return strings.TrimSpace(s), time.Since(start)
+	}
+	type result struct {
+		reply string
+		took  time.Duration
+	}
+	drips := make(chan result, 2)
+	go func() { s, d := drip(smtpAddr, "EHLO"); drips <- result{s, d} }()
+	go func() { s, d := drip(lmtpAddr, "LHLO"); drips <- result{s, d} }()
+	for i := 0; i < 6; i++ {
+		raw := strings.NewReplacer("first-1", fmt.Sprint("normal-", i), "Printer on fire", fmt.Sprint("Question ", i)).Replace(customerMail)
+		if err := deliver(t, kindSMTP, smtpAddr, "127.0.0.1", "ada@customer.example", []string{"support@support.example.com"}, raw); err != nil {
+			t.Errorf("normal mail %d beside the hogs and drips: %v", i, err)
+		}
+		if code, body := g.get(t, "/readyz"); code != 200 {
+			t.Errorf("/readyz with hogs and drips = %d %q", code, body)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		r := <-drips
+		if !strings.HasPrefix(r.reply, "421 4.4.2 ") || !strings.Contains(r.reply, "Message transfer too slow") || r.took > 4*time.Second {
+			t.Errorf("drip feed: %q after %v, want 421 4.4.2 after about 2 s (read_timeout + max_message_bytes/min_data_rate)", r.reply, r.took)
+		}
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE message_id LIKE 'normal-%'`); n != 6 {
+		t.Errorf("normal mails filed = %d, want 6", n)
+	}
+	g.waitMetric(t, `casegate_messages_received_total{result="failed",source="lmtp"}`, 1)
+}
+
+// Bad listener settings are configuration errors that name the key.
+func TestListenerConfigErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	writeTestCert(t, dir)
+	os.WriteFile(filepath.Join(dir, "users"), []byte("alice@example.com:not-a-hash\n"), 0o600)
+	for _, tc := range []struct{ smtp, extra, key, says string }{
+		{"max_session_time = \"10m\"\n", "", "smtp.max_session_time", "shorter than one DATA phase may take"},
+		{"min_data_rate = -5\n", "", "smtp.min_data_rate", "must be positive"},
+		{"max_connections = -2\n", "", "smtp.max_connections", "-1 for no limit"},
+		{"", "failing_unready_after = \"-1m\"\n", "outbound.failing_unready_after", "negative"},
+		{"", "[submission]\nlisten = [\"127.0.0.1:0\"]\nusers_file = \"users\"\n", "submission.listen", "tls_cert"},
+		{"tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n", "[submission]\nlisten = [\"127.0.0.1:0\"]\n", "submission.users_file", "required"},
+		{"tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n", "[submission]\nlisten = [\"127.0.0.1:0\"]\nusers_file = \"users\"\n", "submission.users_file", "users:1: alice@example.com: not a bcrypt hash"},
+		{"", "[submission]\nlisten = [\"nowhere\"]\n", "submission.listen", "missing port"},
+		{"", "[lmtp]\ntrust_authentication_results = \"yes\"\n", "trust_authentication_results", ""},
+	} {
+		path := filepath.Join(dir, "casegate.toml")
+		os.WriteFile(path, []byte(withSMTPKeys(fmt.Sprintf(testConfig, "postgres://x/y"), tc.smtp)+tc.extra), 0o600)
+		_, err := loadConfig(path, func(string) string { return "" })
+		var ce *configError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%q %q: err = %v, want a configuration error naming %s and saying %q", tc.smtp, tc.extra, err, tc.key, tc.says)
+		}
+	}
 }
