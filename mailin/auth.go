@@ -98,7 +98,10 @@ func (a *Authenticator) Check(ctx context.Context, in *threads.Inbound, client C
 	}()
 	ip, helo := client.IP, client.Helo
 
-	upstream, forged := relayAuthResults(in.Raw, a.opts.TrustedAuthservID, client.TrustedRelay)
+	upstream, forged, others := relayAuthResults(in.Raw, a.opts.TrustedAuthservID, client.TrustedRelay)
+	if others > 0 {
+		note("ignored %d untrusted Authentication-Results (not our authserv-id)", others)
+	}
 	if forged > 0 {
 		why := fmt.Sprintf("%d Authentication-Results field(s) claiming our authserv-id %s were not added by a trusted relay: removed, not believed (RFC 8601 §5)",
 			forged, a.opts.TrustedAuthservID)

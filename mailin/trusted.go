@@ -73,18 +73,19 @@ func addrIP(a net.Addr) (netip.Addr, bool) {
 //
 // Nothing else in casegate reads Authentication-Results: the forged fields
 // are thereby removed from what authentication sees. The raw bytes are
-// stored unchanged, as evidence.
-func relayAuthResults(raw []byte, authservID string, trustedRelay bool) (believed []string, forged int) {
+// stored unchanged, as evidence. others counts the fields of other
+// authserv-ids (all of them when authservID is empty), ignored too.
+func relayAuthResults(raw []byte, authservID string, trustedRelay bool) (believed []string, forged, others int) {
 	ours := normalAuthservID(authservID)
-	if ours == "" {
-		return nil, 0
-	}
 	repaired, _ := repairForParsing(raw)
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(repaired)))
 	if err != nil {
 		// An unreadable header: believe none of it, and count what claims
 		// to be ours line by line.
-		return nil, countClaims(repaired, ours)
+		if ours == "" {
+			return nil, 0, 0
+		}
+		return nil, countClaims(repaired, ours), 0
 	}
 	relayBlock := trustedRelay
 	var above []string
@@ -94,8 +95,9 @@ func relayAuthResults(raw []byte, authservID string, trustedRelay bool) (believe
 		case "received":
 			relayBlock, sawReceived = false, true
 		case "authentication-results":
-			if normalAuthservID(authservIDOf(fields.Value())) != ours {
-				continue // another server's verdicts: not ours to believe or strip
+			if ours == "" || normalAuthservID(authservIDOf(fields.Value())) != ours {
+				others++ // another server's verdicts: not ours to believe or strip
+				continue
 			}
 			if relayBlock {
 				above = append(above, fields.Value())
@@ -105,9 +107,9 @@ func relayAuthResults(raw []byte, authservID string, trustedRelay bool) (believe
 		}
 	}
 	if !sawReceived {
-		return nil, forged + len(above)
+		return nil, forged + len(above), others
 	}
-	return above, forged
+	return above, forged, others
 }
 
 // countClaims counts header lines of raw that start an

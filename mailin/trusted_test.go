@@ -58,7 +58,7 @@ func TestRelayAuthResults(t *testing.T) {
 			case "-":
 				id = ""
 			}
-			believed, forged := relayAuthResults(tc.raw, id, tc.trusted)
+			believed, forged, _ := relayAuthResults(tc.raw, id, tc.trusted)
 			if len(believed) != tc.believed || forged != tc.fake {
 				t.Errorf("believed %q, forged %d; want %d believed, %d forged", believed, forged, tc.believed, tc.fake)
 			}
