@@ -197,6 +197,7 @@ func TestActionsChainAndCopyPR(t *testing.T) {
 	// Staff act: the next customer mail starts a new cycle; at two mails
 	// the nagging rule fires again and its holding reply copies PR.
 	clock.Advance(time.Minute)
+	s.Reload(Settings{Templates: s.settings().Templates, Staff: []string{"alice@example.com"}}) // only staff can be assigned
 	if err := s.Assign(ctx, f.Case, "alice@example.com", "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func TestConcurrentDuplicatesFileOnce(t *testing.T) {
 }
 
 func TestStatusChanges(t *testing.T) {
-	s, _, clock := newStore(t)
+	s, _, clock := newStoreWith(t, func(o *Options) { o.StaffAddresses = []string{"bob@example.com"} })
 	ctx := context.Background()
 	f := mustFile(t, s, inbound("a@x", "ada@customer.example", "Help", "one"))
 	if err := s.ChangeStatus(ctx, f.Case, StatusResolved, "alice@example.com", "fixed"); err != nil {
@@ -199,6 +199,9 @@ func TestStatusChanges(t *testing.T) {
 	}
 	if err := s.SetPriority(ctx, f.Case, PriorityUrgent, "alice@example.com"); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.Assign(ctx, f.Case, "eve@outside.example", "alice@example.com"); !errors.Is(err, ErrNotStaff) {
+		t.Errorf("assign outside the staff directory: %v, want ErrNotStaff", err)
 	}
 	if err := s.Assign(ctx, f.Case, "Bob@Example.com", "alice@example.com"); err != nil {
 		t.Fatal(err)
