@@ -77,8 +77,9 @@ type SMTPOptions struct {
 	// serves; more get 421 4.7.0. Default 200; negative means no limit.
 	MaxConnections int
 	// MaxSessionTime bounds a whole session, however busy: past it the
-	// client gets 421 4.4.2 and is disconnected. Default 1 hour; negative
-	// means no limit.
+	// client gets 421 4.4.2 and is disconnected. Default 1 hour, or one
+	// DATA phase (DataTimeLimit) and a ReadTimeout more when that is longer;
+	// negative means no limit.
 	MaxSessionTime time.Duration
 	// MinDataRate (bytes per second) sets the time limit of a DATA phase:
 	// ReadTimeout + MaxMessageBytes/MinDataRate, so a message of the largest
@@ -160,11 +161,12 @@ func (opts SMTPOptions) WithDefaults() SMTPOptions {
 	if opts.MaxConnections == 0 {
 		opts.MaxConnections = 200
 	}
-	if opts.MaxSessionTime == 0 {
-		opts.MaxSessionTime = time.Hour
-	}
 	if opts.MinDataRate == 0 {
 		opts.MinDataRate = 20 << 10
+	}
+	if opts.MaxSessionTime == 0 {
+		// An hour, or one slowest-permitted DATA phase and a read more.
+		opts.MaxSessionTime = max(time.Hour, opts.DataTimeLimit()+opts.ReadTimeout)
 	}
 	return opts
 }

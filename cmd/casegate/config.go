@@ -68,7 +68,7 @@ type SMTPConfig struct {
 	TLSKey         string `toml:"tls_key"`                // its PEM private key
 	// Bounded sessions (listeners.go); the same for LMTP and submission.
 	MaxConnections int      `toml:"max_connections"`  // default 200 per listener kind; -1 for none
-	MaxSessionTime Duration `toml:"max_session_time"` // default 1h
+	MaxSessionTime Duration `toml:"max_session_time"` // default 1h, or a DATA phase and a read more
 	MinDataRate    int64    `toml:"min_data_rate"`    // bytes/s, default 20480; -1 for no DATA limit
 }
 

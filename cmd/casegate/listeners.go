@@ -37,7 +37,7 @@ func (c *Config) validateListeners(bad func(key, format string, args ...any) err
 		return bad("smtp.min_data_rate", "must be positive (bytes per second), or -1 for no DATA time limit")
 	}
 	o := c.sessionLimits().WithDefaults()
-	if data := o.DataTimeLimit(); data > 0 && o.MaxSessionTime > 0 && o.MaxSessionTime < data {
+	if data := o.DataTimeLimit(); data > 0 && c.SMTP.MaxSessionTime.Duration > 0 && o.MaxSessionTime < data {
 		return bad("smtp.max_session_time", "%v is shorter than one DATA phase may take (read_timeout %v + max_message_bytes %d at min_data_rate %d bytes/s = %v): raise it",
 			o.MaxSessionTime, o.ReadTimeout, o.MaxMessageBytes, o.MinDataRate, data.Round(time.Second))
 	}
