@@ -76,6 +76,13 @@ func addrIP(a net.Addr) (netip.Addr, bool) {
 // stored unchanged, as evidence. others counts the fields of other
 // authserv-ids (all of them when authservID is empty), ignored too.
 func relayAuthResults(raw []byte, authservID string, trustedRelay bool) (believed []string, forged, others int) {
+	end := headerEnd(raw)
+	if end < 0 {
+		end = len(raw)
+	}
+	if !containsFold(raw[:end], "authentication-results") {
+		return nil, 0, 0 // most mail: no header to parse
+	}
 	ours := normalAuthservID(authservID)
 	repaired, _ := repairForParsing(raw)
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(repaired)))
@@ -110,6 +117,17 @@ func relayAuthResults(raw []byte, authservID string, trustedRelay bool) (believe
 		return nil, forged + len(above), others
 	}
 	return above, forged, others
+}
+
+// containsFold reports whether b holds the lower-case ASCII word, in any
+// letter case.
+func containsFold(b []byte, word string) bool {
+	for i := 0; i+len(word) <= len(b); i++ {
+		if b[i]|0x20 == word[0] && strings.EqualFold(string(b[i:i+len(word)]), word) {
+			return true
+		}
+	}
+	return false
 }
 
 // countClaims counts header lines of raw that start an
