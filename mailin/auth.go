@@ -1,7 +1,6 @@
 package mailin
 
 import (
-	"bufio"
 	"bytes"
 	"casegate/vocab"
 	"context"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"blitiri.com.ar/go/spf"
-	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
@@ -39,9 +37,20 @@ type AuthOptions struct {
 	// MaxSignatures is how many DKIM signatures are checked; default 5.
 	MaxSignatures int
 	// TrustedAuthservID names the upstream MX (RFC 8601 authserv-id) whose
-	// Authentication-Results casegate believes. Empty: believe none. Results
-	// under any other id are ignored as forgeries.
+	// Authentication-Results casegate believes, and only as a trusted relay
+	// added them (see relayAuthResults). Empty: believe none. Results under
+	// any other id are not ours and are ignored.
 	TrustedAuthservID string
+}
+
+// Client describes the connection a message came in on.
+type Client struct {
+	IP   net.IP // the SMTP client's address, for SPF; nil when unknown (IMAP, a unix socket)
+	Helo string // its EHLO name; "" when unknown
+	// TrustedRelay: the client is a relay the admin trusts to have written
+	// the Authentication-Results it added on top (RFC 8601 §5): a client
+	// in [staff] trusted_networks, or the MTA on the LMTP socket.
+	TrustedRelay bool
 }
 
 // Authenticator fills vocab.Inbound.Auth from DKIM (RFC 6376), SPF
@@ -68,15 +77,37 @@ func NewAuthenticator(opts AuthOptions) *Authenticator {
 	return &Authenticator{opts: opts}
 }
 
-// Check verifies in's sender and sets in.Auth. ip and helo describe the
-// SMTP client (nil and "" when unknown, e.g. IMAP). It never fails: a DNS
-// failure only leaves authority withheld and is noted in the summary.
-func (a *Authenticator) Check(ctx context.Context, in *vocab.Inbound, ip net.IP, helo string) {
+// Check verifies in's sender and sets in.Auth; client describes the
+// connection it came in on. It never fails: a DNS failure only leaves
+// authority withheld and is noted in the summary.
+//
+// Authentication-Results fields claiming our authserv-id that no trusted
+// relay added are never read (relayAuthResults); each such message gets
+// in.Auth.Forged and a problem, which filing puts on the case's timeline.
+func (a *Authenticator) Check(ctx context.Context, in *vocab.Inbound, client Client) {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.Timeout)
 	defer cancel()
 	var notes []string
 	note := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
-	defer func() { in.Auth.Summary = strings.Join(notes, "; ") }()
+	defer func() {
+		if in.Auth.Summary != "" {
+			notes = append([]string{in.Auth.Summary}, notes...)
+		}
+		in.Auth.Summary = strings.Join(notes, "; ")
+	}()
+	ip, helo := client.IP, client.Helo
+
+	upstream, forged, others := relayAuthResults(in.Raw, a.opts.TrustedAuthservID, client.TrustedRelay)
+	if others > 0 {
+		note("ignored %d untrusted Authentication-Results (not our authserv-id)", others)
+	}
+	if forged > 0 {
+		why := fmt.Sprintf("%d Authentication-Results field(s) claiming our authserv-id %s were not added by a trusted relay: removed, not believed (RFC 8601 §5)",
+			forged, a.opts.TrustedAuthservID)
+		in.Auth.Forged = why
+		in.Problems = append(in.Problems, why)
+		note("%s", why)
+	}
 
 	_, fromDomain, _ := strings.Cut(strings.ToLower(in.From.Address), "@")
 	if in.MultipleFrom || fromDomain == "" {
@@ -87,21 +118,30 @@ func (a *Authenticator) Check(ctx context.Context, in *vocab.Inbound, ip net.IP,
 	fromOrg := orgDomain(fromDomain)
 	lookup := func(name string) ([]string, error) { return a.opts.LookupTXT(ctx, name) }
 
-	// A trusted upstream's verdicts.
-	upstream := a.upstreamResults(in.Raw, &notes)
-	for _, r := range upstream {
-		switch r := r.(type) {
-		case *authres.DKIMResult:
-			if r.Value == authres.ResultPass && orgDomain(strings.ToLower(r.Domain)) == fromOrg {
-				in.Auth.DKIMAligned = true
+	// A trusted relay's verdicts. A DMARC result counts only if none of the
+	// relay's results for the From domain disagrees.
+	if len(upstream) > 0 {
+		dmarcPass, dmarcOther := false, false
+		for _, value := range upstream {
+			_, results, err := authres.Parse(stripComments(value))
+			if err != nil {
+				note("upstream Authentication-Results partly unreadable: %v", err)
 			}
-		case *authres.DMARCResult:
-			if r.Value == authres.ResultPass && strings.EqualFold(r.From, fromDomain) {
-				in.Auth.DMARCPass = true
+			for _, r := range results {
+				switch r := r.(type) {
+				case *authres.DKIMResult:
+					if r.Value == authres.ResultPass && orgDomain(strings.ToLower(r.Domain)) == fromOrg {
+						in.Auth.DKIMAligned = true
+					}
+				case *authres.DMARCResult:
+					if strings.EqualFold(r.From, fromDomain) {
+						dmarcPass = dmarcPass || r.Value == authres.ResultPass
+						dmarcOther = dmarcOther || r.Value != authres.ResultPass
+					}
+				}
 			}
 		}
-	}
-	if upstream != nil {
+		in.Auth.DMARCPass = dmarcPass && !dmarcOther
 		note("upstream %s: dkim aligned=%t dmarc=%t", a.opts.TrustedAuthservID, in.Auth.DKIMAligned, in.Auth.DMARCPass)
 	}
 
@@ -177,34 +217,6 @@ func (a *Authenticator) Check(ctx context.Context, in *vocab.Inbound, ip net.IP,
 	} else {
 		note("dmarc=fail header.from=%s (strict alignment)", fromDomain)
 	}
-}
-
-// upstreamResults returns the results of the topmost Authentication-Results
-// field written by the trusted authserv-id, and notes every other such
-// field as ignored: anyone can write one (RFC 8601 §5).
-func (a *Authenticator) upstreamResults(raw []byte, notes *[]string) []authres.Result {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
-	if err != nil {
-		return nil
-	}
-	var trusted []authres.Result
-	found, ignored := false, 0
-	fields := h.FieldsByKey("Authentication-Results")
-	for fields.Next() {
-		id, results, err := authres.Parse(fields.Value())
-		if !found && err == nil && a.opts.TrustedAuthservID != "" && strings.EqualFold(id, a.opts.TrustedAuthservID) {
-			trusted, found = results, true
-			continue
-		}
-		ignored++
-	}
-	if ignored > 0 {
-		*notes = append(*notes, fmt.Sprintf("ignored %d untrusted Authentication-Results", ignored))
-	}
-	if found && trusted == nil {
-		trusted = []authres.Result{}
-	}
-	return trusted
 }
 
 // orgDomain is the organizational domain of d (RFC 7489 §3.2), from the

@@ -517,7 +517,9 @@ func (p *IMAPPoller) parseAndFile(ctx context.Context, log *slog.Logger, st *mai
 		MarkNullSender(in)
 	}
 	if p.opts.Auth != nil {
-		p.opts.Auth.Check(ctx, in, nil, "")
+		// A mailbox is no relay whose Authentication-Results we can place:
+		// the server's delivery agent, not the MX, wrote its top fields.
+		p.opts.Auth.Check(ctx, in, Client{})
 	}
 	in.Auth.Trusted = p.opts.Trusted
 	p.opts.Classifier.Classify(in)

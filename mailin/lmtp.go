@@ -21,8 +21,11 @@ func NewLMTPServer(opts SMTPOptions) *SMTPServer {
 }
 
 func (s *SMTPServer) source() string {
-	if s.lmtp {
+	switch {
+	case s.lmtp:
 		return "lmtp"
+	case s.opts.Submission != nil:
+		return "submission"
 	}
 	return "smtp"
 }

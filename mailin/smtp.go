@@ -24,7 +24,9 @@ type Filer interface {
 }
 
 // SMTPOptions configures the SMTP listener. Zero values are the documented
-// defaults.
+// defaults. The SMTP, LMTP and submission listeners take the same options
+// (cmd/casegate builds them in one place), so a message is filed the same
+// way whichever way it came.
 type SMTPOptions struct {
 	Filer   Filer
 	Domains []string // recipient domains we accept mail for; others get 550 (no relaying)
@@ -35,8 +37,8 @@ type SMTPOptions struct {
 	MaxMessageBytes int64
 	// MaxRecipients per transaction; more get 452. Default 100 (RFC 5321 §4.5.3.1.8).
 	MaxRecipients int
-	// ReadTimeout bounds a whole DATA phase as well as each command in
-	// go-smtp, so it must allow a slow large upload; default 10 minutes.
+	// ReadTimeout is how long one read may wait for the client (see
+	// sessionConn: per read, not per DATA phase); default 10 minutes.
 	ReadTimeout time.Duration
 	// FileTimeout bounds filing one message in the database; default 1 minute.
 	FileTimeout time.Duration
@@ -46,11 +48,18 @@ type SMTPOptions struct {
 	Logger        *slog.Logger
 	Now           func() time.Time
 	// TrustedNetworks are client networks whose connections prove the
-	// sender's origin (the organisation's own relay); default none.
+	// sender's origin (the organisation's own relay); default none. Their
+	// clients are also trusted relays for Authentication-Results, and the
+	// per-IP limit does not apply to them.
 	TrustedNetworks []netip.Prefix
+	// TrustedRelay makes every client of this server a trusted relay for
+	// Authentication-Results (RFC 8601 §5): the MTA on the LMTP unix socket.
+	// It proves nothing about the sender by itself.
+	TrustedRelay bool
 	// Observe, when set, is told the outcome of every message: its source
-	// ("smtp", "lmtp"), the result ("filed", "duplicate", "failed",
-	// "rejected") and how long filing took. It must not block (metrics).
+	// ("smtp", "lmtp", "submission"), the result ("filed", "duplicate",
+	// "failed", "rejected") and how long filing took. It must not block
+	// (metrics).
 	Observe func(source, result string, took time.Duration)
 	// Mail safety (mailin/safety.go, auth.go, limits.go).
 	// Auth verifies senders (DKIM, SPF, DMARC); nil leaves every message
@@ -59,14 +68,32 @@ type SMTPOptions struct {
 	// MaxHeaderBytes bounds a message's header section; larger gets
 	// 552 5.3.4. Default 1 MiB.
 	MaxHeaderBytes int
-	// MaxConnsPerIP bounds open connections from one IP; more get 421.
-	// Default 20; negative means no limit.
+	// MaxConnsPerIP bounds open sessions from one IPv4 address or IPv6 /64;
+	// more get 421 4.7.0. Default 20; negative means no limit. A unix socket
+	// client has no IP and is not limited by it.
 	MaxConnsPerIP int
+	// MaxConnections bounds open sessions across all listeners this server
+	// serves; more get 421 4.7.0. Default 200; negative means no limit.
+	MaxConnections int
+	// MaxSessionTime bounds a whole session, however busy: past it the
+	// client gets 421 4.4.2 and is disconnected. Default 1 hour, or one
+	// DATA phase (DataTimeLimit) and a ReadTimeout more when that is longer;
+	// negative means no limit.
+	MaxSessionTime time.Duration
+	// MinDataRate (bytes per second) sets the time limit of a DATA phase:
+	// ReadTimeout + MaxMessageBytes/MinDataRate, so a message of the largest
+	// size sent at least this fast fits, and a drip feed does not. Default
+	// 20480 (20 KiB/s: 25 MiB in about 21 minutes); negative means no limit.
+	MinDataRate int64
 	// TLSConfig, when set, offers STARTTLS (RFC 3207) with its certificate.
 	TLSConfig *tls.Config
 	// Classifier tells journalists, VIPs and public-risk mail apart; nil
 	// leaves every message a plain customer's.
 	Classifier *Classifier
+	// Submission, when set, makes this a submission listener (RFC 6409):
+	// SMTP AUTH (RFC 4954) is offered after STARTTLS only and required
+	// before MAIL. See submission.go.
+	Submission *Submission
 }
 
 // SMTPServer receives mail for the support address (RFC 5321). It answers
@@ -76,6 +103,7 @@ type SMTPServer struct {
 	opts    SMTPOptions
 	domains map[string]bool
 	lmtp    bool // speak LMTP (RFC 2033), see lmtp.go
+	limiter *connLimiter
 }
 
 var (
@@ -85,6 +113,20 @@ var (
 
 // NewSMTPServer returns a server; call Serve with a listener.
 func NewSMTPServer(opts SMTPOptions) *SMTPServer {
+	opts = opts.WithDefaults()
+	d := make(map[string]bool)
+	for _, dom := range opts.Domains {
+		d[strings.ToLower(dom)] = true
+	}
+	return &SMTPServer{opts: opts, domains: d, limiter: newConnLimiter(connLimits{
+		maxTotal: opts.MaxConnections, maxPerIP: opts.MaxConnsPerIP,
+		exempt: opts.TrustedNetworks, maxSession: opts.MaxSessionTime,
+	})}
+}
+
+// WithDefaults returns o with every zero field set to its documented
+// default.
+func (opts SMTPOptions) WithDefaults() SMTPOptions {
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"
 	}
@@ -115,12 +157,32 @@ func NewSMTPServer(opts SMTPOptions) *SMTPServer {
 	if opts.MaxConnsPerIP == 0 {
 		opts.MaxConnsPerIP = 20
 	}
-	d := make(map[string]bool)
-	for _, dom := range opts.Domains {
-		d[strings.ToLower(dom)] = true
+	if opts.MaxConnections == 0 {
+		opts.MaxConnections = 200
 	}
-	return &SMTPServer{opts: opts, domains: d}
+	if opts.MinDataRate == 0 {
+		opts.MinDataRate = 20 << 10
+	}
+	if opts.MaxSessionTime == 0 {
+		// An hour, or one slowest-permitted DATA phase and a read more.
+		opts.MaxSessionTime = max(time.Hour, opts.DataTimeLimit()+opts.ReadTimeout)
+	}
+	return opts
 }
+
+// DataTimeLimit is how long one DATA phase may take: ReadTimeout plus
+// the time MaxMessageBytes takes at MinDataRate; 0 for no limit. Call it
+// on options WithDefaults.
+func (o SMTPOptions) DataTimeLimit() time.Duration {
+	if o.MinDataRate <= 0 {
+		return 0
+	}
+	return o.ReadTimeout + time.Duration(float64(o.MaxMessageBytes)/float64(o.MinDataRate)*float64(time.Second))
+}
+
+// OpenSessions is the number of sessions open now, across the server's
+// listeners.
+func (s *SMTPServer) OpenSessions() int { return s.limiter.open() }
 
 // Serve accepts connections on l until ctx ends, then lets running sessions
 // finish for ShutdownGrace and closes the rest.
@@ -135,10 +197,11 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 	srv.ErrorLog = slogAdapter{s.opts.Logger}
 	srv.LMTP = s.lmtp
 	srv.TLSConfig = s.opts.TLSConfig
-	l = limitPerIP(idleListener{l}, s.opts.MaxConnsPerIP)
+	srv.AllowInsecureAuth = false // AUTH only after STARTTLS (submission.go)
+	l = limitedListener{Listener: l, limiter: s.limiter}
 	filing := context.WithoutCancel(ctx) // a filing under way finishes even during shutdown
 	srv.Backend = smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s, ctx: filing, remote: c.Conn().RemoteAddr().String(), conn: c}, nil
+		return s.newSession(filing, c), nil
 	})
 
 	errc := make(chan error, 1)
@@ -153,20 +216,35 @@ func (s *SMTPServer) Serve(ctx context.Context, l net.Listener) error {
 	if err := srv.Shutdown(grace); err != nil {
 		srv.Close()
 	}
+	// go-smtp closes only the listeners its Serve has registered: one
+	// stopped right after it started may not be yet, and would accept on.
+	l.Close()
 	<-errc
 	return nil
 }
 
 // NewSession is required by smtp.Backend; Serve installs its own.
 func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{srv: s, ctx: context.Background(), remote: c.Conn().RemoteAddr().String(), conn: c}, nil
+	return s.newSession(context.Background(), c), nil
+}
+
+func (s *SMTPServer) newSession(ctx context.Context, c *smtp.Conn) smtp.Session {
+	ss := &session{srv: s, ctx: ctx, remote: c.Conn().RemoteAddr(), conn: c}
+	// Before STARTTLS, go-smtp's conn is the one our listener made.
+	ss.limits, _ = c.Conn().(*sessionConn)
+	if s.opts.Submission != nil {
+		return &submissionSession{session: ss}
+	}
+	return ss
 }
 
 type session struct {
 	srv    *SMTPServer
 	ctx    context.Context
-	remote string
+	remote net.Addr
 	conn   *smtp.Conn
+	limits *sessionConn // nil when Serve did not make the connection
+	login  string       // the SMTP AUTH identity (submission.go)
 	from   string
 	size   int64 // SIZE= of MAIL FROM (RFC 1870), when the client gave it
 	rcpts  []string
@@ -175,7 +253,26 @@ type session struct {
 func (s *session) Reset()        { s.from, s.size, s.rcpts = "", 0, nil }
 func (s *session) Logout() error { return nil }
 
+// timeLimit says whether the session's time is up; the session then ends
+// after this reply.
+func (s *session) timeLimit() error {
+	if s.limits == nil {
+		return nil
+	}
+	if err := s.limits.expired(); err != nil {
+		s.limits.hangUp()
+		return err
+	}
+	return nil
+}
+
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if err := s.timeLimit(); err != nil {
+		return err
+	}
+	if s.srv.opts.Submission != nil && s.login == "" {
+		return errAuthRequired
+	}
 	s.from, s.size = from, 0
 	if opts != nil && opts.Size > 0 && opts.Size <= s.srv.opts.MaxMessageBytes {
 		s.size = opts.Size
@@ -203,6 +300,10 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	if s.limits != nil {
+		s.limits.startData(s.srv.opts.DataTimeLimit())
+		defer s.limits.endData()
+	}
 	var buf bytes.Buffer
 	// A client that announced the size gets one allocation, not a buffer
 	// that doubles its way up (and holds up to twice a large mail).
@@ -217,6 +318,11 @@ func (s *session) Data(r io.Reader) error {
 			// Retrying cannot help: say so, and the sender's MTA returns
 			// the message to its author.
 			return errLineTooLong
+		}
+		if limit := s.timeLimit(); limit != nil {
+			s.srv.opts.Logger.Warn("smtp: time limit reached during DATA; closing", "remote", s.remote, "bytes", buf.Len(), "reason", limit.(*smtp.SMTPError).Message)
+			s.srv.observe("failed", 0)
+			return limit
 		}
 		s.srv.opts.Logger.Warn("smtp: reading message failed", "remote", s.remote, "err", err)
 		s.srv.observe("failed", 0)
@@ -234,8 +340,11 @@ func (s *session) Data(r io.Reader) error {
 		MarkNullSender(in)
 	}
 	markTrusted(in, s.remote, s.srv.opts.TrustedNetworks)
+	s.markLogin(in)
 	if s.srv.opts.Auth != nil {
-		s.srv.opts.Auth.Check(s.ctx, in, ipOf(s.conn.Conn().RemoteAddr()), s.conn.Hostname())
+		_, trustedNet := inNetworks(s.remote, s.srv.opts.TrustedNetworks)
+		s.srv.opts.Auth.Check(s.ctx, in, Client{IP: ipOf(s.remote), Helo: s.conn.Hostname(),
+			TrustedRelay: s.srv.opts.TrustedRelay || trustedNet})
 	}
 	s.srv.opts.Classifier.Classify(in)
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.FileTimeout)

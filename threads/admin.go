@@ -76,9 +76,9 @@ func (s *Store) SetPriority(ctx context.Context, id int64, pr vocab.Priority, ac
 // by mail (#assign), only an address of the staff directory can be given
 // the case: the customer's next mail would go to whoever has it.
 func (s *Store) Assign(ctx context.Context, id int64, address, actor string) error {
-	address = strings.ToLower(strings.TrimSpace(address))
+	address = strings.ToLower(strings.Trim(strings.TrimSpace(address), "<>"))
 	if address != "" && !s.IsStaff(address) {
-		return fmt.Errorf("case %d: %s: %w", id, address, ErrNotStaff)
+		return fmt.Errorf("case %d: assign %s: %w (see [addresses] staff)", id, address, ErrNotStaff)
 	}
 	return s.change(ctx, id, nil, func(d *decider, p *plan, c *caseState) error {
 		c.Assignee = address

@@ -32,8 +32,18 @@ func (d *decider) inbound(in *vocab.Inbound, sn *snapshot) *plan {
 	}
 	p.Case, p.Version = c, c.Version
 	d.messageEvent(p, "received", strings.ToLower(in.From.Address), "threaded by "+how)
+	d.forgedAuthentication(p, in)
 	d.onCase(p, c, in, sn)
 	return p
+}
+
+// forgedAuthentication records that the message carried
+// Authentication-Results claiming our authserv-id that no trusted relay
+// added (mailin removed them unread).
+func (d *decider) forgedAuthentication(p *plan, in *vocab.Inbound) {
+	if in.Auth.Forged != "" {
+		d.messageEvent(p, "forged-authentication-results", strings.ToLower(in.From.Address), in.Auth.Forged)
+	}
 }
 
 // quarantine keeps in whole, exactly once, on no case, for the operator.
@@ -117,6 +127,7 @@ func (d *decider) openCase(p *plan, in *vocab.Inbound, whyNot []string) {
 	p.Participants = append(p.Participants, c.Participants[0])
 	c.Book.CustomerThread = []string{in.MessageID}
 	d.messageEvent(p, "opened", from, "new case from "+in.Source)
+	d.forgedAuthentication(p, in)
 	for _, why := range whyNot {
 		d.event(p, "not-threaded", "casegate", "opened as a new case although "+why)
 	}

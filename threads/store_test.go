@@ -201,6 +201,9 @@ func TestStatusChanges(t *testing.T) {
 	if err := s.SetPriority(ctx, f.Case, vocab.PriorityUrgent, "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Assign(ctx, f.Case, "eve@outside.example", "alice@example.com"); !errors.Is(err, ErrNotStaff) {
+		t.Errorf("assign outside the staff directory: %v, want ErrNotStaff", err)
+	}
 	if err := s.Assign(ctx, f.Case, "Bob@Example.com", "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,10 @@ type Authentication struct {
 	SMTPAuth    string // SMTP AUTH identity, when the client authenticated
 	Trusted     bool   // from a source the admin marks internal (trusted network, trusted mailbox)
 	Summary     string // human-readable verdicts, kept with the message
+	// Forged says why Authentication-Results fields claiming our
+	// authserv-id were removed unread (RFC 8601 §5: no trusted relay added
+	// them); "" when there were none. Filing records it on the timeline.
+	Forged string
 }
 
 // ProvesSender reports whether the verdicts prove the sender: an aligned

@@ -32,7 +32,8 @@ func cliExitCode(err error) int {
 	switch {
 	case errors.Is(err, threads.ErrNoCase), errors.Is(err, threads.ErrNoQuarantined), errors.Is(err, mailout.ErrNoDelivery):
 		return exitNotFound
-	case errors.Is(err, threads.ErrInvalidTransition), errors.Is(err, threads.ErrAlreadyRefiled), errors.Is(err, mailout.ErrAlreadySent):
+	case errors.Is(err, threads.ErrInvalidTransition), errors.Is(err, threads.ErrAlreadyRefiled), errors.Is(err, mailout.ErrAlreadySent),
+		errors.Is(err, threads.ErrNotStaff):
 		return exitRefused
 	case errors.Is(err, threads.ErrBadFilter), errors.Is(err, vocab.ErrBadPriority):
 		return 2

@@ -361,3 +361,49 @@ func closedPort(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// `casegate case assign` applies the rule #assign applies by mail: only a
+// staff address (or the PR mailbox) can be given a case, since the assignee
+// alone is told of the customer's next mail. Anything else is refused with
+// exit status 4 and changes nothing; "-" unassigns.
+func TestAdminAssignIsStaffOnly(t *testing.T) {
+	g := startService(t, pgtest.URL(t), "")
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	for _, outsider := range []string{"eve@outside.example", "<eve@outside.example>", "Eve <eve@outside.example>", "ada@customer.example", "alice@example.com.outside.example"} {
+		_, err := g.admin(t, "case", "assign", "1000", outsider)
+		wantExit(t, err, exitRefused, "assign to "+outsider)
+		if err != nil && !strings.Contains(err.Error(), "not in the staff directory") {
+			t.Errorf("assign to %s: %v, want it to say the address is not in the staff directory", outsider, err)
+		}
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM cases WHERE id = 1000 AND assignee = ''`); n != 1 {
+		t.Errorf("a refused assignment changed the case")
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = 1000 AND kind = 'assigned'`); n != 0 {
+		t.Errorf("a refused assignment left %d events", n)
+	}
+	// The customer's next mail goes to staff, not outside.
+	next := strings.NewReplacer("first-1", "first-2", "Please help.", "Still burning.").Replace(customerMail)
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, next); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, g, 2, `SELECT count(*) FROM deliveries WHERE recipient = 'alice@example.com'`)
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient LIKE '%outside.example'`); n != 0 {
+		t.Errorf("%d mails went outside", n)
+	}
+
+	// Staff addresses, in any case, and the PR mailbox are accepted; "-" unassigns.
+	if out := g.mustAdmin(t, "case", "assign", "1000", "<Alice@Example.com>"); !strings.Contains(out, "assignee alice@example.com") {
+		t.Errorf("assign to staff said %q", out)
+	}
+	g.mustAdmin(t, "case", "assign", "1000", "pr@example.com")
+	g.mustAdmin(t, "case", "assign", "1000", "-")
+	if n := count(t, g.db, `SELECT count(*) FROM cases WHERE id = 1000 AND assignee = ''`); n != 1 {
+		t.Errorf("\"-\" did not unassign")
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = 1000 AND kind = 'assigned' AND actor = 'cli:tester'`); n != 3 {
+		t.Errorf("assigned events = %d, want 3", n)
+	}
+}

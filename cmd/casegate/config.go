@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"casegate/mailin"
 )
 
 // Config is the whole configuration, read from one TOML file. Secrets may
@@ -33,11 +35,16 @@ type Config struct {
 	Followup  FollowupConfig  `toml:"followup"`
 	Report    ReportConfig    `toml:"report"`
 
+	// Submission is the SMTP AUTH listener for staff (listeners.go).
+	Submission SubmissionConfig `toml:"submission"`
+
 	// [classify], [[rule]], [calendars.*] and [escalation]: see rules.go.
 	EscalationSettings
 
 	path   string
 	getenv func(string) string // kept for SIGHUP, which reads the file again
+
+	submissionAccounts *mailin.Accounts // [submission] users_file, read by validate
 }
 
 // DatabaseConfig is [database].
@@ -53,12 +60,16 @@ type SMTPConfig struct {
 	Hostname        string   `toml:"hostname"`
 	MaxMessageBytes int64    `toml:"max_message_bytes"` // default 25 MiB
 	MaxRecipients   int      `toml:"max_recipients"`    // default 100
-	ReadTimeout     Duration `toml:"read_timeout"`      // default 10m
+	ReadTimeout     Duration `toml:"read_timeout"`      // default 10m, per read
 	// Mail safety (cmd/casegate/safety.go).
 	MaxHeaderBytes int    `toml:"max_header_bytes"`       // default 1 MiB
 	MaxConnsPerIP  int    `toml:"max_connections_per_ip"` // default 20; -1 for none
 	TLSCert        string `toml:"tls_cert"`               // PEM certificate chain for STARTTLS
 	TLSKey         string `toml:"tls_key"`                // its PEM private key
+	// Bounded sessions (listeners.go); the same for LMTP and submission.
+	MaxConnections int      `toml:"max_connections"`  // default 200 per listener kind; -1 for none
+	MaxSessionTime Duration `toml:"max_session_time"` // default 1h, or a DATA phase and a read more
+	MinDataRate    int64    `toml:"min_data_rate"`    // bytes/s, default 20480; -1 for no DATA limit
 }
 
 // AddressesConfig is [addresses].
@@ -93,6 +104,9 @@ type OutboundConfig struct {
 	// DKIM signing of outgoing mail (cmd/casegate/safety.go).
 	DKIMKeyFile  string `toml:"dkim_key_file"` // PEM private key; signing is off without it
 	DKIMSelector string `toml:"dkim_selector"`
+	// FailingUnreadyAfter: /readyz reports outgoing delivery as failing
+	// once every attempt has failed for this long (listeners.go); default 15m.
+	FailingUnreadyAfter Duration `toml:"failing_unready_after"`
 }
 
 // TemplatesConfig is [templates].
@@ -279,6 +293,9 @@ func (c *Config) validate() error {
 		return bad("log.format", "%q: use text or json", c.Log.Format)
 	}
 	if err := c.validateService(bad); err != nil {
+		return err
+	}
+	if err := c.validateListeners(bad); err != nil {
 		return err
 	}
 	if err := c.validateIMAP(); err != nil {

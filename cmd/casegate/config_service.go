@@ -18,6 +18,11 @@ type LMTPConfig struct {
 	// SocketMode is the permission of a unix socket, octal; default "0660"
 	// (the MTA's user must be in casegate's group).
 	SocketMode string `toml:"socket_mode"`
+	// TrustAuthenticationResults: the MTA handing mail over here is a
+	// trusted relay, whose Authentication-Results under [staff]
+	// authserv_id are believed as it added them (RFC 8601 §5). Default
+	// true for a unix socket, false for host:port.
+	TrustAuthenticationResults *bool `toml:"trust_authentication_results"`
 }
 
 // HTTPConfig is [http]: /metrics, /healthz and /readyz.

@@ -10,6 +10,7 @@
 //	casegate rules check -config FILE   validate escalation rules, show what fires when
 //	casegate templates check -config FILE   render every template, errors with file and line
 //	casegate report -config FILE [-since 30d] [-json]   outcomes by category
+//	casegate hash-password [LOGIN] < password   a line for [submission] users_file
 package main
 
 import (
@@ -62,6 +63,9 @@ commands:
                          render every template with sample data; errors name file and line
   report -config FILE [-since 30d] [-json]
                          outcomes: resolution, response times, escalations, reopens, CSAT
+  hash-password [-from FILE] [LOGIN]
+                         bcrypt hash of the password on standard input (or FILE's
+                         first line), as a [submission] users_file line
 
 Admin commands take -config FILE (default /etc/casegate/casegate.toml) and
 -json. Exit status: 0 done, 1 failed, 2 bad configuration or usage, 3 no
@@ -97,6 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return templatesCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "report":
 		return reportCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "hash-password":
+		return hashPasswordCommand(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

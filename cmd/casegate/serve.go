@@ -128,8 +128,8 @@ func serveCommand(ctx context.Context, args []string, getenv func(string) string
 
 // serve runs the gateway until ctx ends. ready, when not nil, receives the
 // bound addresses once everything is up (tests listen on port 0): those of
-// [smtp] listen in order, then the LMTP and the HTTP listener's when
-// configured.
+// [smtp] listen in order, then the LMTP listener's, then those of
+// [submission] listen, then the HTTP listener's, when configured.
 func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.Addr) error {
 	tpl, err := templates.Load(c.resolve(c.Templates.Dir))
 	if err != nil {
@@ -145,6 +145,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 
 	m := newMetrics(db, log, time.Now)
+	delivery := newDeliveryHealth(c) // for /readyz
 	transport, err := newTransport(c)
 	if err != nil {
 		return err
@@ -155,7 +156,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	}
 	outbox := mailout.NewOutbox(db)
 	var store *threads.Store // set below; the sender runs only after that
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Outbox: outbox, Transport: transport, Logger: log, OnAttempt: m.observeDelivery, Sign: sign, Now: c.now,
+	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Outbox: outbox, Transport: transport, Logger: log, Sign: sign, Now: c.now,
+		OnAttempt:  func(result string) { m.observeDelivery(result); delivery.observe(result) },
 		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) },
 		OnFailed:   func(d mailout.FailedDelivery) { deliveryFailed(store, log, d) }})
 
@@ -176,58 +178,41 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		return err
 	}
 	defer svc.close()
+	svc.delivery = delivery
 
-	tlsConfig, err := smtpTLS(c)
-	if err != nil {
-		return err
-	}
-	smtpServer := mailin.NewSMTPServer(mailin.SMTPOptions{
-		Filer:           store,
-		Domains:         c.SMTP.Domains,
-		Hostname:        c.SMTP.Hostname,
-		MaxMessageBytes: c.SMTP.MaxMessageBytes,
-		MaxRecipients:   c.SMTP.MaxRecipients,
-		ReadTimeout:     c.SMTP.ReadTimeout.Duration,
-		Logger:          log,
-		TrustedNetworks: c.Staff.trusted,
-		Observe:         m.observeMessage,
-		Auth:            authenticator(c),
-		MaxHeaderBytes:  c.SMTP.MaxHeaderBytes,
-		MaxConnsPerIP:   c.SMTP.MaxConnsPerIP,
-		TLSConfig:       tlsConfig,
-		Classifier:      c.classifier,
-		Now:             c.now,
-	})
 	pollers, err := newIMAPPollers(c, db, store, log)
 	if err != nil {
 		return err
 	}
-	var listeners []net.Listener
-	var addrs []net.Addr
-	for _, a := range c.SMTP.Listen {
-		l, err := net.Listen("tcp", a)
+	// SMTP, LMTP and submission are built from one configuration path
+	// (listeners.go), so each files a message the same way.
+	sub := newSubmission(c)
+	servers := map[string]*mailin.SMTPServer{}
+	for _, kind := range []string{kindSMTP, kindLMTP, kindSubmission} {
+		o, err := mailListenerOptions(c, kind, store, log, m.observeMessage, sub)
 		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return fmt.Errorf("smtp.listen %s: %w", a, err)
-		}
-		listeners = append(listeners, l)
-		addrs = append(addrs, l.Addr())
-	}
-	var lmtpListener net.Listener
-	if c.LMTP.Listen != "" {
-		if lmtpListener, err = listenLMTP(c); err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
 			return err
 		}
-		addrs = append(addrs, lmtpListener.Addr())
+		if kind == kindLMTP {
+			servers[kind] = mailin.NewLMTPServer(o)
+		} else {
+			servers[kind] = mailin.NewSMTPServer(o)
+		}
+	}
+	mailListeners, err := bindMailListeners(c)
+	if err != nil {
+		return err
+	}
+	defer closeMailListeners(mailListeners) // removes our LMTP socket file, and only ours
+	var addrs []net.Addr
+	for _, ml := range mailListeners {
+		ml.server = servers[ml.kind]
+		addrs = append(addrs, ml.l.Addr())
 	}
 	if a := svc.httpAddr(); a != nil {
 		addrs = append(addrs, a)
 	}
+	svc.mailListeners, svc.submission = mailListeners, sub
 
 	// Listeners stop first (draining sessions), then the sender, then the
 	// database closes (deferred above).
@@ -237,14 +222,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	defer stopSender()
 
 	var listening errgroup.Group
-	for _, l := range listeners {
-		listening.Go(svc.listener(func() error { return smtpServer.Serve(listenCtx, l) }))
-	}
-	if lmtpListener != nil {
-		lmtpServer := mailin.NewLMTPServer(mailin.SMTPOptions{Filer: store, Domains: c.SMTP.Domains, Hostname: c.SMTP.Hostname,
-			MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
-			ReadTimeout: c.SMTP.ReadTimeout.Duration, Logger: log, Observe: m.observeMessage})
-		listening.Go(svc.listener(func() error { return lmtpServer.Serve(listenCtx, lmtpListener) }))
+	for _, ml := range mailListeners {
+		ml.serving.Store(true)
+		listening.Go(svc.listener(func() error {
+			defer ml.serving.Store(false)
+			return ml.server.Serve(listenCtx, ml.l)
+		}))
 	}
 	for _, p := range pollers { // IMAP pollers stop with the listeners
 		listening.Go(svc.listener(func() error { return p.Run(listenCtx) }))

@@ -19,6 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"casegate/mailin"
 	"casegate/templates"
 	"casegate/threads"
 )
@@ -37,6 +38,12 @@ type service struct {
 
 	listening atomic.Bool // every listener is accepting
 	sending   atomic.Bool // the outbox sender runs
+
+	// Set by serve before Run (listeners.go): what /readyz reports on
+	// one by one, and the submission logins a reload replaces.
+	mailListeners []*mailListener
+	delivery      *deliveryHealth
+	submission    *mailin.Submission
 }
 
 // newService binds the HTTP listener and starts catching SIGHUP at once,
@@ -184,6 +191,9 @@ func (s *service) reload() error {
 	if err := s.store.Reload(threads.Settings{Templates: tpl, Staff: staffAddresses(c)}); err != nil {
 		return err
 	}
+	if s.submission != nil && c.submissionAccounts != nil {
+		s.submission.SetAccounts(c.submissionAccounts)
+	}
 	for _, key := range restartNeeded(old, c) {
 		s.log.Warn("reload: changed setting takes effect only after a restart", "key", key)
 	}
@@ -202,6 +212,7 @@ func restartNeeded(old, c *Config) []string {
 		{"database", old.Database, c.Database},
 		{"smtp", old.SMTP, c.SMTP},
 		{"lmtp", old.LMTP, c.LMTP},
+		{"submission", withoutUsersFile(old.Submission), withoutUsersFile(c.Submission)},
 		{"http", old.HTTP, c.HTTP},
 		{"addresses.support", old.Addresses.Support, c.Addresses.Support},
 		{"addresses.pr", old.Addresses.PR, c.Addresses.PR},
@@ -214,6 +225,12 @@ func restartNeeded(old, c *Config) []string {
 		}
 	}
 	return keys
+}
+
+// withoutUsersFile is s less the one key a reload applies.
+func withoutUsersFile(s SubmissionConfig) SubmissionConfig {
+	s.UsersFile = ""
+	return s
 }
 
 func (s *service) handler() http.Handler {
@@ -243,7 +260,8 @@ func (s *service) handler() http.Handler {
 }
 
 // readinessProblems checks what /readyz promises: the database answers,
-// the listeners are bound and the workers run.
+// every mail listener accepts on the socket it bound (one line each), the
+// workers run and outgoing delivery is not failing.
 func (s *service) readinessProblems(ctx context.Context) []string {
 	var problems []string
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -255,8 +273,18 @@ func (s *service) readinessProblems(ctx context.Context) []string {
 	if !s.listening.Load() {
 		problems = append(problems, "listeners: not accepting")
 	}
+	for _, ml := range s.mailListeners {
+		if p := ml.problem(); p != "" {
+			problems = append(problems, p)
+		}
+	}
 	if !s.sending.Load() {
 		problems = append(problems, "outbox sender: not running")
+	}
+	if s.delivery != nil {
+		if p := s.delivery.problem(); p != "" {
+			problems = append(problems, p)
+		}
 	}
 	return problems
 }
