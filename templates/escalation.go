@@ -27,7 +27,8 @@ type TimelineLine struct {
 
 // DigestMessage is one message quoted in a digest.
 type DigestMessage struct {
-	At, Direction, From, Text string
+	At, Direction, From string
+	Text                string `template:"multiline"`
 }
 
 var sampleDigest = DigestData{

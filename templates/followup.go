@@ -1,5 +1,7 @@
 package templates
 
+import "time"
+
 // Resolution follow-ups (issue 6): the customer is told of the resolution,
 // later asked whether it is fixed and for a rating, and thanked for it.
 const (
@@ -33,6 +35,10 @@ type FollowupData struct {
 	Team         string // signature
 	Score        int    // the rating given, 1–5 (rating thanks only)
 	Reopened     bool   // the answer reopened the case (rating thanks only)
+	// ResolvedAt is when the case was resolved (the follow-up says "3 days
+	// ago"); nil when not known.
+	ResolvedAt *Moment
 }
 
-var sampleFollowup = FollowupData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support", Score: 2, Reopened: true}
+var sampleFollowup = FollowupData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support", Score: 2, Reopened: true,
+	ResolvedAt: NewMoment(sampleNow.Add(-72*time.Hour), sampleZone, sampleNow)}
