@@ -63,6 +63,8 @@ func Parse(raw []byte) *threads.Inbound {
 	classify(in, h)
 	classifySafety(in, h)
 	readText(in, e.Header, parseable)
+	in.Signature = Signature(in.NewText, in.From.Name)                     // signature.go
+	readLanguages(in, h.Get("Content-Language"), h.Get("Accept-Language")) // language.go
 	readDSN(in)
 	storable(in)
 	return in
@@ -103,7 +105,7 @@ func readHeader(in *threads.Inbound, h mail.Header) {
 		}
 	}
 	in.Subject = strings.Join(strings.Fields(validText([]byte(subject))), " ")
-	in.Language = language(h.Get("Content-Language"), h.Get("Accept-Language")) // language.go
+	in.Date, _ = h.Date() // zero when missing or unreadable
 
 	id, err := h.MessageID()
 	if err != nil || id == "" {
