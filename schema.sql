@@ -290,3 +290,10 @@ ALTER TABLE outbox ALTER COLUMN raw SET COMPRESSION lz4;
 -- with the sender's address, which without this index meant reading the
 -- whole table for each reply (3.5 ms a reply in the ingest benchmark).
 CREATE INDEX participants_address ON participants (address);
+
+-- migrate: 300
+-- The time zone a case's customer mail shows times in (issue 16 item 8),
+-- chosen when the case opens: "[templates] timezone", or the offset of
+-- the customer's own Date header when it differs ("UTC+05:30"). '' (cases
+-- opened before) means the configured zone.
+ALTER TABLE cases ADD COLUMN timezone text NOT NULL DEFAULT '';

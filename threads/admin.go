@@ -50,6 +50,8 @@ type Case struct {
 	OpenedAt   time.Time    `db:"opened_at"`
 	UpdatedAt  time.Time    `db:"updated_at"`
 	ResolvedAt sql.NullTime `db:"resolved_at"`
+	Language   string       `db:"language"` // of the case's customer mail, chosen at opening; "" for the default
+	TimeZone   string       `db:"timezone"` // of the times in customer mail (templates.LoadZone); "" for the configured one
 }
 
 // allowed lists the statuses each status may change to.

@@ -291,6 +291,11 @@ type digestCase struct {
 	CustomerName  string    `db:"customer_name"`
 	CustomerWrote bool      `db:"customer_wrote"`
 	LastMessageID string    `db:"last_message_id"`
+	// Customer mail is written in the case's language and time zone
+	// (caseLocale).
+	ResolvedAt sql.NullTime `db:"resolved_at"`
+	Language   string       `db:"language"`
+	TimeZone   string       `db:"timezone"`
 }
 
 // sendDigest queues the escalation digest of a case to one address: who,
@@ -373,7 +378,8 @@ func (s *Store) sendHoldingReply(ctx context.Context, tx *sqlx.Tx, caseID int64,
 		return s.addEvent(ctx, tx, caseID, now, "escalation-skipped", "casegate", 0,
 			"holding_reply: the customer sent no mail written by a person (RFC 3834)")
 	}
-	text, err := s.settings().Templates.Render(templates.HoldingReply, templates.AcknowledgementData{
+	lang, _ := s.caseLocale(c.Language, c.TimeZone)
+	text, err := s.settings().Templates.RenderLang(templates.HoldingReply, lang, templates.HoldingReplyData{
 		Case: caseID, Subject: stripSubjectPrefixes(c.Subject), CustomerName: c.CustomerName, Team: s.opts.Team,
 	})
 	if err != nil {

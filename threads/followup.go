@@ -19,7 +19,7 @@ import (
 
 // followupQueries are the names of the follow-up queries in queries.sql.
 var followupQueries = []string{"followup-state", "replan-followup", "insert-followup-timer",
-	"record-followup", "close-resolved", "opt-out-followup", "insert-rating", "case-language"}
+	"record-followup", "close-resolved", "opt-out-followup", "insert-rating"}
 
 // FollowupOptions configures what happens after a case is resolved; zero
 // values are the defaults.
@@ -170,11 +170,11 @@ func (s *Store) mailCustomer(ctx context.Context, tx *sqlx.Tx, caseID int64, kin
 		return notified, s.addEvent(ctx, tx, caseID, now, event+"-skipped", "casegate", 0, why)
 	}
 	data.Case, data.Subject, data.CustomerName, data.Team = caseID, stripSubjectPrefixes(c.Subject), c.CustomerName, s.opts.Team
-	var lang string
-	if err := tx.GetContext(ctx, &lang, s.q["case-language"], caseID); err != nil {
-		return false, fmt.Errorf("case %d: language: %w", caseID, err)
+	lang, zone := s.caseLocale(c.Language, c.TimeZone)
+	if c.ResolvedAt.Valid {
+		data.ResolvedAt = templates.NewMoment(c.ResolvedAt.Time, zone, now)
 	}
-	text, err := s.settings().Templates.RenderLang(kind, s.language(lang), data)
+	text, err := s.settings().Templates.RenderLang(kind, lang, data)
 	if err != nil {
 		return false, err
 	}
@@ -351,12 +351,28 @@ func (s *Store) notifyPRReopened(ctx context.Context, tx *sqlx.Tx, caseID int64,
 	return true, s.addEvent(ctx, tx, c.ID, now, "notified", "casegate", row, "reopened; to "+strings.Join(m.Recipients(), ", "))
 }
 
-// language is the language mail to a customer who asked for lang is
-// written in: theirs, else the configured default; the templates fall back
-// to the default files when they have no such variant.
-func (s *Store) language(lang string) string {
-	if lang != "" {
-		return lang
+// chooseLanguage is the language a new case opened by in writes to its
+// customer in: the first of the author's languages the templates have,
+// else the configured default.
+func (s *Store) chooseLanguage(in *Inbound) string {
+	return s.settings().Templates.Choose(in.Languages, s.opts.DefaultLanguage)
+}
+
+// caseLocale is the language and time zone of a case's customer mail, from
+// what the case stored when it opened: a case opened before either was
+// stored gets the configured default.
+func (s *Store) caseLocale(lang, zone string) (string, *time.Location) {
+	if lang == "" {
+		lang = s.opts.DefaultLanguage
 	}
-	return s.opts.DefaultLanguage
+	loc := s.opts.TimeZone
+	if zone != "" {
+		if z, err := templates.LoadZone(zone); err == nil {
+			loc = z
+		}
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	return lang, loc
 }

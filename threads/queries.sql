@@ -18,10 +18,11 @@ SELECT EXISTS (SELECT 1 FROM participants WHERE case_id = $1 AND address = $2);
 -- $5 category, $6 risk, $7 language; then the message as insert-inbound
 -- has it: $8 Message-ID, $9 body hash, $10 raw, $11 source, $12 envelope
 -- from, $13 envelope to, $14 subject, $15 text, $16 threading ids,
--- $17 automatic, $18 problems, $19 authentication summary.
+-- $17 automatic, $18 problems, $19 authentication summary; $20 the
+-- case's time zone.
 WITH c AS (
-    INSERT INTO cases (subject, customer, opened_at, updated_at, category, risk, language)
-    VALUES ($1, $2, $4, $4, CAST($5 AS case_category), CAST($6 AS case_risk), $7)
+    INSERT INTO cases (subject, customer, opened_at, updated_at, category, risk, language, timezone)
+    VALUES ($1, $2, $4, $4, CAST($5 AS case_category), CAST($6 AS case_risk), $7, $20)
     RETURNING id
 ), p AS (
     INSERT INTO participants (case_id, address, name, role, added_at)
@@ -102,7 +103,7 @@ UPDATE cases SET priority = CAST($2 AS case_priority), updated_at = $3 WHERE id 
 UPDATE cases SET assignee = $2, updated_at = $3 WHERE id = $1;
 
 -- name: case-header
-SELECT id, subject, status, priority, category, customer, assignee, opened_at, updated_at, resolved_at
+SELECT id, subject, status, priority, category, customer, assignee, opened_at, updated_at, resolved_at, language, timezone
 FROM cases WHERE id = $1;
 
 -- Staff work by mail (issue 4: staff.go, commands.go, notify.go, status.go).
@@ -330,7 +331,7 @@ WHERE id = $1 AND priority < CAST($2 AS case_priority)
 RETURNING id;
 
 -- name: digest-case
-SELECT c.subject, c.customer, c.category, c.risk, c.priority, c.status, c.opened_at,
+SELECT c.subject, c.customer, c.category, c.risk, c.priority, c.status, c.opened_at, c.resolved_at, c.language, c.timezone,
     COALESCE((SELECT name FROM participants p WHERE p.case_id = c.id AND p.address = c.customer), '') AS customer_name,
     EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
             AND NOT m.automatic AND m.from_address = c.customer) AS customer_wrote,
@@ -385,9 +386,6 @@ UPDATE cases SET status = 'closed', updated_at = $2 WHERE id = $1 AND status = '
 
 -- name: opt-out-followup
 UPDATE participants SET no_followup = true WHERE case_id = $1 AND address = $2;
-
--- name: case-language
-SELECT language FROM cases WHERE id = $1;
 
 -- name: insert-rating
 INSERT INTO ratings (case_id, message_id, score, comment, reopened, rated_at)
@@ -474,7 +472,8 @@ SELECT c.id, c.status, c.priority, c.category, c.risk, c.opened_at, c.staff_resp
     COALESCE((SELECT array_agg(p.address ORDER BY p.added_at, p.address) FROM participants p
               WHERE p.case_id = c.id AND p.role = 'pr'), CAST('{}' AS text[])) AS pr_addresses,
     COALESCE((SELECT array_agg(p.name ORDER BY p.added_at, p.address) FROM participants p
-              WHERE p.case_id = c.id AND p.role = 'pr'), CAST('{}' AS text[])) AS pr_names
+              WHERE p.case_id = c.id AND p.role = 'pr'), CAST('{}' AS text[])) AS pr_names,
+    c.language, c.timezone
 FROM cases c WHERE c.id = ANY(CAST($1 AS bigint[]));
 
 -- name: sweep-timelines

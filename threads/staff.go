@@ -201,7 +201,7 @@ func (s *Store) staffReply(ctx context.Context, tx *sqlx.Tx, f Filed, in *Inboun
 	if err := s.addEvent(ctx, tx, f.Case, now, "staff", actor, f.Message, fmt.Sprintf("staff authority: directory, %s, %s token", r.proof, r.token)); err != nil {
 		return false, err
 	}
-	cmds, text, errs := s.parseCommands(in.NewText)
+	cmds, text, errs := s.parseCommands(in.unsigned()) // the staff member's signature stays inside
 	note := r.token == RoleNote
 	for _, c := range cmds {
 		note = note || c.name == cmdNote
@@ -269,7 +269,8 @@ func (s *Store) relay(ctx context.Context, tx *sqlx.Tx, c Case, in *Inbound, tex
 		data.StaffName = templates.HeaderValue(in.From.Name)
 		fromName = data.StaffName + " (" + s.opts.Team + ")"
 	}
-	rendered, err := s.settings().Templates.Render(templates.Relayed, data)
+	lang, _ := s.caseLocale(c.Language, c.TimeZone)
+	rendered, err := s.settings().Templates.RenderLang(templates.Relayed, lang, data)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,17 @@ func isStatusRequest(in *Inbound) bool {
 		return strings.EqualFold(s, "status")
 	}
 	subject := strings.TrimSpace(caseNumberMention.ReplaceAllString(stripSubjectPrefixes(in.Subject), ""))
-	return word(subject) || word(in.NewText)
+	return word(subject) || word(in.unsigned())
+}
+
+// unsigned is NewText without the author's signature: what a staff reply
+// relays, and where a "status" request is read ("status" above "Sent from
+// my iPhone" still asks).
+func (in *Inbound) unsigned() string {
+	if in.Signature == "" {
+		return in.NewText
+	}
+	return strings.TrimRight(strings.TrimSuffix(in.NewText, in.Signature), " \t\r\n")
 }
 
 // caseNumberMention is a case number quoted in a status request: "#1042".
@@ -54,35 +64,37 @@ func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 	if err != nil {
 		return err
 	}
+	// In the case's language and zone, in plain words: no rule names.
+	lang, zone := s.caseLocale(c.Language, c.TimeZone)
 	data := templates.StatusData{
 		Case:       c.ID,
 		Subject:    stripSubjectPrefixes(c.Subject),
 		Status:     string(c.Status),
-		ReceivedAt: timeText(c.OpenedAt),
+		ReceivedAt: templates.NewMoment(c.OpenedAt, zone, now),
+		Assigned:   c.Assignee != "",
 		Team:       s.opts.Team,
 	}
-	if next, err := s.deadlines(ctx, tx, caseID); err != nil {
-		return err
-	} else if len(next) > 0 {
-		data.NextDeadline = next[0]
+	if c.Status == StatusNew || c.Status == StatusOpen {
+		by, err := s.answerBy(ctx, tx, caseID)
+		if err != nil {
+			return err
+		}
+		data.AnswerBy = templates.NewMoment(by, zone, now)
 	}
 	var kind string
 	var at time.Time
 	err = s.row(ctx, tx, "last-staff-action", caseID, s.staffArray()).Scan(&kind, &at)
 	switch {
 	case err == nil:
-		data.LastStaffAction = map[string]string{"relayed": "replied", "status": "changed the status", "assigned": "took the case"}[kind] + " on " + timeText(at)
+		data.LastStaffAction = map[string]string{"relayed": "replied", "status": "changed-status", "assigned": "took-case"}[kind]
+		data.LastStaffActionAt = templates.NewMoment(at, zone, now)
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("last staff action: %w", err)
 	}
-	if c.Assignee != "" {
-		// The customer never sees a staff member's address unless names are shown.
-		data.Assignee = "a member of our team"
-		if s.opts.ShowNames {
-			data.Assignee = c.Assignee
-		}
+	if c.Assignee != "" && s.opts.ShowNames {
+		data.Assignee = c.Assignee // without show_names the template says "a member of our team"
 	}
-	rendered, err := s.settings().Templates.Render(templates.StatusReply, data)
+	rendered, err := s.settings().Templates.RenderLang(templates.StatusReply, lang, data)
 	if err != nil {
 		return err
 	}
@@ -94,6 +106,35 @@ func (s *Store) replyStatus(ctx context.Context, tx *sqlx.Tx, caseID int64, in *
 		return fmt.Errorf("status reply: %w", err)
 	}
 	return s.addEvent(ctx, tx, caseID, now, "status-sent", "casegate", row, "to "+in.From.Address)
+}
+
+// answerBy is when staff are due to answer the customer: the soonest
+// deadline of a rule that waits for a staff reply (no_staff_reply,
+// customer_messages_at_least); zero when none runs.
+func (s *Store) answerBy(ctx context.Context, tx *sqlx.Tx, id int64) (time.Time, error) {
+	if len(s.opts.Rules) == 0 {
+		return time.Time{}, nil
+	}
+	waitsForStaff := map[string]bool{}
+	for _, r := range s.opts.Rules {
+		waitsForStaff[r.Name] = r.When == WhenNoStaffReply || r.When == WhenCustomerMessages
+	}
+	rows, err := s.rows(ctx, tx, "case-deadlines", id)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("case %d: deadlines: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() { // soonest first
+		var rule string
+		var due time.Time
+		if err := rows.Scan(&rule, &due); err != nil {
+			return time.Time{}, err
+		}
+		if waitsForStaff[rule] {
+			return due, rows.Close()
+		}
+	}
+	return time.Time{}, rows.Err()
 }
 
 // addCopiedParticipants makes the addresses a customer put in To or Cc

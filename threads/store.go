@@ -58,9 +58,14 @@ type Inbound struct {
 	From       mail.Address // the one author
 	Subject    string       // decoded, valid UTF-8
 	Text       string       // decoded text body, valid UTF-8
-	// NewText is Text without quoted history and signature: what the
-	// author added in this message.
-	NewText     string
+	// NewText is Text without quoted history: what the author added in
+	// this message, signature included.
+	NewText string
+	// Signature is the author's signature at the end of NewText ("-- "
+	// and what follows, a closing with name, title and phone lines,
+	// "Sent from my iPhone"), exactly as it ends NewText; "" when none
+	// was found. A staff reply is relayed without it.
+	Signature   string
 	Attachments []Attachment
 	Auth        Authentication // what mailin could prove about the sender
 	Automatic   bool           // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
@@ -75,9 +80,16 @@ type Inbound struct {
 	Category Category
 	Risk     Risk
 	Evidence []string // what matched, e.g. "press_domains: example-news.com"
-	// Language is the customer's language from Content-Language or
-	// Accept-Language ("de-at"), lower case; "" when the mail names none.
-	Language string
+	// Languages are the author's languages, most preferred first, lower
+	// case ("de-at"): Content-Language, then Accept-Language by q-value,
+	// else the language detected in the text; empty when none is known. A
+	// new case writes to its customer in the first of them the templates
+	// have (templates.Set.Choose).
+	Languages []string
+	// Date is the message's Date header with the writer's UTC offset;
+	// zero when missing or unreadable. A new case takes its time zone
+	// from it when the offset differs from the configured zone's.
+	Date time.Time
 }
 
 // Attachment is one attached file of a message, decoded.
@@ -169,6 +181,9 @@ type Options struct {
 	// DefaultLanguage is the template language for customers whose mail
 	// names none; "" for the default files.
 	DefaultLanguage string
+	// TimeZone is the zone times in customer mail are shown in, unless
+	// the customer's own Date header says otherwise; default UTC.
+	TimeZone *time.Location
 }
 
 // Store files messages into cases in PostgreSQL.
@@ -408,9 +423,10 @@ func (s *Store) fileInTx(ctx context.Context, tx *sqlx.Tx, in *Inbound) (f Filed
 			subject = "(no subject)"
 		}
 		category, risk := in.classification()
-		err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now, string(category), string(risk), in.Language,
+		err := s.row(ctx, tx, "open-case", subject, from, in.From.Name, now, string(category), string(risk), s.chooseLanguage(in),
 			in.MessageID, in.BodySHA256, in.Raw, in.Source, in.EnvelopeFrom, textArray(in.Recipients), in.Subject, in.Text,
-			textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), in.Auth.Summary).Scan(&caseID, &f.Message)
+			textArray(in.threadingIDs()), in.Automatic, textArray(in.Problems), in.Auth.Summary,
+			templates.CaseZone(s.opts.TimeZone, in.Date)).Scan(&caseID, &f.Message)
 		if err != nil {
 			return f, false, fmt.Errorf("open case: %w", err)
 		}
@@ -561,7 +577,7 @@ func (s *Store) mentionedCase(ctx context.Context, tx *sqlx.Tx, re *regexp.Regex
 // acknowledge queues the acknowledgement of a new case, threaded under the
 // customer's message (RFC 3834 §3: Auto-Submitted, In-Reply-To, References).
 func (s *Store) acknowledge(ctx context.Context, tx *sqlx.Tx, caseID int64, in *Inbound, now time.Time) error {
-	text, err := s.settings().Templates.RenderLang(in.acknowledgementKind(), s.language(in.Language), templates.AcknowledgementData{
+	text, err := s.settings().Templates.RenderLang(in.acknowledgementKind(), s.chooseLanguage(in), templates.AcknowledgementData{
 		Case:         caseID,
 		Subject:      stripSubjectPrefixes(in.Subject),
 		CustomerName: in.From.Name,

@@ -135,7 +135,7 @@ func (s *Store) loadSweepCases(ctx context.Context, tx *sqlx.Tx, ids []int64) (m
 		)
 		err := rows.Scan(&c.id, &c.st.Status, &c.st.Priority, &c.st.Category, &c.st.Risk, &c.st.OpenedAt, &responded,
 			&unanswered, &c.followup, &c.c.Subject, &c.c.Customer, &c.c.CustomerName, &c.c.CustomerWrote, &c.c.LastMessageID,
-			&firedRules, &firedSince, &prs, &names)
+			&firedRules, &firedSince, &prs, &names, &c.c.Language, &c.c.TimeZone)
 		if err != nil {
 			return nil, fmt.Errorf("sweep state: %w", err)
 		}
@@ -311,7 +311,8 @@ func (s *Store) actInSweep(c *sweepCase, r *Rule, a Action, now time.Time, w *sw
 			c.event(w, now, "escalation-skipped", 0, "holding_reply: the customer sent no mail written by a person (RFC 3834)")
 			return nil
 		}
-		text, err := s.settings().Templates.Render(templates.HoldingReply, templates.AcknowledgementData{
+		lang, _ := s.caseLocale(c.c.Language, c.c.TimeZone)
+		text, err := s.settings().Templates.RenderLang(templates.HoldingReply, lang, templates.HoldingReplyData{
 			Case: c.id, Subject: stripSubjectPrefixes(c.c.Subject), CustomerName: c.c.CustomerName, Team: s.opts.Team,
 		})
 		if err != nil {
