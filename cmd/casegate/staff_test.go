@@ -277,7 +277,8 @@ add_cc_participants = true`)
 		t.Fatal(err)
 	}
 	relayed := box.expect(t, customerRcpts)[customerRcpts]
-	if want := relayedText(caseID, "Hello Ada,\n\nplease unplug the printer and keep away from it.\n\nAlice"); relayed.text != want {
+	// Her signing "Alice" stays inside (issue 16 item 9): names only with show_names.
+	if want := relayedText(caseID, "Hello Ada,\n\nplease unplug the printer and keep away from it."); relayed.text != want {
 		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.text, want)
 	}
 	if want := fmt.Sprintf("Re: Printer on fire [#%d]", caseID); relayed.subject != want {
@@ -356,7 +357,7 @@ Unplugged. Do I need a new one?
 		t.Errorf("resolution notice subject %q", notice.subject)
 	}
 	relayed = resolvedMails[customerRcpts]
-	if want := relayedText(caseID, "Hello Ada,\n\nthe manual is attached; page 3 covers fires.\n\nAlice"); relayed.text != want {
+	if want := relayedText(caseID, "Hello Ada,\n\nthe manual is attached; page 3 covers fires."); relayed.text != want {
 		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.text, want)
 	}
 	if pdf := relayed.files["manual.pdf"]; string(pdf) != "%PDF-1.4\n%\xe2\xe3\xcf\xd3\nfake manual\n" {
@@ -384,7 +385,7 @@ status
 		t.Fatal(err)
 	}
 	status := box.expect(t, "ada@customer.example")["ada@customer.example"]
-	for _, want := range []string{"State:             resolved", "Last staff action: replied on ", "Handled by:        a member of our team", fmt.Sprintf("case #%d", caseID)} {
+	for _, want := range []string{"We have marked it as resolved.", "Last from us: we answered you ", "Who has it:   a member of our team", fmt.Sprintf("case #%d", caseID)} {
 		if !strings.Contains(status.text, want) {
 			t.Errorf("status reply lacks %q:\n%s", want, status.text)
 		}
@@ -432,7 +433,7 @@ Hello?
 `, caseID)); err != nil {
 		t.Fatal(err)
 	}
-	if status := box.expect(t, "ada@customer.example")["ada@customer.example"]; !strings.Contains(status.text, "State:             resolved") {
+	if status := box.expect(t, "ada@customer.example")["ada@customer.example"]; !strings.Contains(status.text, "We have marked it as resolved.") {
 		t.Errorf("status by case number:\n%s", status.text)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM cases`); n != 1 {
