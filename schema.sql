@@ -305,7 +305,12 @@ ALTER TABLE cases
     ADD COLUMN version      bigint NOT NULL DEFAULT 0,
     ADD COLUMN state        jsonb NOT NULL DEFAULT '{}',
     ADD COLUMN closed_at    timestamptz,
-    ADD COLUMN merged_into  bigint REFERENCES cases (id);
+    ADD COLUMN merged_into  bigint REFERENCES cases (id),
+    -- The time zone mail to the customer shows times in (issue 16 item 8),
+    -- chosen when the case opens: "[templates] timezone", or the offset of
+    -- the customer's own Date header when it differs ("UTC+05:30"). ''
+    -- (cases opened before) means the configured zone.
+    ADD COLUMN timezone     text NOT NULL DEFAULT '';
 
 -- A new case's number is drawn before its first message is stored (the
 -- message's insert is what recognises a duplicate); the case row follows
@@ -369,7 +374,7 @@ LANGUAGE sql STABLE AS $$
 SELECT jsonb_build_object(
     'id', c.id, 'version', c.version, 'subject', c.subject, 'status', c.status, 'priority', c.priority,
     'category', c.category, 'risk', c.risk, 'customer', c.customer, 'assignee', c.assignee,
-    'language', c.language, 'opened_at', c.opened_at, 'updated_at', c.updated_at,
+    'language', c.language, 'timezone', c.timezone, 'opened_at', c.opened_at, 'updated_at', c.updated_at,
     'resolved_at', c.resolved_at, 'closed_at', c.closed_at, 'staff_responded_at', c.staff_responded_at,
     'merged_into', COALESCE(c.merged_into, 0), 'state', c.state,
     'participants', COALESCE((SELECT jsonb_agg(jsonb_build_object('address', p.address, 'name', p.name,
@@ -647,11 +652,11 @@ BEGIN
 
         IF c IS NOT NULL THEN
             IF is_new THEN
-                INSERT INTO cases (id, subject, status, priority, category, risk, customer, assignee, language,
+                INSERT INTO cases (id, subject, status, priority, category, risk, customer, assignee, language, timezone,
                     opened_at, updated_at, resolved_at, closed_at, staff_responded_at, state, version)
                 VALUES (cid, c->>'subject', CAST(c->>'status' AS case_status), CAST(c->>'priority' AS case_priority),
                     CAST(c->>'category' AS case_category), CAST(c->>'risk' AS case_risk), c->>'customer', c->>'assignee',
-                    c->>'language', CAST(c->>'opened_at' AS timestamptz), CAST(c->>'updated_at' AS timestamptz),
+                    c->>'language', COALESCE(c->>'timezone', ''), CAST(c->>'opened_at' AS timestamptz), CAST(c->>'updated_at' AS timestamptz),
                     CAST(NULLIF(c->>'resolved_at', '0001-01-01T00:00:00Z') AS timestamptz),
                     CAST(NULLIF(c->>'closed_at', '0001-01-01T00:00:00Z') AS timestamptz),
                     CAST(NULLIF(c->>'staff_responded_at', '0001-01-01T00:00:00Z') AS timestamptz), c->'state', 1);

@@ -62,6 +62,8 @@ func Parse(raw []byte) *vocab.Inbound {
 	classify(in, h)
 	classifySafety(in, h)
 	readText(in, e.Header, parseable)
+	in.Signature = Signature(in.NewText, in.From.Name)                     // signature.go
+	readLanguages(in, h.Get("Content-Language"), h.Get("Accept-Language")) // language.go
 	readDSN(in)
 	storable(in)
 	return in
@@ -102,7 +104,7 @@ func readHeader(in *vocab.Inbound, h mail.Header) {
 		}
 	}
 	in.Subject = strings.Join(strings.Fields(validText([]byte(subject))), " ")
-	in.Language = language(h.Get("Content-Language"), h.Get("Accept-Language")) // language.go
+	in.Date, _ = h.Date() // zero when missing or unreadable
 
 	id, err := h.MessageID()
 	if err != nil || id == "" {

@@ -27,7 +27,8 @@ type TimelineLine struct {
 
 // DigestMessage is one message quoted in a digest.
 type DigestMessage struct {
-	At, Direction, From, Text string
+	At, Direction, From string
+	Text                string `template:"multiline"`
 }
 
 var sampleDigest = DigestData{
@@ -38,15 +39,3 @@ var sampleDigest = DigestData{
 	LastMessages: []DigestMessage{{At: "2026-11-20 18:02", Direction: "inbound", From: "ada@customer.example", Text: "My lawyer will hear of this."}},
 	ReplyAddress: "support+1042-0123456789ab@support.example.com", Team: "Example Support",
 }
-
-// HoldingData is what a holding reply is rendered from: the customer is
-// told her case is now with a senior person, and when she will hear back.
-type HoldingData struct {
-	Case         int64
-	Subject      string // the customer's subject, without our tag
-	CustomerName string // may be empty
-	Team         string
-	ReplyBy      string // when she will hear back, in her zone; "" for "as soon as we can"
-}
-
-var sampleHolding = HoldingData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support", ReplyBy: "Monday 30 November, 13:00 CET"}

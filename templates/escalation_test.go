@@ -3,6 +3,7 @@ package templates
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEscalationTemplates(t *testing.T) {
@@ -25,17 +26,43 @@ func TestEscalationTemplates(t *testing.T) {
 			t.Errorf("digest lacks %q:\n%s", want, r.Text)
 		}
 	}
-	for kind, want := range map[Kind]string{JournalistAcknowledgement: "press office", HoldingReply: "senior member of our team"} {
-		var data any = AcknowledgementData{Case: 7, Subject: "Question", CustomerName: "Jo", Team: "T"}
-		if kind == HoldingReply {
-			data = HoldingData{Case: 7, Subject: "Question", CustomerName: "Jo", Team: "T"}
-		}
-		r, err := s.Render(kind, data)
+	r, err = s.Render(JournalistAcknowledgement, AcknowledgementData{Case: 7, Subject: "Question", CustomerName: "Jo", Team: "T"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Subject != "Re: Question [#7]" || !strings.Contains(r.Text, "press office") || !strings.Contains(r.Text, "Hello Jo,") {
+		t.Errorf("journalist acknowledgement: %+v", r)
+	}
+}
+
+// The holding reply says the case is with a senior person and when the
+// customer hears back, in her zone and language, or "as soon as we can".
+func TestHoldingReply(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin, _ := LoadZone("Europe/Berlin")
+	now := time.Date(2026, 11, 27, 18, 30, 0, 0, time.UTC) // Friday 19:30 in Berlin
+	d := HoldingReplyData{Case: 7, Subject: "Question", CustomerName: "Jo", Team: "T",
+		ReplyBy: NewMoment(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), berlin, now)}
+	for lang, want := range map[string][]string{
+		"en": {"Hello Jo,", "senior member of our team", "by Monday 30 November, 13:00 CET"},
+		"de": {"Hallo Jo,", "erfahrenen Kollegin", "Wir melden uns bis Montag, 30. November, 13:00 Uhr MEZ, in diesem Verlauf"},
+	} {
+		r, err := s.RenderLang(HoldingReply, lang, d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Subject != "Re: Question [#7]" || !strings.Contains(r.Text, want) || !strings.Contains(r.Text, "Hello Jo,") {
-			t.Errorf("%s: %+v", kind, r)
+		for _, w := range append(want, "#7") {
+			if !strings.Contains(strings.Join(strings.Fields(r.Text), " "), w) {
+				t.Errorf("%s holding reply lacks %q:\n%s", lang, w, r.Text)
+			}
 		}
+	}
+	d.ReplyBy = nil
+	r, _ := s.RenderLang(HoldingReply, "en", d)
+	if !strings.Contains(r.Text, "as soon as we can") {
+		t.Errorf("holding reply without a time:\n%s", r.Text)
 	}
 }

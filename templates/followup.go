@@ -1,13 +1,13 @@
 package templates
 
+import "time"
+
 // Resolution follow-ups (issue 6): the customer is told of the resolution,
 // later asked whether it is fixed and for a rating, and thanked for it.
 const (
 	Resolution   Kind = "resolution"    // FollowupData
 	Followup     Kind = "followup"      // FollowupData
 	RatingThanks Kind = "rating-thanks" // FollowupData
-	// Merged tells the customer which case number to use after a merge.
-	Merged Kind = "merged" // MergedData
 	// DeliveryFailure tells staff that a mail could not be delivered.
 	DeliveryFailure Kind = "delivery-failure" // DeliveryFailureData
 )
@@ -35,17 +35,10 @@ type FollowupData struct {
 	Team         string // signature
 	Score        int    // the rating given, 1–5 (rating thanks only)
 	Reopened     bool   // the answer reopened the case (rating thanks only)
+	// ResolvedAt is when the case was resolved (the follow-up says "3 days
+	// ago"); nil when not known.
+	ResolvedAt *Moment
 }
 
-var sampleFollowup = FollowupData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support", Score: 2, Reopened: true}
-
-// MergedData tells the customer of a merged case which number to use now.
-type MergedData struct {
-	Case         int64  // the case that goes on
-	MergedCase   int64  // the case that joined it
-	Subject      string // the subject of the case that goes on
-	CustomerName string
-	Team         string
-}
-
-var sampleMerged = MergedData{Case: 1042, MergedCase: 1050, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support"}
+var sampleFollowup = FollowupData{Case: 1042, Subject: "Printer on fire", CustomerName: "Ada", Team: "Example Support", Score: 2, Reopened: true,
+	ResolvedAt: NewMoment(sampleNow.Add(-72*time.Hour), sampleZone, sampleNow)}

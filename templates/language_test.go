@@ -23,8 +23,8 @@ func TestLanguageVariantsAndHTML(t *testing.T) {
 	if !strings.HasSuffix(de.Subject, "Hat das geholfen?") || !strings.Contains(de.Text, "Bitte antworten Sie") {
 		t.Errorf("German follow-up: %q\n%s", de.Subject, de.Text)
 	}
-	if de.HTML != "" {
-		t.Errorf("a language variant borrowed the default's HTML")
+	if !strings.Contains(de.HTML, `<html lang="de">`) || !strings.Contains(de.HTML, "Drucker &lt;brennt&gt; &amp; raucht") {
+		t.Errorf("German follow-up HTML is not its own, escaped:\n%s", de.HTML)
 	}
 	fr, err := s.RenderLang(Followup, "fr", data) // no French: the default
 	if err != nil {
@@ -56,7 +56,18 @@ func TestVariantOverridesAndErrorsWithLines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A new language needs every customer mail (here: the English ones
+	// copied), the follow-up with its HTML part.
+	for _, kind := range CustomerKinds() {
+		for _, part := range []string{".txt.tmpl", ".html.tmpl"} {
+			if b, err := defaults.ReadFile("default/" + string(kind) + part); err == nil {
+				write(string(kind)+".nl"+part, string(b))
+			}
+		}
+	}
 	write("resolution.nl.txt.tmpl", "Subject: Opgelost [#{{.Case}}]\n\nZaak {{.Case}} is opgelost.\n")
+	write("resolution.html.tmpl", "<p>Case {{.Case}}: {{.Subject}}</p>\n")
+	write("resolution.de.html.tmpl", "<p>Fall {{.Case}}: {{.Subject}}</p>\n")
 	write("resolution.nl.html.tmpl", "<p>Zaak {{.Case}}: {{.Subject}}</p>\n")
 	s, err := Load(dir)
 	if err != nil {
@@ -78,12 +89,54 @@ func TestVariantOverridesAndErrorsWithLines(t *testing.T) {
 		"HTML without text":        {"followup.fr.html.tmpl", "<p>x</p>", "followup.fr.txt.tmpl"},
 		"unknown kind":             {"nosuchkind.de.txt.tmpl", "Subject: x\n\ny\n", "no mail kind"},
 		"bad language":             {"followup.DE_de.txt.tmpl", "Subject: x\n\ny\n", "not a language tag"},
+		"staff mail in a language": {"notification.de.txt.tmpl", "Subject: x\n\ny\n", "notification is mail to staff"},
 	} {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, c.file), []byte(c.src), 0o644)
 		_, err := Load(dir)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want one containing %q", name, err, c.want)
+		}
+	}
+}
+
+// A language that misses a customer mail, or a part of one, is refused at
+// load (so by templates check, serve and reload alike), naming the file.
+func TestEveryLanguageHasEveryCustomerMail(t *testing.T) {
+	for name, c := range map[string]struct {
+		files map[string]string
+		want  string
+	}{
+		"a new language with one mail": {map[string]string{"acknowledgement.fr.txt.tmpl": "Subject: Reçu\n\nx\n"},
+			"/journalist-acknowledgement.fr.txt.tmpl: missing"},
+		"an HTML part in the default only": {map[string]string{"acknowledgement.html.tmpl": "<p>{{.Case}}</p>"},
+			"/acknowledgement.de.html.tmpl: missing"},
+		"an HTML part in German only": {map[string]string{"status.de.html.tmpl": "<p>{{.Case}}</p>"},
+			"status.de.html.tmpl: status has an HTML part in \"de\" but not in the default language"},
+	} {
+		dir := t.TempDir()
+		for f, src := range c.files {
+			os.WriteFile(filepath.Join(dir, f), []byte(src), 0o644)
+		}
+		_, err := Load(dir)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want one containing %q", name, err, c.want)
+		}
+	}
+	// The shipped languages are complete: every customer mail in English
+	// and German, with the same parts.
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range CustomerKinds() {
+		en, err1 := s.RenderLang(kind, "en", kinds[kind])
+		de, err2 := s.RenderLang(kind, "de", kinds[kind])
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if en.Text == de.Text || (en.HTML == "") != (de.HTML == "") {
+			t.Errorf("%s: German is not a variant of its own with the same parts", kind)
 		}
 	}
 }

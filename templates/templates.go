@@ -34,7 +34,9 @@ const (
 	// Escalation rules (see escalation.go).
 	JournalistAcknowledgement Kind = "journalist-acknowledgement" // AcknowledgementData
 	EscalationDigest          Kind = "escalation-digest"          // DigestData
-	HoldingReply              Kind = "holding-reply"              // HoldingData
+	HoldingReply              Kind = "holding-reply"              // HoldingReplyData
+	// Merged tells the customer that one of her cases is now part of another.
+	Merged Kind = "merged" // MergedData
 )
 
 // kinds lists every Kind with sample data used to test-render it at load.
@@ -51,13 +53,13 @@ var kinds = map[Kind]any{
 
 	JournalistAcknowledgement: AcknowledgementData{Case: 1042, Subject: "Request for comment", CustomerName: "Jo", Team: "Example Support"},
 	EscalationDigest:          sampleDigest,
-	HoldingReply:              sampleHolding,
+	HoldingReply:              sampleHoldingReply,
+	Merged:                    sampleMerged,
 	// Resolution follow-ups (followup.go).
 	Resolution:      sampleFollowup,
 	Followup:        sampleFollowup,
 	RatingThanks:    sampleFollowup,
 	DeliveryFailure: sampleDeliveryFailure,
-	Merged:          sampleMerged,
 }
 
 // AcknowledgementData is what an acknowledgement is rendered from.
@@ -119,6 +121,9 @@ func Load(dir string) (*Set, error) {
 	if err := s.loadLanguages(dir); err != nil {
 		return nil, err
 	}
+	if err := s.checkLanguages(dir); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -149,10 +154,12 @@ func (s *Set) Render(kind Kind, data any) (Rendered, error) {
 	if !ok {
 		return Rendered{}, fmt.Errorf("template %q: unknown kind", kind)
 	}
-	return p.render(data)
+	return p.render(data, DefaultFilesLanguage)
 }
 
-func (p parsed) render(data any) (Rendered, error) {
+// render renders p, written in language lang, with data made safe by clean.
+func (p parsed) render(data any, lang string) (Rendered, error) {
+	data = clean(data, lang)
 	var subject, body bytes.Buffer
 	if err := p.subject.Execute(&subject, data); err != nil {
 		return Rendered{}, fmt.Errorf("template %s: %w", p.subject.Name(), err)
@@ -171,17 +178,11 @@ func (p parsed) render(data any) (Rendered, error) {
 	return r, nil
 }
 
-// HeaderValue makes s safe to use as one header value: line breaks and other
-// control characters become spaces (so no value can start a new header) and
+// HeaderValue makes s safe to use as one header value: line breaks
+// (Unicode's too) and other control characters become spaces (so no value can start a new header) and
 // runs of white space fold to one.
 func HeaderValue(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(OneLine(s)), " ")
 }
 
 // read returns the source of template file name: from dir when it has the

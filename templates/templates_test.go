@@ -1,10 +1,12 @@
 package templates
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultsLoadAndRender(t *testing.T) {
@@ -48,6 +50,31 @@ func TestBrokenTemplateRefusedAtLoad(t *testing.T) {
 		_, err := Load(dir)
 		if err == nil || !strings.Contains(err.Error(), "acknowledgement.txt.tmpl") {
 			t.Errorf("%s: err = %v, want an error naming the file", name, err)
+		}
+	}
+}
+
+// A Moment survives the JSON of a committed mail intent: its zone keeps
+// its name (an abbreviation that follows daylight saving, or a fixed
+// offset), so the mail rendered later says the same.
+func TestMomentSurvivesJSON(t *testing.T) {
+	berlin, err := LoadZone("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 18, 30, 0, 0, time.UTC)
+	for _, zone := range []*time.Location{berlin, time.FixedZone("UTC+05:30", 5*3600+1800), time.UTC} {
+		m := NewMoment(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), zone, now)
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Moment
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if back.Date() != m.Date() || back.Ago() != m.Ago() {
+			t.Errorf("%s: %q / %q after JSON, want %q / %q (%s)", zone, back.Date(), back.Ago(), m.Date(), m.Ago(), b)
 		}
 	}
 }

@@ -54,7 +54,7 @@ func (s *Store) ChangeStatus(ctx context.Context, id int64, status vocab.CaseSta
 		if !d.setStatus(p, c, status, actor, reason) {
 			return fmt.Errorf("case %d: %w: %s → %s", id, ErrInvalidTransition, from, status)
 		}
-		d.staffResponded(c, "changed the status")
+		d.staffResponded(c, "changed-status")
 		if status == vocab.StatusResolved {
 			d.resolutionNotice(p, c)
 		}
@@ -67,7 +67,7 @@ func (s *Store) SetPriority(ctx context.Context, id int64, pr vocab.Priority, ac
 	return s.change(ctx, id, nil, func(d *decider, p *plan, c *caseState) error {
 		c.Priority = pr
 		d.event(p, "priority", actor, string(pr))
-		d.staffResponded(c, "changed the priority")
+		d.staffResponded(c, "changed-priority")
 		return nil
 	})
 }
@@ -83,7 +83,7 @@ func (s *Store) Assign(ctx context.Context, id int64, address, actor string) err
 	return s.change(ctx, id, nil, func(d *decider, p *plan, c *caseState) error {
 		c.Assignee = address
 		d.event(p, "assigned", actor, address)
-		d.staffResponded(c, "took the case")
+		d.staffResponded(c, "took-case")
 		return nil
 	})
 }

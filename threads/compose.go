@@ -225,7 +225,7 @@ func (s *Store) expand(ctx context.Context, tx *sqlx.Tx, claimed []pendingIntent
 var templateData = map[templates.Kind]func() any{
 	templates.Acknowledgement:           func() any { return new(templates.AcknowledgementData) },
 	templates.JournalistAcknowledgement: func() any { return new(templates.AcknowledgementData) },
-	templates.HoldingReply:              func() any { return new(templates.HoldingData) },
+	templates.HoldingReply:              func() any { return new(templates.HoldingReplyData) },
 	templates.Notification:              func() any { return new(templates.NotificationData) },
 	templates.Relayed:                   func() any { return new(templates.RelayedData) },
 	templates.StatusReply:               func() any { return new(templates.StatusData) },

@@ -210,12 +210,33 @@ func (d *decider) staffRecipients(c *caseState) []mail.Address {
 	return d.staffList()
 }
 
-// language is the template language of mail to a customer who asked for lang.
+// language is the template language of mail to a customer whose case
+// chose lang: a case opened before languages were chosen gets the
+// configured default.
 func (d *decider) language(lang string) string {
 	if lang != "" {
 		return lang
 	}
 	return d.s.opts.DefaultLanguage
+}
+
+// zone is the time zone of mail to the customer of c: what the case chose
+// when it opened, else the configured one.
+func (d *decider) zone(c *caseState) *time.Location {
+	if c.TimeZone != "" {
+		if z, err := templates.LoadZone(c.TimeZone); err == nil {
+			return z
+		}
+	}
+	if d.s.opts.TimeZone != nil {
+		return d.s.opts.TimeZone
+	}
+	return time.UTC
+}
+
+// moment is at as a customer mail of c shows it: in her zone, read now.
+func (d *decider) moment(c *caseState, at time.Time) *templates.Moment {
+	return templates.NewMoment(at, d.zone(c), d.now)
 }
 
 // notifySafety tells staff of a mail-safety event: a bounce, a capped

@@ -119,7 +119,12 @@ func (d *decider) openCase(p *plan, in *vocab.Inbound, whyNot []string) {
 	}
 	c := &caseState{
 		ID: d.nextNew, Subject: subject, Status: vocab.StatusNew, Priority: vocab.PriorityNormal,
-		Category: category, Risk: risk, Customer: from, Language: in.Language,
+		Category: category, Risk: risk, Customer: from,
+		// The case's language and time zone are chosen once: her
+		// languages the templates have, else the default; her Date
+		// header's offset when it differs from the configured zone.
+		Language: d.set.Templates.Choose(in.Languages, d.s.opts.DefaultLanguage),
+		TimeZone: templates.CaseZone(d.s.opts.TimeZone, in.Date),
 		OpenedAt: d.now, UpdatedAt: d.now,
 		Participants: []participant{{Address: from, Name: in.From.Name, Role: vocab.ParticipantCustomer}},
 	}
@@ -265,7 +270,7 @@ func (d *decider) customerMail(p *plan, c *caseState, in *vocab.Inbound, r route
 
 // isThanks reports whether in says nothing but thanks.
 func (d *decider) isThanks(in *vocab.Inbound) bool {
-	text := strings.ToLower(strings.TrimSpace(in.NewText))
+	text := strings.ToLower(strings.TrimSpace(in.Unsigned()))
 	if text == "" || len(text) > 60 {
 		return false
 	}

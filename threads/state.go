@@ -24,6 +24,7 @@ type caseState struct {
 	Customer         string           `json:"customer"` // lower case
 	Assignee         string           `json:"assignee"`
 	Language         string           `json:"language"`
+	TimeZone         string           `json:"timezone"` // of mail to the customer; "" for the configured zone
 	OpenedAt         time.Time        `json:"opened_at"`
 	UpdatedAt        time.Time        `json:"updated_at"`
 	ResolvedAt       time.Time        `json:"resolved_at"` // zero: not resolved
@@ -92,7 +93,7 @@ type bookkeeping struct {
 
 // staffAction is one visible action of staff, for status replies.
 type staffAction struct {
-	Kind string    `json:"kind"` // replied, changed the status, took the case
+	Kind string    `json:"kind"` // replied, changed-status, changed-priority, took-case, acted (the status template words them)
 	At   time.Time `json:"at"`
 }
 

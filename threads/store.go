@@ -124,6 +124,9 @@ type Options struct {
 	// DefaultLanguage is the template language for customers whose mail
 	// names none; "" for the default files.
 	DefaultLanguage string
+	// TimeZone is the zone times in customer mail are shown in, unless
+	// the customer's own Date header says otherwise; default UTC.
+	TimeZone *time.Location
 }
 
 // FollowupOptions configures what happens after a case is resolved; zero

@@ -24,7 +24,7 @@ func isStatusRequest(in *vocab.Inbound) bool {
 		return strings.EqualFold(s, "status")
 	}
 	subject := strings.TrimSpace(caseNumberMention.ReplaceAllString(stripSubjectPrefixes(in.Subject), ""))
-	return word(subject) || word(caseNumberMention.ReplaceAllString(in.NewText, ""))
+	return word(subject) || word(caseNumberMention.ReplaceAllString(in.Unsigned(), ""))
 }
 
 var replyPrefix = regexp.MustCompile(`(?i)^\s*((re|fwd?|aw|wg|sv|vs)\s*(\[\d+\])?\s*:\s*)+`)

@@ -23,9 +23,14 @@ type Inbound struct {
 	From       mail.Address // the one author
 	Subject    string       // decoded, valid UTF-8
 	Text       string       // decoded text body, valid UTF-8
-	// NewText is Text without quoted history and signature: what the
-	// author added in this message.
-	NewText     string
+	// NewText is Text without quoted history: what the author added in
+	// this message, signature included.
+	NewText string
+	// Signature is the author's signature at the end of NewText ("-- "
+	// and what follows, a closing with name, title and phone lines,
+	// "Sent from my iPhone"), exactly as it ends NewText; "" when none
+	// was found. A staff reply is relayed without it.
+	Signature   string
 	Attachments []Attachment
 	Auth        Authentication // what mailin could prove about the sender
 	Automatic   bool           // auto-submitted, bulk, list, bounce: never answered (RFC 3834)
@@ -40,9 +45,26 @@ type Inbound struct {
 	Category Category
 	Risk     Risk
 	Evidence []string // what matched, e.g. "press_domains: example-news.com"
-	// Language is the customer's language from Content-Language or
-	// Accept-Language ("de-at"), lower case; "" when the mail names none.
-	Language string
+	// Languages are the author's languages, most preferred first, lower
+	// case ("de-at"): Content-Language, then Accept-Language by q-value,
+	// else the language detected in the text; empty when none is known. A
+	// new case writes to its customer in the first of them the templates
+	// have (templates.Set.Choose).
+	Languages []string
+	// Date is the message's Date header with the writer's UTC offset;
+	// zero when missing or unreadable. A new case takes its time zone
+	// from it when the offset differs from the configured zone's.
+	Date time.Time
+}
+
+// Unsigned is NewText without the author's signature: what a staff reply
+// relays, and where commands and a "status" request are read ("status"
+// above "Sent from my iPhone" still asks).
+func (in *Inbound) Unsigned() string {
+	if in.Signature == "" {
+		return in.NewText
+	}
+	return strings.TrimRight(strings.TrimSuffix(in.NewText, in.Signature), " \t\r\n")
 }
 
 // Classification is the category and risk mailin found, with the defaults

@@ -113,6 +113,11 @@ type OutboundConfig struct {
 type TemplatesConfig struct {
 	Dir             string `toml:"dir"`
 	DefaultLanguage string `toml:"default_language"` // variant for customers who name no language; "" for the default files
+	// TimeZone is the IANA zone times in customer mail are shown in; by
+	// default the calendar of the first no_staff_reply rule, else UTC.
+	TimeZone string `toml:"timezone"`
+
+	zone *time.Location // built by validateTimeZone
 }
 
 // LogConfig is [log].
@@ -305,6 +310,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateEscalation(); err != nil {
+		return err
+	}
+	if err := c.validateTimeZone(); err != nil {
 		return err
 	}
 	return c.validateReport()

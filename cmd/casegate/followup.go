@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"casegate/mailout"
+	"casegate/templates"
 	"casegate/threads"
 )
 
@@ -54,6 +55,30 @@ func (c *Config) followupOptions() threads.FollowupOptions {
 		}
 	}
 	return o
+}
+
+// validateTimeZone reads [templates] timezone, the zone customer mail
+// shows times in: by default that of the business hours customers are
+// promised a first answer in (the calendar of the first no_staff_reply
+// rule), else UTC. A customer whose own mail carries another UTC offset
+// gets times in that offset (templates.CaseZone).
+func (c *Config) validateTimeZone() error {
+	if c.Templates.TimeZone != "" {
+		loc, err := templates.LoadZone(c.Templates.TimeZone)
+		if err != nil {
+			return configErrorf("%s: templates.timezone: %q: use an IANA zone such as Europe/Berlin, or UTC", c.path, c.Templates.TimeZone)
+		}
+		c.Templates.zone = loc
+		return nil
+	}
+	c.Templates.zone = time.UTC
+	for _, r := range c.rules {
+		if r.When == threads.WhenNoStaffReply && r.Calendar != nil {
+			c.Templates.zone = r.Calendar.Location()
+			break
+		}
+	}
+	return nil
 }
 
 // langTag is a language tag as template file names carry it.

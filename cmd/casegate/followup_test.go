@@ -277,8 +277,8 @@ func TestFollowupInTheCustomersLanguage(t *testing.T) {
 	}
 	clock.Add(48 * time.Hour)
 	followup := withSubject(t, waitMailsTo(t, jo, 3, g.maildir), "Hat das geholfen?")
-	if ct, _, _ := followup.Header.ContentType(); ct != "text/plain" {
-		t.Errorf("German follow-up Content-Type %s: a variant without HTML is plain text", ct)
+	if ct, _, _ := followup.Header.ContentType(); ct != "multipart/alternative" {
+		t.Errorf("German follow-up Content-Type %s: it has an HTML part, as the English one", ct)
 	}
 	reply(t, g, jo, "jo-2", followup, "3 nicht gelöst, leider")
 	waitStatus(t, g.db, id, "open")

@@ -300,6 +300,7 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		Now:               c.now,
 		Followup:          c.followupOptions(),
 		DefaultLanguage:   strings.ToLower(c.Templates.DefaultLanguage),
+		TimeZone:          c.Templates.zone,
 		// Group commit takes at most a quarter of the pool: the composer,
 		// the sender, the sweeper and the IMAP pollers need connections too.
 		Committers: min(4, max(1, c.Database.MaxConnections/4)),

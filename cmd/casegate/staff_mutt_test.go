@@ -12,7 +12,8 @@ import (
 )
 
 // A staff member answers with the real mutt (installed by make test),
-// submitting over SMTP with an attachment and a command, as from a desk.
+// submitting over SMTP with an attachment, a command and her signature, as
+// from a desk.
 func TestStaffReplyFromMutt(t *testing.T) {
 	mutt, err := exec.LookPath("mutt")
 	if err != nil {
@@ -26,6 +27,7 @@ func TestStaffReplyFromMutt(t *testing.T) {
 	rc := filepath.Join(dir, "muttrc")
 	draft := filepath.Join(dir, "draft")
 	report := filepath.Join(dir, "report.txt")
+	signature := filepath.Join(dir, "signature")
 	files := map[string]string{
 		rc: fmt.Sprintf(`set smtp_url="smtp://%s/"
 set ssl_starttls=no
@@ -37,7 +39,11 @@ set hostname=example.com
 set record=""
 set charset=utf-8
 set send_charset="us-ascii:utf-8"
-`, g.addr),
+set signature="%s"
+`, g.addr, signature),
+		// Her own signature (mutt appends it with "-- ") and the block she
+		// types herself: neither reaches the customer (issue 16 item 9).
+		signature: "Alice Example\nExample Corp support\n+49 30 1234567\nMusterstrasse 1, 10115 Berlin\n",
 		draft: fmt.Sprintf(`To: Example Support <%s>
 Subject: Re: [#%d] New case: Printer on fire
 In-Reply-To: <%s>
@@ -48,6 +54,10 @@ References: <%s>
 Hello Ada,
 
 is it still burning? The log of our call is attached.
+
+Best regards,
+Alice Example
+Example Corp | +49 30 1234567
 
 On Sun, Nov 22, 2026 at 10:00:00AM +0000, Example Support wrote:
 > New case #%d: Printer on fire
@@ -70,6 +80,11 @@ On Sun, Nov 22, 2026 at 10:00:00AM +0000, Example Support wrote:
 	m := box.expect(t, "ada@customer.example")["ada@customer.example"]
 	if want := relayedText(caseID, "Hello Ada,\n\nis it still burning? The log of our call is attached."); m.text != want {
 		t.Errorf("relayed text %q, want %q", m.text, want)
+	}
+	for _, private := range []string{"1234567", "Musterstrasse", "Alice"} {
+		if strings.Contains(m.raw, private) {
+			t.Errorf("the relayed reply holds %q from Alice's signature:\n%s", private, m.raw)
+		}
 	}
 	if got := strings.ReplaceAll(string(m.files["report.txt"]), "\r\n", "\n"); got != files[report] {
 		t.Errorf("relayed attachment = %q", got)

@@ -230,7 +230,7 @@ func relayedText(caseID int64, text string) string {
 // resolvedText is a relayed reply that resolved the case: the staff text,
 // then the resolution line.
 func resolvedText(caseID int64, text string) string {
-	return fmt.Sprintf("%s\n\nWe have marked your case #%d as resolved. If something is still not\nright, just reply to this email and the case opens again.\n\n-- \nExample Support\nCase #%d: reply to this email to add to it.\n", text, caseID, caseID)
+	return fmt.Sprintf("%s\n\nWe have marked your case as resolved. If something is still not right,\njust reply to this email and it opens again.\n\n-- \nExample Support\nCase #%d: reply to this email to add to it.\n", text, caseID)
 }
 
 var noteAddress = regexp.MustCompile(`support\+\d+-note-[0-9a-f]{12}@support\.example\.com`)
@@ -287,7 +287,8 @@ add_cc_participants = true`)
 		t.Fatal(err)
 	}
 	relayed := box.expect(t, customerRcpts)[customerRcpts]
-	if want := relayedText(caseID, "Hello Ada,\n\nplease unplug the printer and keep away from it.\n\nAlice"); relayed.text != want {
+	// Her signing "Alice" stays inside (issue 16 item 9): names only with show_names.
+	if want := relayedText(caseID, "Hello Ada,\n\nplease unplug the printer and keep away from it."); relayed.text != want {
 		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.text, want)
 	}
 	if want := fmt.Sprintf("Re: Printer on fire [#%d]", caseID); relayed.subject != want {
@@ -361,12 +362,10 @@ Unplugged. Do I need a new one?
 		"NOTIFICATIONID", msgID(t, toAlice), "CASE", fmt.Sprint(caseID))); err != nil {
 		t.Fatal(err)
 	}
-	// One event, one mail: the reply carries the resolution.
+	// One event, one mail: the reply carries the resolution; Alice's
+	// typed name (her signature) stays inside.
 	relayed = box.expect(t, customerRcpts)[customerRcpts]
-	if !strings.HasSuffix(relayed.subject, "resolved") {
-		t.Errorf("resolving reply's subject %q", relayed.subject)
-	}
-	if want := resolvedText(caseID, "Hello Ada,\n\nthe manual is attached; page 3 covers fires.\n\nAlice"); relayed.text != want {
+	if want := resolvedText(caseID, "Hello Ada,\n\nthe manual is attached; page 3 covers fires."); relayed.text != want {
 		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.text, want)
 	}
 	if pdf := relayed.files["manual.pdf"]; string(pdf) != "%PDF-1.4\n%\xe2\xe3\xcf\xd3\nfake manual\n" {
@@ -394,7 +393,7 @@ status
 		t.Fatal(err)
 	}
 	status := box.expect(t, "ada@customer.example")["ada@customer.example"]
-	for _, want := range []string{"State:             resolved", "Last staff action: replied on ", "Handled by:        a member of our team", fmt.Sprintf("case #%d", caseID)} {
+	for _, want := range []string{"We have marked it as resolved.", "Last from us: we answered you ", "Who has it:   a member of our team", fmt.Sprintf("case #%d", caseID)} {
 		if !strings.Contains(status.text, want) {
 			t.Errorf("status reply lacks %q:\n%s", want, status.text)
 		}
@@ -442,7 +441,7 @@ Hello?
 `, caseID)); err != nil {
 		t.Fatal(err)
 	}
-	if status := box.expect(t, "ada@customer.example")["ada@customer.example"]; !strings.Contains(status.text, "State:             resolved") {
+	if status := box.expect(t, "ada@customer.example")["ada@customer.example"]; !strings.Contains(status.text, "We have marked it as resolved.") {
 		t.Errorf("status by case number:\n%s", status.text)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM cases`); n != 1 {

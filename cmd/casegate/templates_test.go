@@ -2,7 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +77,61 @@ func TestEveryTemplateComposesAndParses(t *testing.T) {
 	}
 	if n < 15 {
 		t.Errorf("only %d renderings checked", n)
+	}
+}
+
+// `casegate templates check` refuses, with exit status 2 and the missing
+// file's name, an override directory that starts a language without every
+// customer mail, or gives one language an HTML part the others lack; with
+// the shipped templates it lists every customer mail in English and German.
+func TestTemplatesCheckNamesAMissingLanguageFile(t *testing.T) {
+	path := writeConfig(t, "")
+	var out strings.Builder
+	if err := run(context.Background(), []string{"templates", "check", "-config", path}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatalf("templates check: %v\n%s", err, out.String())
+	}
+	for _, kind := range templates.CustomerKinds() {
+		if !strings.Contains(out.String(), string(kind)+" [de]") {
+			t.Errorf("templates check does not list %s [de]:\n%s", kind, out.String())
+		}
+	}
+	for name, c := range map[string]struct{ file, want string }{
+		"a language with one mail":       {"acknowledgement.fr.txt.tmpl", "journalist-acknowledgement.fr.txt.tmpl: missing"},
+		"HTML in the default files only": {"status.html.tmpl", "status.de.html.tmpl: missing"},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, c.file), []byte("Subject: x\n\n{{.Case}}\n"), 0o644)
+		if strings.HasSuffix(c.file, ".html.tmpl") {
+			os.WriteFile(filepath.Join(dir, c.file), []byte("<p>{{.Case}}</p>\n"), 0o644)
+		}
+		path := writeConfig(t, fmt.Sprintf("[templates]\ndir = %q\n", dir))
+		out.Reset()
+		err := run(context.Background(), []string{"templates", "check", "-config", path}, func(string) string { return "" }, &out, &out)
+		var ce *configError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), filepath.Join(dir, c.want)) {
+			t.Errorf("%s: err = %v, want a configuration error (exit 2) naming %s", name, err, filepath.Join(dir, c.want))
+		}
+	}
+}
+
+// [templates] timezone: an IANA zone, by default the first no_staff_reply
+// rule's calendar, else UTC; a bad one names the key.
+func TestTemplatesTimeZone(t *testing.T) {
+	for extra, want := range map[string]string{
+		"":               "UTC",
+		escalationConfig: "Europe/Berlin",
+		"[templates]\ntimezone = \"America/Sao_Paulo\"\n" + escalationConfig: "America/Sao_Paulo",
+	} {
+		c, err := loadConfig(writeConfig(t, extra), func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Templates.zone.String(); got != want {
+			t.Errorf("zone = %s, want %s", got, want)
+		}
+	}
+	_, err := loadConfig(writeConfig(t, "[templates]\ntimezone = \"Mars/Olympus\"\n"), func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "templates.timezone") {
+		t.Errorf("bad zone: err = %v, want one naming templates.timezone", err)
 	}
 }
