@@ -45,12 +45,15 @@ func Signature(text, authorName string) string {
 			n++
 		}
 	}
+	name := nameWords(authorName)
+	if endsInProse(lines, window, end, name) {
+		return ""
+	}
 	kinds := make([]lineKind, end)
 	for i := window; i < end; i++ {
 		kinds[i] = classifyLine(lines[i])
 	}
 	markDisclaimers(lines, kinds, window, end)
-	name := nameWords(authorName)
 
 	start := -1
 	for i := window; i < end && start < 0; i++ {
@@ -81,6 +84,31 @@ func Signature(text, authorName string) string {
 	}
 	// The signature runs to the end of text, trailing blank lines included.
 	return strings.Join(lines[start:], "\n")
+}
+
+// endsInProse reports, cheaply, what most mail is: text whose last line is
+// prose that no rule could take into a signature — it is not a closing or
+// the author's name, its paragraph has no legal boilerplate, and no
+// delimiter line comes before it. Every other way to start a signature
+// needs every line after its start to look like one, so such text has
+// none, and its other lines need not be classified.
+func endsInProse(lines []string, window, end int, name map[string]bool) bool {
+	last := strings.TrimSpace(lines[end-1])
+	if classifyLine(lines[end-1]) != kindText || isClosing(last) || isAuthorName(last, name) || isDashName(lines, end-1) {
+		return false
+	}
+	paragraph := true
+	for i := end - 2; i >= window; i-- {
+		t := strings.TrimSpace(lines[i])
+		if t == "" {
+			paragraph = false
+			continue
+		}
+		if isDelimiter(t) || paragraph && classifyLine(t) == kindDisclaimer {
+			return false
+		}
+	}
+	return true
 }
 
 // maxSignatureLines is how many non-blank lines at the end of a reply are
@@ -122,29 +150,37 @@ var (
 	dashName = regexp.MustCompile(`^-\s?\p{L}[\p{L}.'-]*(\s\p{L}[\p{L}.'-]*)?\.?$`)
 )
 
-// classifyLine tells what one line looks like.
+// classifyLine tells what one line looks like. Each regular expression
+// runs only when a cheap test says it may match: most lines of a long
+// mail are prose, and backtracking every rule over each of them cost more
+// than parsing the mail.
 func classifyLine(l string) lineKind {
 	t := strings.TrimSpace(l)
-	switch {
-	case t == "":
+	if t == "" {
 		return kindBlank
-	case signatureDelimiter.MatchString(t):
+	}
+	first, _ := utf8.DecodeRuneInString(t)
+	lower := strings.ToLower(t)
+	switch {
+	case (first == '-' || first == '—' || first == '–') && signatureDelimiter.MatchString(t):
 		return kindDelimiter
-	case separatorLine.MatchString(t):
+	case strings.ContainsRune(" -_=*~.·•—–", first) && separatorLine.MatchString(t):
 		return kindSeparator
-	case sentFromLine.MatchString(t) && utf8.RuneCountInString(t) < 120:
+	case hasAnyPrefix(lower, sentFromStarts) && utf8.RuneCountInString(t) < 120 && sentFromLine.MatchString(t):
 		return kindSentFrom
-	case imageLine.MatchString(t):
+	case first == '[' && imageLine.MatchString(t):
 		return kindImage
-	case disclaimerKey.MatchString(t):
+	case containsAny(lower, disclaimerStems) && disclaimerKey.MatchString(t):
 		return kindDisclaimer
 	}
 	words := wordCount(t)
-	if emailOrURL.MatchString(t) && words <= 8 || contactLabel.MatchString(t) && words <= 8 {
+	if words <= 8 && (emailOrURL.MatchString(t) || contactLabel.MatchString(t)) {
 		return kindContact
 	}
-	if m := phoneNumber.FindString(t); m != "" && digits(m) >= 7 && wordCount(phoneNumber.ReplaceAllString(t, "")) <= 4 {
-		return kindContact
+	if digits(t) >= 7 {
+		if m := phoneNumber.FindString(t); m != "" && digits(m) >= 7 && wordCount(phoneNumber.ReplaceAllString(t, "")) <= 4 {
+			return kindContact
+		}
 	}
 	runes := utf8.RuneCountInString(t)
 	if runes <= 70 && (postcodeCity.MatchString(t) || streetNumber.MatchString(t)) && !sentenceLike(t) {
@@ -154,6 +190,33 @@ func classifyLine(l string) lineKind {
 		return kindShort
 	}
 	return kindText
+}
+
+// sentFromStarts are the words sentFromLine starts with, lower case.
+var sentFromStarts = []string{"sent", "envoyé", "enviado", "inviato", "verzonden", "gesendet", "von meinem", "get outlook",
+	"outlook für", "diese nachricht wurde von meinem"}
+
+// disclaimerStems are strings every match of disclaimerKey contains.
+var disclaimerStems = []string{"confidential", "intended", "privileged", "disclaimer", "vertraulich", "irrtümlich",
+	"geschäftsführ", "handelsregister", "registergericht", "amtsgericht", "hrb", "sitz der gesellschaft", "ust",
+	"vat ", "registered", "company ", "please consider the environment", "bitte denken sie an die umwelt"}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // sentenceLike tells a line of prose from a name or a title: a question,
