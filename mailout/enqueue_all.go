@@ -1,6 +1,7 @@
 package mailout
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -17,8 +18,10 @@ func (o *Outbox) EnqueueAll(ctx context.Context, tx *sqlx.Tx, ms []*Message, now
 		return nil, nil
 	}
 	ids := make([]string, len(ms))
-	raws := make([][]byte, len(ms))
+	offs := make([]int64, len(ms))
+	lens := make([]int64, len(ms))
 	auto := make([]bool, len(ms))
+	var blob bytes.Buffer
 	var rcptOf, rcpts []string
 	for i, m := range ms {
 		if m.Date.IsZero() {
@@ -32,12 +35,13 @@ func (o *Outbox) EnqueueAll(ctx context.Context, tx *sqlx.Tx, ms []*Message, now
 		if err != nil {
 			return nil, err
 		}
-		ids[i], raws[i], auto[i] = m.MessageID, raw, m.Auto != Human
+		ids[i], offs[i], lens[i], auto[i] = m.MessageID, int64(blob.Len()), int64(len(raw)), m.Auto != Human
+		blob.Write(raw)
 		for _, r := range rs {
 			rcptOf, rcpts = append(rcptOf, m.MessageID), append(rcpts, r)
 		}
 	}
-	rows, err := o.q.EnqueueAll.Query(ctx, tx, pq.Array(ids), pq.ByteaArray(raws), pq.Array(auto), now,
+	rows, err := o.q.EnqueueAll.Query(ctx, tx, pq.Array(ids), blob.Bytes(), pq.Array(offs), pq.Array(lens), pq.Array(auto), now,
 		pq.Array(rcptOf), pq.Array(rcpts))
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %d mails: %w", len(ms), err)

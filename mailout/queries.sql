@@ -57,18 +57,21 @@ FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 WHERE d.status IN ('queued', 'failed');
 
 -- name: enqueue-all
--- EnqueueAll: many mails in one round trip. $1–$3 hold one element per
--- mail; $5 and $6 one per delivery, naming its mail by Message-ID.
+-- Many mails in one round trip. Their bytes travel in one bytea ($2), each
+-- mail a slice of it ($3 offsets, $4 lengths), so none is hex-escaped into
+-- text. $1, $3–$5 hold one element per mail; $7 and $8 one per delivery,
+-- naming its mail by Message-ID.
 WITH mail AS (
     INSERT INTO outbox (message_id, raw, automatic, created_at)
-    SELECT m.message_id, m.raw, m.automatic, $4
-    FROM unnest(CAST($1 AS text[]), CAST($2 AS bytea[]), CAST($3 AS boolean[])) WITH ORDINALITY AS m(message_id, raw, automatic, n)
+    SELECT m.message_id, substring(CAST($2 AS bytea) FROM m.off + 1 FOR m.len), m.automatic, $6
+    FROM unnest(CAST($1 AS text[]), CAST($3 AS integer[]), CAST($4 AS integer[]), CAST($5 AS boolean[]))
+         WITH ORDINALITY AS m(message_id, off, len, automatic, n)
     ORDER BY m.n
     RETURNING id, message_id
 ), rcpt AS (
     INSERT INTO deliveries (outbox_id, recipient, next_attempt_at)
-    SELECT mail.id, r.recipient, $4
-    FROM unnest(CAST($5 AS text[]), CAST($6 AS text[])) WITH ORDINALITY AS r(message_id, recipient, n)
+    SELECT mail.id, r.recipient, $6
+    FROM unnest(CAST($7 AS text[]), CAST($8 AS text[])) WITH ORDINALITY AS r(message_id, recipient, n)
     JOIN mail ON mail.message_id = r.message_id
     ORDER BY r.n
 )
