@@ -103,6 +103,12 @@ func (s *Store) ComposeOnce(ctx context.Context, batch int) (int, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
+	// The commit need not wait for the disk: the intent is the durable
+	// record, and a rendering lost in a database crash is redone from it
+	// with the same Message-ID.
+	if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+		return 0, err
+	}
 	var claimed []pendingIntent
 	if err := s.q.ClaimIntents.Select(ctx, tx, &claimed, batch); err != nil {
 		return 0, fmt.Errorf("claim intents: %w", err)

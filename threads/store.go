@@ -218,6 +218,7 @@ func NewStore(opts Options) (*Store, error) {
 	if opts.Outbox == nil {
 		opts.Outbox = mailout.NewOutbox(opts.DB)
 	}
+
 	if opts.BatchSize == 0 {
 		opts.BatchSize = 128
 	}

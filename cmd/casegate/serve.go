@@ -36,12 +36,25 @@ func parseFlags(name string, args []string, stderr io.Writer) (string, error) {
 }
 
 func openDatabase(ctx context.Context, c *Config) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", withBinaryParameters(c.Database.URL))
+	return openPool(ctx, c, c.Database.URL, c.Database.MaxConnections)
+}
+
+// openAsyncDatabase is a second, small pool whose commits do not wait for
+// the disk (synchronous_commit = off), for the sender's records: each
+// delivery is recorded as sent right after its handoff, and a record lost
+// in a database crash only means the mail goes again, with the same
+// Message-ID. Filing never uses it: a 250 waits for a durable commit.
+func openAsyncDatabase(ctx context.Context, c *Config) (*sqlx.DB, error) {
+	return openPool(ctx, c, withParameter(c.Database.URL, "synchronous_commit", "off"), max(2, c.Database.MaxConnections/4))
+}
+
+func openPool(ctx context.Context, c *Config, dsn string, conns int) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", withBinaryParameters(dsn))
 	if err != nil {
 		return nil, configErrorf("%s: database.url: %v", c.path, err)
 	}
-	db.SetMaxOpenConns(c.Database.MaxConnections)
-	db.SetMaxIdleConns(c.Database.MaxConnections)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
@@ -49,6 +62,18 @@ func openDatabase(ctx context.Context, c *Config) (*sqlx.DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return db, nil
+}
+
+// withParameter adds a run-time parameter to a PostgreSQL URL or key=value
+// string (lib/pq sends unknown keys to the server as settings).
+func withParameter(dsn, key, value string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if strings.Contains(dsn, "?") {
+			return dsn + "&" + key + "=" + value
+		}
+		return dsn + "?" + key + "=" + value
+	}
+	return dsn + " " + key + "=" + value
 }
 
 // withBinaryParameters asks lib/pq to send parameters in binary, which
@@ -154,9 +179,14 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err != nil {
 		return err
 	}
+	async, err := openAsyncDatabase(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer async.Close()
 	outbox := mailout.NewOutbox(db)
 	var store *threads.Store // set below; the sender runs only after that
-	sender := mailout.NewSender(mailout.SenderOptions{DB: db, Outbox: outbox, Transport: transport, Logger: log, Sign: sign, Now: c.now,
+	sender := mailout.NewSender(mailout.SenderOptions{DB: async, Outbox: outbox, Transport: transport, Logger: log, Sign: sign, Now: c.now,
 		OnAttempt:  func(result string) { m.observeDelivery(result); delivery.observe(result) },
 		ReturnPath: func(delivery int64) string { return store.BounceAddress(delivery) },
 		OnFailed:   func(d mailout.FailedDelivery) { deliveryFailed(store, log, d) }})

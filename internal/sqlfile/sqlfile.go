@@ -30,6 +30,7 @@ type Query struct {
 	Name     string
 	SQL      string
 	prepared *sqlx.Stmt
+	on       *sqlx.DB // the pool prepared belongs to
 }
 
 // Parse returns the queries of src by name. It fails on a duplicate name
@@ -120,7 +121,7 @@ func Prepare(ctx context.Context, db *sqlx.DB, src string, dest any) error {
 			}
 			return fmt.Errorf("prepare %s: %w", q.Name, err)
 		}
-		q.prepared = st
+		q.prepared, q.on = st, db
 		prepared = append(prepared, st)
 	}
 	return nil
@@ -139,11 +140,13 @@ func (q *Query) stmt(ctx context.Context, r Runner) *sqlx.Stmt {
 	}
 	switch r := r.(type) {
 	case *sqlx.DB:
-		return q.prepared
+		if r == q.on {
+			return q.prepared
+		}
 	case *sqlx.Tx:
 		return r.StmtxContext(ctx, q.prepared)
 	}
-	return nil
+	return nil // another pool, or a connection: run the text
 }
 
 // Exec runs the query for its effect.
