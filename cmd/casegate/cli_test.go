@@ -295,7 +295,7 @@ func TestCheckConfig(t *testing.T) {
 	}
 	// A TOML syntax error and an unknown key are named too.
 	_, err = check(write("syntax.toml", fmt.Sprintf(testConfig, dbURL)+"[log\n"))
-	if wantExit(t, err, 2, "syntax error"); err == nil || !strings.Contains(err.Error(), "line") {
+	if wantExit(t, err, 2, "syntax error"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("syntax.toml:%d:", strings.Count(fmt.Sprintf(testConfig, dbURL), "\n")+1)) {
 		t.Errorf("syntax error: %v", err)
 	}
 	_, err = check(write("unknown.toml", fmt.Sprintf(testConfig, dbURL)+"[log]\nlevle = \"info\"\n"))
