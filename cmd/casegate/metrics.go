@@ -49,6 +49,20 @@ func newMetrics(db *sqlx.DB, log *slog.Logger, now func() time.Time) *metrics {
 			Help: "When the configuration in force was loaded.",
 		}),
 	}
+	// Every series with known labels exists from the start, at 0, so a
+	// rate() or an alert on it works before the first event.
+	for _, source := range []string{"smtp", "lmtp"} {
+		for _, result := range []string{"filed", "duplicate", "failed", "rejected"} {
+			m.received.WithLabelValues(source, result)
+		}
+		m.filing.WithLabelValues(source)
+	}
+	for _, result := range []string{"sent", "deferred", "failed"} {
+		m.delivered.WithLabelValues(result)
+	}
+	for _, result := range []string{"ok", "refused"} {
+		m.reloads.WithLabelValues(result)
+	}
 	m.reloaded.Set(float64(now().Unix()))
 	m.registry.MustRegister(m.received, m.filing, m.delivered, m.reloads, m.reloaded,
 		&outboxCollector{db: db, log: log, now: now},
@@ -68,6 +82,8 @@ func (m *metrics) observeMessage(source, result string, took time.Duration) {
 func (m *metrics) observeDelivery(result string) { m.delivered.WithLabelValues(result).Inc() }
 
 var (
+	outboxUpDesc = prometheus.NewDesc("casegate_outbox_up",
+		"1 when the outbox gauges were read from the database at this scrape; 0 when it could not be read (the outbox gauges are then absent).", nil, nil)
 	outboxQueuedDesc = prometheus.NewDesc("casegate_outbox_queued",
 		"Deliveries waiting to be sent.", nil, nil)
 	outboxOldestDesc = prometheus.NewDesc("casegate_outbox_oldest_age_seconds",
@@ -85,6 +101,7 @@ type outboxCollector struct {
 }
 
 func (o *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxUpDesc
 	ch <- outboxQueuedDesc
 	ch <- outboxOldestDesc
 	ch <- outboxFailedDesc
@@ -95,10 +112,13 @@ func (o *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	st, err := mailout.Stats(ctx, o.db, o.now())
 	if err != nil {
+		// The scrape still succeeds: the counters (the 451s above all)
+		// matter most when the database is down.
 		o.log.Warn("metrics: reading the outbox failed", "err", err)
-		ch <- prometheus.NewInvalidMetric(outboxQueuedDesc, err)
+		ch <- prometheus.MustNewConstMetric(outboxUpDesc, prometheus.GaugeValue, 0)
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(outboxUpDesc, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(outboxQueuedDesc, prometheus.GaugeValue, float64(st.Queued))
 	ch <- prometheus.MustNewConstMetric(outboxOldestDesc, prometheus.GaugeValue, st.OldestAge.Seconds())
 	ch <- prometheus.MustNewConstMetric(outboxFailedDesc, prometheus.GaugeValue, float64(st.Failed))

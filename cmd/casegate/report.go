@@ -154,22 +154,28 @@ func printReport(w io.Writer, rep threads.Report) {
 const reportWindow = 30 * 24 * time.Hour
 
 var (
+	reportUpDesc = prometheus.NewDesc("casegate_report_up",
+		"1 when the report figures were computed from the database at this scrape; 0 when they could not be (they are then absent).", nil, nil)
 	reportOpenedDesc = prometheus.NewDesc("casegate_report_cases_opened",
 		"Cases opened in the last 30 days, by category.", []string{"category"}, nil)
 	reportResolvedDesc = prometheus.NewDesc("casegate_report_cases_resolved",
 		"Of the cases opened in the last 30 days, those resolved at least once.", []string{"category"}, nil)
-	reportResolutionRateDesc = prometheus.NewDesc("casegate_report_resolution_rate",
-		"Resolved / opened, last 30 days.", []string{"category"}, nil)
-	reportFirstResponseDesc = prometheus.NewDesc("casegate_report_first_response_seconds",
-		"Business time from opening to the first staff reply, last 30 days (quantile 0.5 and 0.9).", []string{"category", "quantile"}, nil)
-	reportResolutionDesc = prometheus.NewDesc("casegate_report_resolution_seconds",
-		"Business time from opening to the first resolution, last 30 days (quantile 0.5 and 0.9).", []string{"category", "quantile"}, nil)
-	reportReopenRateDesc = prometheus.NewDesc("casegate_report_reopen_rate",
-		"Resolved cases open again / resolved cases, last 30 days.", []string{"category"}, nil)
+	reportResolutionRatioDesc = prometheus.NewDesc("casegate_report_resolution_ratio",
+		"Resolved / opened, last 30 days; absent when none was opened.", []string{"category"}, nil)
+	reportFirstResponseMedianDesc = prometheus.NewDesc("casegate_report_first_response_median_seconds",
+		"Median business time from opening to the first staff reply, last 30 days; absent without replies.", []string{"category"}, nil)
+	reportFirstResponseP90Desc = prometheus.NewDesc("casegate_report_first_response_p90_seconds",
+		"90th percentile of the business time from opening to the first staff reply, last 30 days; absent without replies.", []string{"category"}, nil)
+	reportResolutionMedianDesc = prometheus.NewDesc("casegate_report_resolution_median_seconds",
+		"Median business time from opening to the first resolution, last 30 days; absent without resolutions.", []string{"category"}, nil)
+	reportResolutionP90Desc = prometheus.NewDesc("casegate_report_resolution_p90_seconds",
+		"90th percentile of the business time from opening to the first resolution, last 30 days; absent without resolutions.", []string{"category"}, nil)
+	reportReopenRatioDesc = prometheus.NewDesc("casegate_report_reopen_ratio",
+		"Resolved cases open again / resolved cases, last 30 days; absent when none was resolved.", []string{"category"}, nil)
 	reportRatingsDesc = prometheus.NewDesc("casegate_report_ratings",
 		"Satisfaction ratings given in the last 30 days.", []string{"category"}, nil)
-	reportCSATDesc = prometheus.NewDesc("casegate_report_csat",
-		"Share of ratings 4 or 5 in the last 30 days.", []string{"category"}, nil)
+	reportCSATDesc = prometheus.NewDesc("casegate_report_csat_ratio",
+		"Share of ratings 4 or 5 in the last 30 days; absent without ratings.", []string{"category"}, nil)
 	reportEscalationsDesc = prometheus.NewDesc("casegate_report_escalations_to_pr",
 		"Escalations to PR in the last 30 days, by rule.", []string{"category", "rule"}, nil)
 )
@@ -194,8 +200,9 @@ func (m *metrics) registerReport(store *threads.Store, c *Config, log *slog.Logg
 }
 
 func (r *reportCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{reportOpenedDesc, reportResolvedDesc, reportResolutionRateDesc, reportFirstResponseDesc,
-		reportResolutionDesc, reportReopenRateDesc, reportRatingsDesc, reportCSATDesc, reportEscalationsDesc} {
+	for _, d := range []*prometheus.Desc{reportUpDesc, reportOpenedDesc, reportResolvedDesc, reportResolutionRatioDesc,
+		reportFirstResponseMedianDesc, reportFirstResponseP90Desc, reportResolutionMedianDesc, reportResolutionP90Desc,
+		reportReopenRatioDesc, reportRatingsDesc, reportCSATDesc, reportEscalationsDesc} {
 		ch <- d
 	}
 }
@@ -205,14 +212,16 @@ func (r *reportCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	now := r.now()
 	rep, err := r.store.Report(ctx, now.Add(-reportWindow), now, r.cal)
-	if err != nil {
-		r.log.Warn("metrics: computing the report failed", "err", err)
-		ch <- prometheus.NewInvalidMetric(reportOpenedDesc, err)
-		return
-	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
+	if err != nil {
+		// Stale figures are worse than none; the scrape still answers.
+		r.log.Warn("metrics: computing the report failed", "err", err)
+		gauge(reportUpDesc, 0)
+		return
+	}
+	gauge(reportUpDesc, 1)
 	all := map[string]threads.Figures{"all": rep.Total}
 	for c, f := range rep.ByCategory {
 		all[c] = f
@@ -220,14 +229,26 @@ func (r *reportCollector) Collect(ch chan<- prometheus.Metric) {
 	for c, f := range all {
 		gauge(reportOpenedDesc, float64(f.Opened), c)
 		gauge(reportResolvedDesc, float64(f.Resolved), c)
-		gauge(reportResolutionRateDesc, f.ResolutionRate, c)
-		gauge(reportFirstResponseDesc, f.FirstResponse.MedianSeconds, c, "0.5")
-		gauge(reportFirstResponseDesc, f.FirstResponse.P90Seconds, c, "0.9")
-		gauge(reportResolutionDesc, f.Resolution.MedianSeconds, c, "0.5")
-		gauge(reportResolutionDesc, f.Resolution.P90Seconds, c, "0.9")
-		gauge(reportReopenRateDesc, f.ReopenRate, c)
 		gauge(reportRatingsDesc, float64(f.Ratings), c)
-		gauge(reportCSATDesc, f.CSAT, c)
+		// A share of nothing and a percentile of no times do not exist:
+		// they are left out rather than reported as 0.
+		if f.Opened > 0 {
+			gauge(reportResolutionRatioDesc, f.ResolutionRate, c)
+		}
+		if f.Resolved > 0 {
+			gauge(reportReopenRatioDesc, f.ReopenRate, c)
+		}
+		if f.Ratings > 0 {
+			gauge(reportCSATDesc, f.CSAT, c)
+		}
+		if f.FirstResponse.Count > 0 {
+			gauge(reportFirstResponseMedianDesc, f.FirstResponse.MedianSeconds, c)
+			gauge(reportFirstResponseP90Desc, f.FirstResponse.P90Seconds, c)
+		}
+		if f.Resolution.Count > 0 {
+			gauge(reportResolutionMedianDesc, f.Resolution.MedianSeconds, c)
+			gauge(reportResolutionP90Desc, f.Resolution.P90Seconds, c)
+		}
 		for rule, n := range f.EscalationsPR {
 			gauge(reportEscalationsDesc, float64(n), c, rule)
 		}

@@ -132,15 +132,42 @@ func TestReportFigures(t *testing.T) {
 	}{
 		{"casegate_report_cases_opened", map[string]string{"category": "all"}, 4},
 		{"casegate_report_cases_resolved", map[string]string{"category": "customer"}, 2},
-		{"casegate_report_resolution_rate", map[string]string{"category": "all"}, 0.75},
-		{"casegate_report_resolution_seconds", map[string]string{"category": "all", "quantile": "0.9"}, 36000},
-		{"casegate_report_first_response_seconds", map[string]string{"category": "all", "quantile": "0.5"}, 3600},
-		{"casegate_report_csat", map[string]string{"category": "all"}, 0.5},
+		{"casegate_report_up", nil, 1},
+		{"casegate_report_resolution_ratio", map[string]string{"category": "all"}, 0.75},
+		{"casegate_report_resolution_p90_seconds", map[string]string{"category": "all"}, 36000},
+		{"casegate_report_first_response_median_seconds", map[string]string{"category": "all"}, 3600},
+		{"casegate_report_csat_ratio", map[string]string{"category": "all"}, 0.5},
 		{"casegate_report_ratings", map[string]string{"category": "vip"}, 0},
 		{"casegate_report_escalations_to_pr", map[string]string{"category": "all", "rule": "first-response"}, 1},
 	} {
 		if got := gauge(c.name, c.labels); !near(got, c.want) {
 			t.Errorf("%s %v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	// Nothing to divide and no times to rank: absent, not 0. No journalist
+	// case was opened; the vip case got no staff reply and no rating. No
+	// gauge carries a quantile label.
+	absent := map[string]bool{"journalist": true}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			category := ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "category" {
+					category = lp.GetValue()
+				}
+				if lp.GetName() == "quantile" {
+					t.Errorf("%s has a quantile label", mf.GetName())
+				}
+			}
+			name := mf.GetName()
+			empty := absent[category] && (strings.HasSuffix(name, "_ratio") || strings.HasSuffix(name, "_seconds")) ||
+				category == "vip" && (strings.HasPrefix(name, "casegate_report_first_response_") || name == "casegate_report_csat_ratio")
+			if empty {
+				t.Errorf("%s{category=%s} = %v, want it absent (nothing to compute it from)", name, category, m.GetGauge().GetValue())
+			}
+		}
+	}
+	if gauge("casegate_report_resolution_ratio", map[string]string{"category": "vip"}) != 1 {
+		t.Error("vip resolution ratio is not 1")
 	}
 }
