@@ -67,16 +67,6 @@ func withBinaryParameters(dsn string) string {
 	return dsn + " binary_parameters=yes"
 }
 
-func newLogger(c *Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(strings.ToUpper(c.Log.Level)))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 func migrateCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	path, err := parseFlags("migrate", args, stderr)
 	if err != nil {
@@ -264,7 +254,11 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	sweeperDone := make(chan error, 1)
 	go func() { sweeperDone <- sweeper.Run(sweeperCtx) }()
 
-	log.Info("casegate: serving", "smtp", addrs, "imap_accounts", len(pollers), "schema", casegate.SchemaVersion(), "outbound", transportName(c))
+	bound := make([]string, len(addrs)) // strings, not structs, in the log
+	for i, a := range addrs {
+		bound[i] = a.String()
+	}
+	log.Info("casegate: serving", "listen", strings.Join(bound, " "), "imap_accounts", len(pollers), "schema", casegate.SchemaVersion(), "outbound", transportName(c))
 	svc.ready("serving")
 	if ready != nil {
 		ready <- addrs
