@@ -20,6 +20,6 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts the packaged services; casegate's scripts run their own.
-for svc in postgresql dovecot; do
+for svc in postgresql dovecot prometheus; do
 	$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
+	"regexp"
+	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -16,7 +20,8 @@ import (
 // global registry: tests run several gateways in one process). Components
 // report through the hook functions of their Options.
 type metrics struct {
-	registry  *prometheus.Registry
+	registry   *prometheus.Registry
+	collectors []prometheus.Collector // what register added, for names
 	received  *prometheus.CounterVec
 	filing    *prometheus.HistogramVec
 	delivered *prometheus.CounterVec
@@ -64,10 +69,50 @@ func newMetrics(db *sqlx.DB, log *slog.Logger, now func() time.Time) *metrics {
 		m.reloads.WithLabelValues(result)
 	}
 	m.reloaded.Set(float64(now().Unix()))
-	m.registry.MustRegister(m.received, m.filing, m.delivered, m.reloads, m.reloaded,
+	m.register(m.received, m.filing, m.delivered, m.reloads, m.reloaded,
 		&outboxCollector{db: db, log: log, now: now},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// register adds collectors to the registry.
+func (m *metrics) register(cs ...prometheus.Collector) {
+	m.registry.MustRegister(cs...)
+	m.collectors = append(m.collectors, cs...)
+}
+
+var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// names lists every metric the gateway can export, whether or not it has a
+// sample now (the alerting rules and the dashboard may use only these).
+// Histograms are listed with their _bucket, _sum and _count series.
+func (m *metrics) names() []string {
+	seen := map[string]bool{}
+	for _, c := range m.collectors {
+		ch := make(chan *prometheus.Desc)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			if n := descName.FindStringSubmatch(d.String()); n != nil {
+				seen[n[1]] = true
+			}
+		}
+	}
+	for _, c := range m.collectors {
+		if h, ok := c.(*prometheus.HistogramVec); ok {
+			ch := make(chan *prometheus.Desc)
+			go func() { h.Describe(ch); close(ch) }()
+			for d := range ch {
+				n := descName.FindStringSubmatch(d.String())[1]
+				seen[n+"_bucket"], seen[n+"_sum"], seen[n+"_count"] = true, true, true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // observeMessage is mailin's SMTPOptions.Observe.
@@ -76,6 +121,42 @@ func (m *metrics) observeMessage(source, result string, took time.Duration) {
 	if result == "filed" || result == "duplicate" || result == "failed" {
 		m.filing.WithLabelValues(source).Observe(took.Seconds())
 	}
+}
+
+// observeCertificate exports when the STARTTLS certificate expires, so an
+// alert can warn weeks before; nothing without TLS.
+func (m *metrics) observeCertificate(tc *tls.Config) {
+	if tc == nil || len(tc.Certificates) == 0 {
+		return
+	}
+	leaf := tc.Certificates[0].Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(tc.Certificates[0].Certificate[0]); err != nil {
+			return
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "casegate_tls_certificate_expiry_timestamp_seconds",
+		Help: "When the [smtp] tls_cert certificate expires (its NotAfter), as a Unix time.",
+	})
+	g.Set(float64(leaf.NotAfter.Unix()))
+	m.register(g)
+}
+
+// observeReadiness exports what /readyz answers, for alerting rules.
+func (m *metrics) observeReadiness(problems func(context.Context) []string) {
+	m.register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "casegate_ready",
+		Help: "1 when /readyz answers 200 (database reachable, listeners bound, sender running), else 0.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if len(problems(ctx)) > 0 {
+			return 0
+		}
+		return 1
+	}))
 }
 
 // observeDelivery is mailout's SenderOptions.OnAttempt.

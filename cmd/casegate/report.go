@@ -196,7 +196,7 @@ func (m *metrics) registerReport(store *threads.Store, c *Config, log *slog.Logg
 	if now == nil {
 		now = time.Now
 	}
-	m.registry.MustRegister(&reportCollector{store: store, cal: c.Report.cal, log: log, now: now})
+	m.register(&reportCollector{store: store, cal: c.Report.cal, log: log, now: now})
 }
 
 func (r *reportCollector) Describe(ch chan<- *prometheus.Desc) {

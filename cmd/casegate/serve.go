@@ -168,6 +168,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err != nil {
 		return err
 	}
+	m.observeCertificate(tlsConfig)
 	smtpServer := mailin.NewSMTPServer(mailin.SMTPOptions{
 		Filer:           store,
 		Domains:         c.SMTP.Domains,

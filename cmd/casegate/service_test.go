@@ -315,6 +315,11 @@ func TestMetricsHealthAndLMTP(t *testing.T) {
 			t.Errorf("%s = %v at start, want 0", series, v)
 		}
 	}
+	for _, series := range []string{"casegate_ready", "casegate_outbox_up", "casegate_report_up"} {
+		if v := g.metric(t, series); v != 1 {
+			t.Errorf("%s = %v, want 1", series, v)
+		}
+	}
 
 	// One mail by SMTP, its duplicate, one by LMTP to two recipients: LMTP
 	// answers once per recipient (RFC 2033 §4.2).
@@ -373,7 +378,7 @@ func TestMetricsHealthAndLMTP(t *testing.T) {
 	if code, body := g.get(t, "/metrics"); code != 200 {
 		t.Errorf("/metrics with the database down = %d %s", code, body)
 	} else {
-		for _, series := range []string{"casegate_outbox_up 0", "casegate_report_up 0", `casegate_messages_received_total{result="filed",source="smtp"} 1`} {
+		for _, series := range []string{"casegate_outbox_up 0", "casegate_report_up 0", "casegate_ready 0", `casegate_messages_received_total{result="filed",source="smtp"} 1`} {
 			if !strings.Contains(body, "\n"+series+"\n") {
 				t.Errorf("/metrics with the database down lacks %q", series)
 			}
