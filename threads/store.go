@@ -195,12 +195,11 @@ func NewStore(opts Options) (*Store, error) {
 		// Staff work by mail (staff.go).
 		"touch-case-quiet", "add-participant", "participant-role", "relay-recipients",
 		"last-customer-message", "last-staff-action",
-		"list-cases", "case-participants", "case-messages", "case-events", // cases.go
-		"list-quarantine", "get-quarantined", "mark-refiled",
+		"get-quarantined", "mark-refiled", // cases.go
 		// Mail safety (safety.go).
 		"case-by-message-ids-safe", "bounced-delivery", "deliveries-by-message-id", "mark-bounced", "suppress-address",
 		"address-suppressed", "auto-reply-check", "record-capped", "quarantine",
-		"case-deadlines"}, append(escalationQueries, append(followupQueries, append(reportQueries, failureQueries...)...)...)...)...)
+		"case-deadlines"}, append(escalationQueries, append(followupQueries, failureQueries...)...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"casegate/mailout"
 	"casegate/templates"
 	"casegate/threads"
+	"casegate/views"
 )
 
 // Exit statuses of the admin commands, beyond 0 (done), 1 (failed, e.g.
@@ -29,11 +30,12 @@ const (
 // error has no status of its own.
 func cliExitCode(err error) int {
 	switch {
-	case errors.Is(err, threads.ErrNoCase), errors.Is(err, threads.ErrNoQuarantined), errors.Is(err, mailout.ErrNoDelivery):
+	case errors.Is(err, threads.ErrNoCase), errors.Is(err, threads.ErrNoQuarantined), errors.Is(err, mailout.ErrNoDelivery),
+		errors.Is(err, views.ErrNoMessage), errors.Is(err, errNoAttachment):
 		return exitNotFound
 	case errors.Is(err, threads.ErrInvalidTransition), errors.Is(err, threads.ErrAlreadyRefiled), errors.Is(err, mailout.ErrAlreadySent):
 		return exitRefused
-	case errors.Is(err, threads.ErrBadFilter), errors.Is(err, threads.ErrBadPriority):
+	case errors.Is(err, views.ErrBadFilter), errors.Is(err, threads.ErrBadPriority):
 		return 2
 	}
 	return 0
@@ -84,7 +86,8 @@ func (f cliFlags) parse(args []string, wantArgs string, min, max int) ([]string,
 type admin struct {
 	c      *Config
 	db     *sqlx.DB
-	store  *threads.Store
+	store  *threads.Store // changes, through the same code as mail
+	views  *views.Reader  // listings, case views, reports
 	stdout io.Writer
 	json   bool
 	actor  string
@@ -114,6 +117,11 @@ func openAdmin(ctx context.Context, f cliFlags, getenv func(string) string, stdo
 		db.Close()
 		return nil, configErrorf("%s: %v", c.path, err)
 	}
+	reader, err := views.New(db, c.now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	user := getenv("SUDO_USER")
 	if user == "" {
 		user = getenv("USER")
@@ -121,7 +129,7 @@ func openAdmin(ctx context.Context, f cliFlags, getenv func(string) string, stdo
 	if user == "" {
 		user = "unknown"
 	}
-	return &admin{c: c, db: db, store: store, stdout: stdout, json: *f.json, actor: "cli:" + user}, nil
+	return &admin{c: c, db: db, store: store, views: reader, stdout: stdout, json: *f.json, actor: "cli:" + user}, nil
 }
 
 func (a *admin) close() { a.db.Close() }

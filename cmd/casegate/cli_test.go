@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -356,4 +357,76 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// casegate cases finds cases by customer, assignee and words of the mail;
+// casegate case raw and case attachment give back exactly what arrived.
+func TestAdminFindsCasesAndExportsMail(t *testing.T) {
+	g := startService(t, pgtest.URL(t), "")
+	pdf := []byte("%PDF-1.4\n% not really a PDF, but bytes that must come back exactly\n\x00\x01\x02\xff")
+	withAttachment := "From: Grace Hopper <grace@navy.example>\nTo: support@support.example.com\n" +
+		"Subject: Invoice 2026-117 is wrong\nMessage-ID: <invoice-1@navy.example>\nMIME-Version: 1.0\n" +
+		"Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n" +
+		"The invoice lists a fax machine we never ordered.\n--b1\nContent-Type: application/pdf; name=\"invoice.pdf\"\n" +
+		"Content-Disposition: attachment; filename=\"invoice.pdf\"\nContent-Transfer-Encoding: base64\n\n" +
+		base64.StdEncoding.EncodeToString(pdf) + "\n--b1--\n"
+	if err := send(t, g.smtp(), "grace@navy.example", []string{"support@support.example.com"}, withAttachment); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	g.mustAdmin(t, "case", "assign", "1001", "alice@example.com")
+	ids := func(args ...string) string {
+		var list []caseJSON
+		if err := json.Unmarshal([]byte(g.mustAdmin(t, append([]string{"cases", "-json"}, args...)...)), &list); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range list {
+			out = append(out, fmt.Sprint(c.ID))
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-text", "fax machine"}, "1000"},
+		{[]string{"-text", `"machine fax"`}, ""},
+		{[]string{"-text", "printer"}, "1001"},
+		{[]string{"-customer", "GRACE@navy.example"}, "1000"},
+		{[]string{"-customer", "@customer.example"}, "1001"},
+		{[]string{"-assignee", "alice@example.com"}, "1001"},
+		{[]string{"-assignee", "-"}, "1000"},
+	} {
+		if got := ids(tc.args...); got != tc.want {
+			t.Errorf("cases %v = [%s], want [%s]", tc.args, got, tc.want)
+		}
+	}
+	_, err := g.admin(t, "cases", "-customer", "grace")
+	wantExit(t, err, 2, "a customer that is not an address")
+
+	// The raw mail, byte for byte as the listener took it.
+	if raw := g.mustAdmin(t, "case", "raw", "1000"); raw != strings.ReplaceAll(withAttachment, "\n", "\r\n") {
+		t.Errorf("case raw 1000 = %q, want the mail as sent", raw)
+	}
+	// The attachment: listed, then written out decoded.
+	if list := g.mustAdmin(t, "case", "attachment", "1000"); !strings.Contains(list, "invoice.pdf") || !strings.Contains(list, "application/pdf") {
+		t.Errorf("case attachment 1000 lists:\n%s", list)
+	}
+	out := filepath.Join(t.TempDir(), "invoice.pdf")
+	g.mustAdmin(t, "case", "attachment", "1000", "invoice.pdf", "-o", out)
+	if b, err := os.ReadFile(out); err != nil || !bytes.Equal(b, pdf) {
+		t.Errorf("written attachment = %q, %v; want the original bytes", b, err)
+	}
+	if got := g.mustAdmin(t, "case", "attachment", "1000", "-message", "1", "1"); got != string(pdf) {
+		t.Errorf("attachment by number = %q", got)
+	}
+	_, err = g.admin(t, "case", "attachment", "1000", "contract.pdf")
+	wantExit(t, err, exitNotFound, "an attachment that is not there")
+	_, err = g.admin(t, "case", "raw", "1001", "-message", "1")
+	wantExit(t, err, exitNotFound, "another case's message")
+	_, err = g.admin(t, "case", "raw", "4242")
+	wantExit(t, err, exitNotFound, "a missing case")
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"casegate/calendar"
-	"casegate/threads"
+	"casegate/views"
 )
 
 // ReportConfig is [report].
@@ -81,7 +81,7 @@ func reportCommand(ctx context.Context, args []string, getenv func(string) strin
 	if a.c.now != nil {
 		now = a.c.now()
 	}
-	rep, err := a.store.Report(ctx, now.Add(-window), now, a.c.Report.cal)
+	rep, err := a.views.Report(ctx, now.Add(-window), now, a.c.Report.cal)
 	if err != nil {
 		return err
 	}
@@ -94,18 +94,18 @@ func reportCommand(ctx context.Context, args []string, getenv func(string) strin
 	return nil
 }
 
-func printReport(w io.Writer, rep threads.Report) {
+func printReport(w io.Writer, rep views.Report) {
 	fmt.Fprintf(w, "Cases opened %s – %s; times in business hours of %s\n\n",
 		rep.From.Format("2006-01-02 15:04"), rep.To.Format("2006-01-02 15:04 MST"), rep.Calendar)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	cats := []string{"total", "customer", "journalist", "vip"}
-	fig := func(cat string) threads.Figures {
+	fig := func(cat string) views.Figures {
 		if cat == "total" {
 			return rep.Total
 		}
 		return rep.ByCategory[cat]
 	}
-	row := func(name string, v func(threads.Figures) string) {
+	row := func(name string, v func(views.Figures) string) {
 		fmt.Fprint(tw, name+"\t")
 		for _, c := range cats {
 			fmt.Fprint(tw, v(fig(c))+"\t")
@@ -124,16 +124,16 @@ func printReport(w io.Writer, rep threads.Report) {
 		}
 		return (time.Duration(s) * time.Second).Round(time.Minute).String()
 	}
-	row("opened", func(f threads.Figures) string { return strconv.Itoa(f.Opened) })
-	row("resolved", func(f threads.Figures) string { return strconv.Itoa(f.Resolved) })
-	row("resolution rate", func(f threads.Figures) string { return pct(f.ResolutionRate) })
-	row("first response, median", func(f threads.Figures) string { return dur(f.FirstResponse.MedianSeconds, f.FirstResponse.Count) })
-	row("first response, p90", func(f threads.Figures) string { return dur(f.FirstResponse.P90Seconds, f.FirstResponse.Count) })
-	row("resolution, median", func(f threads.Figures) string { return dur(f.Resolution.MedianSeconds, f.Resolution.Count) })
-	row("resolution, p90", func(f threads.Figures) string { return dur(f.Resolution.P90Seconds, f.Resolution.Count) })
-	row("reopen rate", func(f threads.Figures) string { return pct(f.ReopenRate) })
-	row("ratings", func(f threads.Figures) string { return strconv.Itoa(f.Ratings) })
-	row("CSAT (4–5)", func(f threads.Figures) string {
+	row("opened", func(f views.Figures) string { return strconv.Itoa(f.Opened) })
+	row("resolved", func(f views.Figures) string { return strconv.Itoa(f.Resolved) })
+	row("resolution rate", func(f views.Figures) string { return pct(f.ResolutionRate) })
+	row("first response, median", func(f views.Figures) string { return dur(f.FirstResponse.MedianSeconds, f.FirstResponse.Count) })
+	row("first response, p90", func(f views.Figures) string { return dur(f.FirstResponse.P90Seconds, f.FirstResponse.Count) })
+	row("resolution, median", func(f views.Figures) string { return dur(f.Resolution.MedianSeconds, f.Resolution.Count) })
+	row("resolution, p90", func(f views.Figures) string { return dur(f.Resolution.P90Seconds, f.Resolution.Count) })
+	row("reopen rate", func(f views.Figures) string { return pct(f.ReopenRate) })
+	row("ratings", func(f views.Figures) string { return strconv.Itoa(f.Ratings) })
+	row("CSAT (4–5)", func(f views.Figures) string {
 		if f.Ratings == 0 {
 			return "–"
 		}
@@ -145,7 +145,7 @@ func printReport(w io.Writer, rep threads.Report) {
 	}
 	sort.Strings(rules)
 	for _, r := range rules {
-		row("escalated to PR: "+r, func(f threads.Figures) string { return strconv.Itoa(f.EscalationsPR[r]) })
+		row("escalated to PR: "+r, func(f views.Figures) string { return strconv.Itoa(f.EscalationsPR[r]) })
 	}
 	tw.Flush()
 }
@@ -183,7 +183,7 @@ var (
 // reportCollector computes the report at scrape time, like the outbox
 // gauges, so every instance exports the same figures.
 type reportCollector struct {
-	store *threads.Store
+	views *views.Reader
 	cal   *calendar.Calendar
 	log   *slog.Logger
 	now   func() time.Time
@@ -191,12 +191,12 @@ type reportCollector struct {
 
 // registerReport adds the report figures to the registry of m; they count
 // in [report] calendar's business hours, on the gateway's clock.
-func (m *metrics) registerReport(store *threads.Store, c *Config, log *slog.Logger) {
+func (m *metrics) registerReport(reader *views.Reader, c *Config, log *slog.Logger) {
 	now := c.now
 	if now == nil {
 		now = time.Now
 	}
-	m.register(&reportCollector{store: store, cal: c.Report.cal, log: log, now: now})
+	m.register(&reportCollector{views: reader, cal: c.Report.cal, log: log, now: now})
 }
 
 func (r *reportCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -211,7 +211,7 @@ func (r *reportCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := r.now()
-	rep, err := r.store.Report(ctx, now.Add(-reportWindow), now, r.cal)
+	rep, err := r.views.Report(ctx, now.Add(-reportWindow), now, r.cal)
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -222,7 +222,7 @@ func (r *reportCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	gauge(reportUpDesc, 1)
-	all := map[string]threads.Figures{"all": rep.Total}
+	all := map[string]views.Figures{"all": rep.Total}
 	for c, f := range rep.ByCategory {
 		all[c] = f
 	}

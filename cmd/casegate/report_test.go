@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"casegate/threads"
+	"casegate/views"
 )
 
 // A known data set, built the way it happens (mail over SMTP, staff
@@ -54,7 +55,7 @@ func TestReportFigures(t *testing.T) {
 	if err := run(ctx, []string{"report", "-config", path, "-since", "30d", "-json"}, func(string) string { return "" }, &out, &out); err != nil {
 		t.Fatalf("report: %v\n%s", err, out.String())
 	}
-	var rep threads.Report
+	var rep views.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -101,7 +102,11 @@ func TestReportFigures(t *testing.T) {
 
 	// The same figures as Prometheus gauges, read at scrape time.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&reportCollector{store: staff, log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), now: time.Now})
+	reader, err := views.New(g.db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(&reportCollector{views: reader, log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), now: time.Now})
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

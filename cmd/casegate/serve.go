@@ -22,6 +22,7 @@ import (
 	"casegate/mailout"
 	"casegate/templates"
 	"casegate/threads"
+	"casegate/views"
 )
 
 func parseFlags(name string, args []string, stderr io.Writer) (string, error) {
@@ -156,8 +157,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err := store.Prepare(ctx); err != nil {
 		return err
 	}
-	// The report figures (report.go) are read through the store.
-	m.registerReport(store, c, log)
+	// The report figures (report.go) come from the read side.
+	reader, err := views.New(db, c.now)
+	if err != nil {
+		return err
+	}
+	m.registerReport(reader, c, log)
 	svc, err := newService(c, log, db, store, m) // catches SIGHUP from here on
 	if err != nil {
 		return err

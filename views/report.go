@@ -1,4 +1,4 @@
-package threads
+package views
 
 import (
 	"context"
@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"casegate/calendar"
+	"casegate/threads"
 )
-
-// reportQueries are the names of the report queries in queries.sql.
-var reportQueries = []string{"report-cases", "report-escalations", "report-ratings"}
 
 // Report is the figures of one window, overall and by category.
 type Report struct {
@@ -46,14 +44,14 @@ type Spread struct {
 }
 
 // Categories are the case categories every report lists, even when empty.
-var reportCategories = []string{string(CategoryCustomer), string(CategoryJournalist), string(CategoryVIP)}
+var reportCategories = []string{string(threads.CategoryCustomer), string(threads.CategoryJournalist), string(threads.CategoryVIP)}
 
 // Report computes the outcome figures of `casegate report` (and the
 // report metrics) from the database, so every instance sees the same
 // numbers: the figures for cases opened (ratings given, escalations
 // fired) from from until to; durations count in cal's business hours (nil:
 // 24x7).
-func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Calendar) (Report, error) {
+func (r *Reader) Report(ctx context.Context, from, to time.Time, cal *calendar.Calendar) (Report, error) {
 	rep := Report{From: from, To: to, Calendar: cal.Name(), ByCategory: map[string]Figures{}}
 	type acc struct {
 		f               Figures
@@ -71,18 +69,9 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 		}
 		return []*acc{accs[""], a}
 	}
-	var cases []struct {
-		ID              int64        `db:"id"`
-		Category        string       `db:"category"`
-		Status          CaseStatus   `db:"status"`
-		OpenedAt        time.Time    `db:"opened_at"`
-		FirstResponseAt sql.NullTime `db:"first_response_at"`
-		ResolvedAt      sql.NullTime `db:"resolved_at"`
-		Resolutions     int          `db:"resolutions"`
-		ReopenedEvent   bool         `db:"reopened_event"`
-	}
-	if err := s.opts.DB.SelectContext(ctx, &cases, s.q["report-cases"], from, to); err != nil {
-		return rep, fmt.Errorf("report: cases: %w", err)
+	cases, err := r.reportCases(ctx, from, to)
+	if err != nil {
+		return rep, err
 	}
 	for _, c := range cases {
 		for _, a := range get(c.Category) {
@@ -97,8 +86,7 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 			a.resolved = append(a.resolved, cal.Between(c.OpenedAt, c.ResolvedAt.Time))
 			// A customer's mail reopens a resolved case without a status
 			// event; that it is open again (or was resolved twice) shows it.
-			open := c.Status == StatusNew || c.Status == StatusOpen || c.Status == StatusPending
-			if c.Resolutions > 1 || c.ReopenedEvent || open {
+			if c.reopened() {
 				a.f.Reopened++
 			}
 		}
@@ -108,7 +96,7 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 		Rule     string `db:"rule"`
 		N        int    `db:"n"`
 	}
-	if err := s.opts.DB.SelectContext(ctx, &esc, s.q["report-escalations"], from, to); err != nil {
+	if err := r.db.SelectContext(ctx, &esc, r.q["report-escalations"], from, to); err != nil {
 		return rep, fmt.Errorf("report: escalations: %w", err)
 	}
 	for _, e := range esc {
@@ -119,19 +107,17 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 			a.f.EscalationsPR[e.Rule] += e.N
 		}
 	}
-	var ratings []struct {
-		Category  string `db:"category"`
-		N         int    `db:"n"`
-		Satisfied int    `db:"satisfied"`
-	}
-	if err := s.opts.DB.SelectContext(ctx, &ratings, s.q["report-ratings"], from, to); err != nil {
-		return rep, fmt.Errorf("report: ratings: %w", err)
+	ratings, err := r.reportRatings(ctx, from, to)
+	if err != nil {
+		return rep, err
 	}
 	satisfied := map[*acc]int{}
 	for _, rt := range ratings {
 		for _, a := range get(rt.Category) {
-			a.f.Ratings += rt.N
-			satisfied[a] += rt.Satisfied
+			a.f.Ratings++
+			if rt.Score >= 4 {
+				satisfied[a]++
+			}
 		}
 	}
 	for cat, a := range accs {
@@ -171,4 +157,48 @@ func spread(d []time.Duration) Spread {
 		return d[max(0, min(i, len(d)-1))]
 	}
 	return Spread{Count: len(d), MedianSeconds: rank(0.5).Seconds(), P90Seconds: rank(0.9).Seconds()}
+}
+
+// reportCase is one case opened in a report's window, with what the
+// figures need.
+type reportCase struct {
+	ID              int64              `db:"id"`
+	Category        string             `db:"category"`
+	Status          threads.CaseStatus `db:"status"`
+	OpenedAt        time.Time          `db:"opened_at"`
+	FirstResponseAt sql.NullTime       `db:"first_response_at"`
+	ResolvedAt      sql.NullTime       `db:"resolved_at"`
+	Resolutions     int                `db:"resolutions"`
+	ReopenedEvent   bool               `db:"reopened_event"`
+}
+
+// reopened: resolved, then open again. A customer's mail reopens a
+// resolved case without a status event; that it is open again (or was
+// resolved twice) shows it.
+func (c reportCase) reopened() bool {
+	open := c.Status == threads.StatusNew || c.Status == threads.StatusOpen || c.Status == threads.StatusPending
+	return c.Resolutions > 1 || c.ReopenedEvent || open
+}
+
+func (r *Reader) reportCases(ctx context.Context, from, to time.Time) ([]reportCase, error) {
+	var cases []reportCase
+	if err := r.db.SelectContext(ctx, &cases, r.q["report-cases"], from, to); err != nil {
+		return nil, fmt.Errorf("report: cases: %w", err)
+	}
+	return cases, nil
+}
+
+// reportRating is one rating given in a report's window.
+type reportRating struct {
+	Category string    `db:"category"`
+	Score    int       `db:"score"`
+	RatedAt  time.Time `db:"rated_at"`
+}
+
+func (r *Reader) reportRatings(ctx context.Context, from, to time.Time) ([]reportRating, error) {
+	var ratings []reportRating
+	if err := r.db.SelectContext(ctx, &ratings, r.q["report-ratings"], from, to); err != nil {
+		return nil, fmt.Errorf("report: ratings: %w", err)
+	}
+	return ratings, nil
 }
