@@ -159,7 +159,7 @@ func (a *admin) showCase(ctx context.Context, id int64) error {
 	}
 	if a.json {
 		return a.printJSON(struct {
-			Case         caseJSON              `json:"case"`
+			Case         caseJSON            `json:"case"`
 			Participants []views.Participant `json:"participants"`
 			Messages     []views.Message     `json:"messages"`
 			Events       []views.Event       `json:"events"`

@@ -22,11 +22,11 @@ import (
 type metrics struct {
 	registry   *prometheus.Registry
 	collectors []prometheus.Collector // what register added, for names
-	received  *prometheus.CounterVec
-	filing    *prometheus.HistogramVec
-	delivered *prometheus.CounterVec
-	reloads   *prometheus.CounterVec
-	reloaded  prometheus.Gauge
+	received   *prometheus.CounterVec
+	filing     *prometheus.HistogramVec
+	delivered  *prometheus.CounterVec
+	reloads    *prometheus.CounterVec
+	reloaded   prometheus.Gauge
 }
 
 func newMetrics(db *sqlx.DB, log *slog.Logger, now func() time.Time) *metrics {
