@@ -290,3 +290,17 @@ ALTER TABLE outbox ALTER COLUMN raw SET COMPRESSION lz4;
 -- with the sender's address, which without this index meant reading the
 -- whole table for each reply (3.5 ms a reply in the ingest benchmark).
 CREATE INDEX participants_address ON participants (address);
+
+-- migrate: 100
+-- Full-text search of received mail (`casegate cases -text`): subject and
+-- text of inbound messages, words as they are ('simple': no stemming, no
+-- stop words, so every language is found alike), the first 20,000
+-- characters of each. Every filing pays for it, so it is kept cheap:
+-- only inbound rows, and fastupdate (on by default, said here on purpose)
+-- queues new entries in the index's pending list instead of inserting
+-- each into the tree at once. views/queries.sql list-cases uses exactly
+-- this expression.
+CREATE INDEX messages_search ON messages
+    USING gin (to_tsvector('simple'::regconfig, left(subject || ' ' || text_body, 20000)))
+    WITH (fastupdate = on)
+    WHERE direction = 'inbound';

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,39 @@ func TestListCasesByCustomerAssigneeAndText(t *testing.T) {
 	}
 	if _, err := f.reader.ListCases(ctx, CaseFilter{Status: "lost"}); !errors.Is(err, ErrBadFilter) {
 		t.Errorf("status lost: %v, want ErrBadFilter", err)
+	}
+}
+
+// The text search reads the index messages_search (its expression and the
+// query's must be the same, or every search reads every message), and it
+// covers the first 20,000 characters of each mail.
+func TestTextSearchUsesTheIndex(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	early := f.file(t, "e@x", "ada@customer.example", "Long log", "zebra at the start\n"+strings.Repeat("filler ", 3000))
+	f.file(t, "l@x", "bob@customer.example", "Longer log", strings.Repeat("filler ", 3000)+"\nokapi past the end")
+	if got := f.ids(t, CaseFilter{Text: "zebra"}); fmt.Sprint(got) != fmt.Sprint([]int64{early}) {
+		t.Errorf("zebra: %v, want [%d]", got, early)
+	}
+	if got := f.ids(t, CaseFilter{Text: "okapi"}); len(got) != 0 {
+		t.Errorf("a word past 20,000 characters was found: %v", got)
+	}
+
+	tx, err := f.db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	// Enough mail that reading it all would cost (rolled back at the end).
+	tx.MustExec(`INSERT INTO messages (case_id, direction, message_id, body_sha256, raw, source, subject, text_body, received_at)
+		SELECT $1, 'inbound', 'bulk-' || g, sha256(int8send(g)), '\x00', 'test', 'bulk', 'word' || g, now()
+		FROM generate_series(1, 5000) g`, early)
+	tx.MustExec(`ANALYZE messages`)
+	var plan []string
+	if err := tx.SelectContext(ctx, &plan, "EXPLAIN "+f.reader.q["list-cases"], "", "", 100, false, false, time.Now(), "zebra", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "messages_search") {
+		t.Errorf("the search does not use messages_search:\n%s", strings.Join(plan, "\n"))
 	}
 }
