@@ -88,14 +88,14 @@ WHERE r.rated_at >= $1 AND r.rated_at < $2;
 
 -- name: report-open-ages
 -- The cases open at $1 (new, open, pending), by how long ago they opened.
-SELECT CASE WHEN c.opened_at > $1 - interval '1 day' THEN 0
-            WHEN c.opened_at > $1 - interval '3 days' THEN 1
-            WHEN c.opened_at > $1 - interval '7 days' THEN 2
-            WHEN c.opened_at > $1 - interval '14 days' THEN 3
-            WHEN c.opened_at > $1 - interval '30 days' THEN 4
+SELECT CASE WHEN c.opened_at > n.at - interval '1 day' THEN 0
+            WHEN c.opened_at > n.at - interval '3 days' THEN 1
+            WHEN c.opened_at > n.at - interval '7 days' THEN 2
+            WHEN c.opened_at > n.at - interval '14 days' THEN 3
+            WHEN c.opened_at > n.at - interval '30 days' THEN 4
             ELSE 5 END AS bucket,
        count(*) AS n
-FROM cases c
+FROM cases c, (SELECT CAST($1 AS timestamptz) AS at) n
 WHERE c.status IN ('new', 'open', 'pending')
 GROUP BY 1;
 

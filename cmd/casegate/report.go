@@ -1,15 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,17 +59,25 @@ func parseSince(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// reportCommand is `casegate report [-since 30d] [-json]`: the outcomes of
-// the cases opened in the window, overall and by category.
+// reportCommand is `casegate report [-since 30d] [-json | -html | -csv]
+// [-o FILE]`: the outcomes of the cases opened in the window, overall and
+// by category; as a table, JSON, a self-contained HTML page with charts, or
+// CSV.
 func reportCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newCLIFlags("report", stderr)
 	since := f.String("since", "30d", "the window: cases opened (ratings given, escalations fired) this long ago or later")
-	if _, err := f.parse(args, "[-since 30d] [-json]", 0, 0); err != nil {
+	html := f.Bool("html", false, "write a self-contained HTML page with charts")
+	csv := f.Bool("csv", false, "write every figure as CSV (section, key, figure, value)")
+	output := f.String("o", "", "write to this file instead of standard output")
+	if _, err := f.parse(args, "[-since 30d] [-json | -html | -csv] [-o FILE]", 0, 0); err != nil {
 		return err
 	}
 	window, err := parseSince(*since)
 	if err != nil {
 		return configErrorf("report: %v", err)
+	}
+	if btoi(*html)+btoi(*csv)+btoi(*f.json) > 1 {
+		return configErrorf("report: choose one of -json, -html and -csv")
 	}
 	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
 	if err != nil {
@@ -81,73 +88,34 @@ func reportCommand(ctx context.Context, args []string, getenv func(string) strin
 	if a.c.now != nil {
 		now = a.c.now()
 	}
-	rep, err := a.views.Report(ctx, now.Add(-window), now, a.c.Report.cal)
+	page, err := a.views.ReportPage(ctx, now.Add(-window), now, a.c.Report.cal)
 	if err != nil {
 		return err
 	}
-	if *f.json {
-		enc := json.NewEncoder(stdout)
+	var out bytes.Buffer
+	switch {
+	case *f.json:
+		enc := json.NewEncoder(&out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		err = enc.Encode(page.Report)
+	case *html:
+		err = views.WriteHTML(&out, page)
+	case *csv:
+		err = views.WriteCSV(&out, page)
+	default:
+		err = views.WriteText(&out, page.Report)
 	}
-	printReport(stdout, rep)
-	return nil
+	if err != nil {
+		return err
+	}
+	return a.writeOut(*output, out.Bytes())
 }
 
-func printReport(w io.Writer, rep views.Report) {
-	fmt.Fprintf(w, "Cases opened %s – %s; times in business hours of %s\n\n",
-		rep.From.Format("2006-01-02 15:04"), rep.To.Format("2006-01-02 15:04 MST"), rep.Calendar)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	cats := []string{"total", "customer", "journalist", "vip"}
-	fig := func(cat string) views.Figures {
-		if cat == "total" {
-			return rep.Total
-		}
-		return rep.ByCategory[cat]
+func btoi(b bool) int {
+	if b {
+		return 1
 	}
-	row := func(name string, v func(views.Figures) string) {
-		fmt.Fprint(tw, name+"\t")
-		for _, c := range cats {
-			fmt.Fprint(tw, v(fig(c))+"\t")
-		}
-		fmt.Fprintln(tw)
-	}
-	fmt.Fprint(tw, "\t")
-	for _, c := range cats {
-		fmt.Fprint(tw, c+"\t")
-	}
-	fmt.Fprintln(tw)
-	pct := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
-	dur := func(s float64, n int) string {
-		if n == 0 {
-			return "–"
-		}
-		return (time.Duration(s) * time.Second).Round(time.Minute).String()
-	}
-	row("opened", func(f views.Figures) string { return strconv.Itoa(f.Opened) })
-	row("resolved", func(f views.Figures) string { return strconv.Itoa(f.Resolved) })
-	row("resolution rate", func(f views.Figures) string { return pct(f.ResolutionRate) })
-	row("first response, median", func(f views.Figures) string { return dur(f.FirstResponse.MedianSeconds, f.FirstResponse.Count) })
-	row("first response, p90", func(f views.Figures) string { return dur(f.FirstResponse.P90Seconds, f.FirstResponse.Count) })
-	row("resolution, median", func(f views.Figures) string { return dur(f.Resolution.MedianSeconds, f.Resolution.Count) })
-	row("resolution, p90", func(f views.Figures) string { return dur(f.Resolution.P90Seconds, f.Resolution.Count) })
-	row("reopen rate", func(f views.Figures) string { return pct(f.ReopenRate) })
-	row("ratings", func(f views.Figures) string { return strconv.Itoa(f.Ratings) })
-	row("CSAT (4–5)", func(f views.Figures) string {
-		if f.Ratings == 0 {
-			return "–"
-		}
-		return pct(f.CSAT)
-	})
-	var rules []string
-	for r := range rep.Total.EscalationsPR {
-		rules = append(rules, r)
-	}
-	sort.Strings(rules)
-	for _, r := range rules {
-		row("escalated to PR: "+r, func(f views.Figures) string { return strconv.Itoa(f.EscalationsPR[r]) })
-	}
-	tw.Flush()
+	return 0
 }
 
 // reportWindow is the window of the report metrics.
