@@ -304,3 +304,11 @@ CREATE INDEX messages_search ON messages
     USING gin (to_tsvector('simple'::regconfig, left(subject || ' ' || text_body, 20000)))
     WITH (fastupdate = on)
     WHERE direction = 'inbound';
+
+-- The weekly report mail (reportmail): one row per scheduled sending, the
+-- key that makes any number of instances send it once.
+CREATE TABLE report_mails (
+    scheduled_at  timestamptz PRIMARY KEY,   -- the occurrence of [report] weekly_at it is for
+    sent_at       timestamptz NOT NULL,
+    message_id    text NOT NULL              -- of the outbox mail
+);

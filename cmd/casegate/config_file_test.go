@@ -38,6 +38,7 @@ func TestConfigErrorsNameTheirLine(t *testing.T) {
 		{"repeated rule name", base + rule("a", "opened") + rule("a", "unresolved"), `when = "unresolved"`, `rule "a".name`},
 		{"second imap", base + imap("one", "implicit") + imap("two", "sometimes"), `tls = "sometimes"`, "imap[1].tls"},
 		{"report calendar", base + "[report]\ncalendar = \"office\"\n", `calendar = "office"`, "report.calendar"},
+		{"weekly report time", base + "[report]\nweekly_to = [\"pr@example.com\"]\nweekly_at = \"monday morning\"\n", `weekly_at = "monday morning"`, "report.weekly_at"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

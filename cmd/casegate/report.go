@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/mail"
 	"strconv"
 	"strings"
 	"time"
 
+	gomail "github.com/emersion/go-message/mail"
+	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"casegate/calendar"
+	"casegate/reportmail"
 	"casegate/views"
 )
 
@@ -23,10 +27,43 @@ type ReportConfig struct {
 	// resolution times count in; empty for 24x7.
 	Calendar string `toml:"calendar"`
 
-	cal *calendar.Calendar // built by validateReport; nil is 24x7
+	// WeeklyTo are the addresses of the weekly report mail (PR, support
+	// leads); empty: no weekly mail.
+	WeeklyTo []string `toml:"weekly_to"`
+	// WeeklyAt is when it goes: a weekday and a time, "mon 08:00" (the
+	// default), in the time zone of Calendar (UTC without one).
+	WeeklyAt string `toml:"weekly_at"`
+	// WeeklyWindow is how far back the weekly report reaches; default
+	// "672h" (four weeks, so each trend has four points).
+	WeeklyWindow Duration `toml:"weekly_window"`
+
+	cal     *calendar.Calendar // built by validateReport; nil is 24x7
+	weekday time.Weekday       // of WeeklyAt
+	clock   string             // of WeeklyAt, "08:00"
 }
 
 func (c *Config) validateReport() error {
+	bad := func(key, format string, args ...any) error {
+		return &configError{msg: fmt.Sprintf("%s: %s: %s", c.path, key, fmt.Sprintf(format, args...)), key: key}
+	}
+	for _, a := range c.Report.WeeklyTo {
+		if _, err := mail.ParseAddress(a); err != nil {
+			return bad("report.weekly_to", "%q: %v", a, err)
+		}
+	}
+	at := c.Report.WeeklyAt
+	if at == "" {
+		at = "mon 08:00"
+	}
+	day, clock, _ := strings.Cut(strings.ToLower(strings.TrimSpace(at)), " ")
+	wd, ok := weekdays[day]
+	if _, err := time.Parse("15:04", clock); !ok || err != nil {
+		return bad("report.weekly_at", "%q: use a weekday and a time, e.g. \"mon 08:00\"", c.Report.WeeklyAt)
+	}
+	c.Report.weekday, c.Report.clock = wd, clock
+	if c.Report.WeeklyWindow.Duration < 0 {
+		return bad("report.weekly_window", "must not be negative")
+	}
 	if c.Report.Calendar == "" || c.Report.Calendar == "24x7" {
 		c.Report.cal = nil
 		return nil
@@ -41,6 +78,28 @@ func (c *Config) validateReport() error {
 	}
 	c.Report.cal = cal
 	return nil
+}
+
+var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
+	"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+// weeklyReportMailer is the weekly report mail of [report] weekly_to, or
+// nil when none is configured.
+func weeklyReportMailer(c *Config, db *sqlx.DB, reader *views.Reader, log *slog.Logger, wake func()) (*reportmail.Mailer, error) {
+	if len(c.Report.WeeklyTo) == 0 {
+		return nil, nil
+	}
+	var to []gomail.Address
+	for _, s := range c.Report.WeeklyTo {
+		a, _ := mail.ParseAddress(s) // validated
+		to = append(to, gomail.Address{Name: a.Name, Address: a.Address})
+	}
+	support, _ := mail.ParseAddress(c.Addresses.Support)
+	return reportmail.New(reportmail.Options{
+		DB: db, Views: reader, From: gomail.Address{Name: support.Name, Address: support.Address}, To: to,
+		Weekday: c.Report.weekday, Clock: c.Report.clock, Location: c.Report.cal.Location(), Calendar: c.Report.cal,
+		Window: c.Report.WeeklyWindow.Duration, Now: c.now, Logger: log, AfterQueue: wake,
+	})
 }
 
 // parseSince reads -since: "30d", "12h", "90m".

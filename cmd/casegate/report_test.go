@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"casegate/internal/pgtest"
 	"casegate/threads"
 	"casegate/views"
 )
@@ -174,5 +176,38 @@ func TestReportFigures(t *testing.T) {
 	}
 	if gauge("casegate_report_resolution_ratio", map[string]string{"category": "vip"}) != 1 {
 		t.Error("vip resolution ratio is not 1")
+	}
+}
+
+// The running gateway sends the weekly report mail of [report] weekly_to
+// at its time, once, through the outbox like any mail.
+func TestServeSendsWeeklyReport(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	clock := &movableClock{now: time.Date(2026, 11, 30, 7, 59, 0, 0, berlin)} // a Monday, a minute early
+	dbURL := pgtest.URL(t)
+	conf := fmt.Sprintf(testConfig, dbURL) + `
+[calendars.office]
+timezone = "Europe/Berlin"
+hours = { mon = "09:00-17:00" }
+[report]
+calendar = "office"
+weekly_to = ["PR <pr@example.com>", "lead@example.com"]
+weekly_at = "mon 08:00"
+`
+	g, _ := runGateway(t, "", dbURL, conf, clock.Now)
+	time.Sleep(500 * time.Millisecond)
+	if n := count(t, g.db, `SELECT count(*) FROM report_mails`); n != 0 {
+		t.Fatalf("a report went before its time")
+	}
+	g.stop()
+	clock.Set(time.Date(2026, 11, 30, 8, 0, 0, 0, berlin))
+	g, _ = runGateway(t, "", dbURL, conf, clock.Now) // looks at start
+	m := waitMailsTo(t, "lead@example.com", 1, g.maildir)[0]
+	if s := m.Header.Get("Subject"); s != "Support report, week of 23 Nov 2026" || m.Header.Get("Auto-Submitted") != "auto-generated" {
+		t.Errorf("weekly mail: Subject %q, Auto-Submitted %q", s, m.Header.Get("Auto-Submitted"))
+	}
+	waitMailsTo(t, "pr@example.com", 1, g.maildir)
+	if n := count(t, g.db, `SELECT count(*) FROM report_mails`); n != 1 {
+		t.Errorf("report_mails = %d", n)
 	}
 }

@@ -163,6 +163,11 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 		return err
 	}
 	m.registerReport(reader, c, log)
+	// The weekly report mail ([report] weekly_to), stopped with the sweeper.
+	weekly, err := weeklyReportMailer(c, db, reader, log, sender.Wake)
+	if err != nil {
+		return configErrorf("%s: report: %v", c.path, err)
+	}
 	svc, err := newService(c, log, db, store, m) // catches SIGHUP from here on
 	if err != nil {
 		return err
@@ -259,6 +264,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	defer stopSweeper()
 	sweeperDone := make(chan error, 1)
 	go func() { sweeperDone <- sweeper.Run(sweeperCtx) }()
+	weeklyDone := make(chan error, 1)
+	if weekly != nil {
+		go func() { weeklyDone <- weekly.Run(sweeperCtx) }()
+	}
 
 	bound := make([]string, len(addrs)) // strings, not structs, in the log
 	for i, a := range addrs {
@@ -276,6 +285,9 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	<-storeDone
 	stopSweeper() // before the sender, so escalation mail it queued is still delivered
 	<-sweeperDone
+	if weekly != nil {
+		<-weeklyDone
+	}
 	stopSender()
 	<-senderDone
 	log.Info("casegate: stopped")
