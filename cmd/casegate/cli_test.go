@@ -342,6 +342,17 @@ func TestCheckConfig(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("the relay saw no connection")
 	}
+	// A relay on loopback needs no TLS by default (the mail never leaves
+	// the machine); starttls = true still demands it, and this relay has
+	// none.
+	loopback := strings.Replace(withRelay(l.Addr().String()), "\nstarttls = false", "", 1)
+	if out, err := check(write("loopback.toml", loopback), "-smarthost"); err != nil {
+		t.Errorf("-smarthost on loopback without a starttls key: %v\n%s", err, out)
+	}
+	demand := strings.Replace(withRelay(l.Addr().String()), "starttls = false", "starttls = true", 1)
+	if _, err := check(write("demand.toml", demand), "-smarthost"); err == nil || !strings.Contains(err.Error(), "outbound.smarthost") {
+		t.Errorf("-smarthost with starttls = true at a relay without STARTTLS: %v", err)
+	}
 	_, err = check(write("norelay.toml", withRelay(closed)), "-smarthost")
 	if err == nil || !strings.Contains(err.Error(), "outbound.smarthost") {
 		t.Errorf("-smarthost without a relay: %v", err)

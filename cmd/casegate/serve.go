@@ -331,6 +331,12 @@ func newTransport(c *Config) (mailout.Transport, error) {
 		mode = "implicit"
 	case c.Outbound.StartTLS != nil && !*c.Outbound.StartTLS:
 		mode = "none"
+	case c.Outbound.StartTLS == nil && smarthostOnLoopback(c.Outbound.Smarthost):
+		// The MTA on this machine (Postfix on 127.0.0.1:25): the mail
+		// never crosses a network, and Debian's Postfix offers STARTTLS
+		// with a self-signed certificate that verification would refuse.
+		// starttls = true still demands it.
+		mode = "none"
 	}
 	return mailout.NewSmarthost(mailout.SmarthostOptions{
 		Address:  c.Outbound.Smarthost,
@@ -339,6 +345,12 @@ func newTransport(c *Config) (mailout.Transport, error) {
 		TLS:      mode,
 		HeloName: c.SMTP.Hostname,
 	}), nil
+}
+
+// smarthostOnLoopback reports whether the relay host:port is this machine.
+func smarthostOnLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	return err == nil && isLoopbackHost(host)
 }
 
 func transportName(c *Config) string {
