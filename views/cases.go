@@ -29,10 +29,11 @@ type CaseFilter struct {
 	// Assignee keeps the cases assigned to one staff address; "-" keeps
 	// the unassigned ones.
 	Assignee string
-	// Text keeps cases with a received mail whose subject or text matches,
-	// by PostgreSQL full-text search (websearch syntax: words, "a phrase",
-	// -not, or). Words match whole and in any case, without stemming, so
-	// one search works for every language.
+	// Text keeps cases with a received mail whose subject or text (its
+	// first 4,000 characters) matches, by PostgreSQL full-text search
+	// (websearch syntax: words, "a phrase", -not, or). Words match whole
+	// and in any case, without stemming, so one search works for every
+	// language.
 	Text string
 }
 

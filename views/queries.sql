@@ -21,7 +21,7 @@ WHERE (CASE WHEN $1 = '' THEN status IN ('new', 'open', 'pending')
   AND ($7 = '' OR c.id IN (
         SELECT m.case_id FROM messages m
         WHERE m.direction = 'inbound'
-          AND to_tsvector('simple'::regconfig, left(m.subject || ' ' || m.text_body, 20000))
+          AND to_tsvector('simple'::regconfig, left(m.subject || ' ' || m.text_body, 4000))
               @@ websearch_to_tsquery('simple'::regconfig, $7)))
   AND ($8 = '' OR c.customer = $8 OR (left($8, 1) = '@' AND c.customer LIKE '%' || $8))
   AND ($9 = '' OR c.assignee = (CASE WHEN $9 = '-' THEN '' ELSE $9 END))
