@@ -286,6 +286,16 @@ func TestCheckConfig(t *testing.T) {
 		t.Fatalf("good config: %v\n%s", err, out)
 	}
 
+	if strings.Contains(out, "warn") {
+		t.Errorf("good config warned:\n%s", out)
+	}
+	// Allowed but likely wrong: a warning naming the key, and still OK.
+	noStaff := strings.Replace(fmt.Sprintf(testConfig, dbURL), `staff = ["alice@example.com"]`, "", 1)
+	out, err = check(write("nostaff.toml", noStaff))
+	if err != nil || !strings.Contains(out, "warn  ") || !strings.Contains(out, "addresses.staff: no staff address") || !strings.Contains(out, "configuration OK") {
+		t.Errorf("no staff: %v\n%s", err, out)
+	}
+
 	// A bad value names file, line and key.
 	bad := strings.Replace(fmt.Sprintf(testConfig, dbURL), `listen = ["127.0.0.1:0"]`, `listen = ["nowhere"]`, 1)
 	line := 1 + strings.Count(bad[:strings.Index(bad, `listen = ["nowhere"]`)], "\n")
