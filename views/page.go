@@ -30,9 +30,9 @@ type Page struct {
 type Week struct {
 	Start                      time.Time `json:"start"`
 	Opened                     int       `json:"opened"`
-	Resolved                   int       `json:"resolved"`          // of those opened this week
-	ResolutionRatio            float64   `json:"resolution_ratio"`  // resolved / opened
-	FirstResponses             int       `json:"first_responses"`   // cases with a staff reply
+	Resolved                   int       `json:"resolved"`         // of those opened this week
+	ResolutionRatio            float64   `json:"resolution_ratio"` // resolved / opened
+	FirstResponses             int       `json:"first_responses"`  // cases with a staff reply
 	FirstResponseMedianSeconds float64   `json:"first_response_median_seconds"`
 	Ratings                    int       `json:"ratings"` // given this week
 	CSAT                       float64   `json:"csat"`    // share of 4 and 5
