@@ -16,7 +16,7 @@ func tool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s not found (make test installs dpkg-dev, systemd and man-db): %v", name, err)
+		t.Fatalf("%s not found (dpkg is on every Debian; make test installs systemd and man-db): %v", name, err)
 	}
 	return p
 }
