@@ -90,7 +90,9 @@ func startListener(t *testing.T, opts SMTPOptions) *listener {
 		opts.Filer = filer
 	}
 	opts.Domains = []string{"support.example.com"}
-	opts.Logger = slog.New(slog.NewTextHandler(testLog{t}, nil))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testLog{t}, nil))
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

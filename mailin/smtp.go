@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -363,12 +364,38 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-// slogAdapter lets go-smtp's own messages (accept errors, panics) reach slog.
+// slogAdapter lets go-smtp's own messages (a session that ended with an
+// error, accept errors, panics) reach slog, as one line each with the
+// remote address and the error as keys of their own. A client that hangs
+// up or resets the connection is normal on the Internet: that is not a
+// warning.
 type slogAdapter struct{ l *slog.Logger }
 
 func (a slogAdapter) Printf(format string, v ...any) {
-	a.l.Warn("smtp server", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
+	level, msg := slog.LevelWarn, "smtp: "+strings.TrimSpace(fmt.Sprintf(format, v...))
+	var attrs []any
+	switch {
+	case strings.HasPrefix(format, "error handling %v: %s") && len(v) == 2:
+		msg = "smtp: session ended with an error"
+		attrs = append(attrs, "remote", fmt.Sprint(v[0]), "err", fmt.Sprint(v[1]))
+		if err, ok := v[1].(error); ok && clientWentAway(err) {
+			level, msg = slog.LevelDebug, "smtp: client went away"
+		}
+	case strings.HasPrefix(format, "panic serving"):
+		level, msg = slog.LevelError, "smtp: panic in a session; it was closed"
+		attrs = append(attrs, "detail", strings.TrimSpace(fmt.Sprintf(format, v...)))
+	}
+	a.l.Log(context.Background(), level, msg, attrs...)
 }
+
 func (a slogAdapter) Println(v ...any) {
-	a.l.Warn("smtp server", "msg", strings.TrimSpace(fmt.Sprintln(v...)))
+	a.l.Warn("smtp: " + strings.TrimSpace(fmt.Sprintln(v...)))
+}
+
+// clientWentAway reports whether err only says the client closed or reset
+// the connection, or stopped answering.
+func clientWentAway(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout()
 }

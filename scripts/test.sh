@@ -5,9 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # mutt: staff replies from a real mail client (cmd/casegate); systemd:
-# systemd-analyze, -sysusers, -tmpfiles for the unit's tests; dovecot-imapd:
-# the IMAP poller's tests run a real Dovecot.
-scripts/install-deps.sh mutt systemd dovecot-imapd
+# systemd-analyze, -sysusers, -tmpfiles and a private systemd-journald for
+# the unit's and the logs' tests; dovecot-imapd: the IMAP poller's tests run
+# a real Dovecot; prometheus: promtool tests the alerting rules; chromium:
+# the HTML report is rendered in a real browser; man-db: the man pages are
+# checked with man itself. (make deb needs only dpkg-deb, which every
+# Debian has.)
+scripts/install-deps.sh mutt systemd dovecot-imapd prometheus chromium man-db
 
 tmp=$(mktemp -d /tmp/casegate-test.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55433)

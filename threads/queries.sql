@@ -105,86 +105,14 @@ RETURNING delivery_id;
 -- Only the first refiling counts; a second one finds the row marked.
 UPDATE quarantine SET refiled_at = $2, refiled_case = $3 WHERE id = $1 AND refiled_at IS NULL;
 
--- The read side: casegate cases, case show, quarantine, report.
+-- Refiling and the header of a case (the read side is views/).
 
 -- name: case-header
 SELECT id, subject, status, priority, category, customer, assignee, opened_at, updated_at, resolved_at
 FROM cases WHERE id = $1;
-
--- name: list-cases
--- $1 status or '' for every open status (new, open, pending); 'all' for all.
--- $2 category or ''. $3 at most this many, most recently updated first.
--- $4 only cases with an escalation deadline due by $6 (overdue);
--- $5 only cases an escalation rule has fired on.
-SELECT id, subject, status, priority, category, customer, assignee, opened_at, updated_at, resolved_at
-FROM cases c
-WHERE (CASE WHEN $1 = '' THEN status IN ('new', 'open', 'pending')
-            WHEN $1 = 'all' THEN true
-            ELSE CAST(status AS text) = $1 END)
-  AND ($2 = '' OR CAST(category AS text) = $2)
-  AND (NOT $4 OR EXISTS (SELECT 1 FROM timers t WHERE t.case_id = c.id AND t.due_at <= $6 AND t.rule NOT LIKE 'followup:%'))
-  AND (NOT $5 OR EXISTS (SELECT 1 FROM escalations e WHERE e.case_id = c.id))
-ORDER BY updated_at DESC, id DESC
-LIMIT $3;
-
--- name: case-participants
-SELECT address, name, role, added_at FROM participants WHERE case_id = $1 ORDER BY added_at, address;
-
--- name: case-messages
--- The mails of a case in both directions: what was received, and each
--- mail casegate sent (an intent, its outbox row once rendered).
-SELECT * FROM (
-    SELECT id, CAST(direction AS text) AS direction, message_id, source, from_address, from_name, subject, text_body,
-           envelope_to, automatic, problems, received_at
-    FROM messages WHERE case_id = $1
-    UNION ALL
-    SELECT i.id, 'outbound', i.message_id, 'casegate:' || i.kind, '', '', COALESCE(i.spec->'data'->>'Subject', ''),
-           COALESCE(i.spec->'data'->>'Text', ''),
-           ARRAY(SELECT x->>'Address' FROM jsonb_array_elements(COALESCE(i.spec->'to', '[]') || COALESCE(i.spec->'cc', '[]')) x),
-           COALESCE(i.spec->>'auto', '') <> '', CAST('{}' AS text[]), i.created_at
-    FROM intents i WHERE i.case_id = $1
-) x ORDER BY received_at, id;
-
--- name: case-events
-SELECT id, at, kind, actor, COALESCE(message_id, 0) AS message_id, detail
-FROM events WHERE case_id = $1 ORDER BY id;
-
--- name: list-quarantine
--- $1: include messages refiled already.
-SELECT id, source, reason, envelope_from, envelope_to, message_id, received_at,
-       refiled_at, COALESCE(refiled_case, 0) AS refiled_case, length(raw) AS size
-FROM quarantine
-WHERE $1 OR refiled_at IS NULL
-ORDER BY id;
 
 -- name: get-quarantined
 SELECT id, source, reason, raw, envelope_from, envelope_to, message_id, received_at,
        refiled_at, COALESCE(refiled_case, 0) AS refiled_case
 FROM quarantine WHERE id = $1;
 
--- name: report-cases
--- The cases opened in the window, with what the figures need: the first
--- staff reply relayed to the customer, the first resolution, how often it
--- was resolved, whether it was reopened. One pass over their events (a
--- subquery per figure took 2.4 times as long on 113,600 cases).
-SELECT c.id, c.category, c.status, c.opened_at,
-    min(e.at) FILTER (WHERE e.kind = 'relayed') AS first_response_at,
-    min(e.at) FILTER (WHERE e.kind = 'status' AND e.detail LIKE '% → resolved%') AS resolved_at,
-    count(e.id) FILTER (WHERE e.kind = 'status' AND e.detail LIKE '% → resolved%') AS resolutions,
-    coalesce(bool_or(e.kind = 'reopened' OR e.kind = 'status' AND e.detail LIKE 'resolved → open%'), false) AS reopened_event
-FROM cases c LEFT JOIN events e ON e.case_id = c.id
-WHERE c.opened_at >= $1 AND c.opened_at < $2
-GROUP BY c.id;
-
--- name: report-escalations
--- Escalations to PR in the window, by the rule that fired and category.
-SELECT c.category, x.rule, count(*) AS n
-FROM escalations x JOIN cases c ON c.id = x.case_id
-WHERE x.fired_at >= $1 AND x.fired_at < $2 AND 'cc_pr' = ANY (x.actions)
-GROUP BY c.category, x.rule;
-
--- name: report-ratings
-SELECT c.category, count(*) AS n, count(*) FILTER (WHERE r.score >= 4) AS satisfied
-FROM ratings r JOIN cases c ON c.id = r.case_id
-WHERE r.rated_at >= $1 AND r.rated_at < $2
-GROUP BY c.category;

@@ -45,22 +45,14 @@ type queries struct {
 	LastCustomer    sqlfile.Query `query:"last-customer-message"`
 	MarkRendered    sqlfile.Query `query:"mark-rendered"`
 	// The sweeper (sweeper.go).
-	ClaimDueTimers  sqlfile.Query `query:"claim-due-timers"`
-	PostponeTimers  sqlfile.Query `query:"postpone-timers"`
-	PruneAnswers    sqlfile.Query `query:"prune-auto-answers"`
-	CaseOfOutbox    sqlfile.Query `query:"case-of-outbox"`
-	RecordFailure   sqlfile.Query `query:"record-failure-notice"`
-	MarkRefiled     sqlfile.Query `query:"mark-refiled"`
-	CaseHeader      sqlfile.Query `query:"case-header"`
-	ListCases       sqlfile.Query `query:"list-cases"`
-	CaseParts       sqlfile.Query `query:"case-participants"`
-	CaseMessages    sqlfile.Query `query:"case-messages"`
-	CaseEvents      sqlfile.Query `query:"case-events"`
-	ListQuarantine  sqlfile.Query `query:"list-quarantine"`
-	GetQuarantined  sqlfile.Query `query:"get-quarantined"`
-	ReportCases     sqlfile.Query `query:"report-cases"`
-	ReportEscalated sqlfile.Query `query:"report-escalations"`
-	ReportRatings   sqlfile.Query `query:"report-ratings"`
+	ClaimDueTimers sqlfile.Query `query:"claim-due-timers"`
+	PostponeTimers sqlfile.Query `query:"postpone-timers"`
+	PruneAnswers   sqlfile.Query `query:"prune-auto-answers"`
+	CaseOfOutbox   sqlfile.Query `query:"case-of-outbox"`
+	RecordFailure  sqlfile.Query `query:"record-failure-notice"`
+	MarkRefiled    sqlfile.Query `query:"mark-refiled"`
+	CaseHeader     sqlfile.Query `query:"case-header"`
+	GetQuarantined sqlfile.Query `query:"get-quarantined"`
 }
 
 // Options configures a Store. Fields other than DB, Templates, Outbox,

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"casegate"
@@ -34,22 +33,25 @@ func checkConfigCommand(ctx context.Context, args []string, getenv func(string) 
 
 	c, err := loadConfig(*path, getenv)
 	if err != nil {
-		return withLine(*path, err)
+		return err
 	}
 	ok("configuration file " + *path)
+	for _, w := range c.warnings() {
+		fmt.Fprintf(stdout, "warn  %s\n", w)
+	}
 	if _, err := templates.Load(c.resolve(c.Templates.Dir)); err != nil {
-		return withLine(*path, &configError{msg: fmt.Sprintf("%s: templates.dir: %v", *path, err), key: "templates.dir"})
+		return c.atLine(&configError{msg: fmt.Sprintf("%s: templates.dir: %v", *path, err), key: "templates.dir"})
 	}
 	ok("templates")
 	if c.Outbound.Maildir != "" {
 		if err := writableDir(c.resolve(c.Outbound.Maildir)); err != nil {
-			return withLine(*path, &configError{msg: fmt.Sprintf("%s: outbound.maildir: %v", *path, err), key: "outbound.maildir"})
+			return c.atLine(&configError{msg: fmt.Sprintf("%s: outbound.maildir: %v", *path, err), key: "outbound.maildir"})
 		}
 		ok("outbound maildir " + c.resolve(c.Outbound.Maildir))
 	}
 	if network, addr := c.lmtpNetwork(); c.LMTP.Listen != "" && network == "unix" {
 		if fi, err := os.Stat(filepath.Dir(addr)); err != nil || !fi.IsDir() {
-			return withLine(*path, &configError{msg: fmt.Sprintf("%s: lmtp.listen: directory of %s: %v", *path, addr, err), key: "lmtp.listen"})
+			return c.atLine(&configError{msg: fmt.Sprintf("%s: lmtp.listen: directory of %s: %v", *path, addr, err), key: "lmtp.listen"})
 		}
 	}
 
@@ -67,7 +69,7 @@ func checkConfigCommand(ctx context.Context, args []string, getenv func(string) 
 
 	if *smarthost {
 		if c.Outbound.Smarthost == "" {
-			return withLine(*path, &configError{msg: fmt.Sprintf("%s: outbound.smarthost: not set (outbound goes to a maildir)", *path), key: "outbound.smarthost"})
+			return c.atLine(&configError{msg: fmt.Sprintf("%s: outbound.smarthost: not set (outbound goes to a maildir)", *path), key: "outbound.smarthost"})
 		}
 		t, _ := newTransport(c)
 		sh := t.(*mailout.Smarthost)
@@ -82,22 +84,24 @@ func checkConfigCommand(ctx context.Context, args []string, getenv func(string) 
 	return nil
 }
 
-// withLine puts the line of the offending key into a configError message:
-// "casegate.toml:12: smtp.listen: …".
-func withLine(path string, err error) error {
-	var ce *configError
-	if !errors.As(err, &ce) || ce.key == "" {
-		return err
+// warnings are settings that are allowed but likely wrong; check-config
+// prints them, each with its line where the key is written.
+func (c *Config) warnings() []string {
+	var out []string
+	warn := func(key, format string, args ...any) {
+		where := c.path
+		if line := c.lines.line(key); line > 0 {
+			where += ":" + strconv.Itoa(line)
+		}
+		out = append(out, fmt.Sprintf("%s: %s: %s", where, key, fmt.Sprintf(format, args...)))
 	}
-	line := keyLine(path, ce.key)
-	if line == 0 {
-		return err
+	if len(c.Addresses.Staff) == 0 {
+		warn("addresses.staff", "no staff address: nobody is told of new cases, and no reply is ever acted on as staff")
 	}
-	msg := ce.msg
-	if rest, ok := strings.CutPrefix(msg, path+": "); ok {
-		msg = path + ":" + strconv.Itoa(line) + ": " + rest
+	if host, _, err := net.SplitHostPort(c.HTTP.Listen); err == nil && !isLoopbackHost(host) {
+		warn("http.listen", "%s serves /metrics to other hosts (allow_remote = true): keep it behind a firewall", c.HTTP.Listen)
 	}
-	return &configError{msg: msg, key: ce.key}
+	return out
 }
 
 // writableDir reports whether the service could write into dir (creating

@@ -16,6 +16,7 @@ import (
 	"casegate/mailout"
 	"casegate/templates"
 	"casegate/threads"
+	"casegate/views"
 	"casegate/vocab"
 )
 
@@ -30,12 +31,13 @@ const (
 // error has no status of its own.
 func cliExitCode(err error) int {
 	switch {
-	case errors.Is(err, threads.ErrNoCase), errors.Is(err, threads.ErrNoQuarantined), errors.Is(err, mailout.ErrNoDelivery):
+	case errors.Is(err, threads.ErrNoCase), errors.Is(err, threads.ErrNoQuarantined), errors.Is(err, mailout.ErrNoDelivery),
+		errors.Is(err, views.ErrNoMessage), errors.Is(err, errNoAttachment):
 		return exitNotFound
 	case errors.Is(err, threads.ErrInvalidTransition), errors.Is(err, threads.ErrAlreadyRefiled), errors.Is(err, mailout.ErrAlreadySent),
 		errors.Is(err, threads.ErrNotStaff):
 		return exitRefused
-	case errors.Is(err, threads.ErrBadFilter), errors.Is(err, vocab.ErrBadPriority):
+	case errors.Is(err, views.ErrBadFilter), errors.Is(err, vocab.ErrBadPriority):
 		return 2
 	}
 	return 0
@@ -86,7 +88,8 @@ func (f cliFlags) parse(args []string, wantArgs string, min, max int) ([]string,
 type admin struct {
 	c      *Config
 	db     *sqlx.DB
-	store  *threads.Store
+	store  *threads.Store // changes, through the same code as mail
+	views  *views.Reader  // listings, case views, reports
 	stdout io.Writer
 	json   bool
 	actor  string
@@ -116,6 +119,11 @@ func openAdmin(ctx context.Context, f cliFlags, getenv func(string) string, stdo
 		db.Close()
 		return nil, configErrorf("%s: %v", c.path, err)
 	}
+	reader, err := views.New(db, c.now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	user := getenv("SUDO_USER")
 	if user == "" {
 		user = getenv("USER")
@@ -123,7 +131,7 @@ func openAdmin(ctx context.Context, f cliFlags, getenv func(string) string, stdo
 	if user == "" {
 		user = "unknown"
 	}
-	return &admin{c: c, db: db, store: store, stdout: stdout, json: *f.json, actor: "cli:" + user}, nil
+	return &admin{c: c, db: db, store: store, views: reader, stdout: stdout, json: *f.json, actor: "cli:" + user}, nil
 }
 
 func (a *admin) close() { a.db.Close() }

@@ -10,18 +10,22 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"casegate/threads"
+	"casegate/views"
 )
 
-// casesCommand is `casegate cases [-status S] [-category C] [-overdue] [-escalated] [-limit N]`.
+// casesCommand is `casegate cases [-status S] [-category C] [-customer A]
+// [-assignee A] [-text WORDS] [-overdue] [-escalated] [-limit N]`.
 func casesCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newCLIFlags("cases", stderr)
 	status := f.String("status", "", "new, open, pending, resolved, closed or all (default: new, open and pending)")
 	category := f.String("category", "", "only this category (customer, journalist, vip, …)")
+	customer := f.String("customer", "", "only this customer's cases (an address, or @domain)")
+	assignee := f.String("assignee", "", "only cases assigned to this staff address (\"-\": unassigned)")
+	text := f.String("text", "", "only cases with a received mail whose subject or text has these words (\"a phrase\", -not, or)")
 	limit := f.Int("limit", 100, "at most this many cases, most recently updated first")
 	overdue := f.Bool("overdue", false, "only cases with an escalation deadline already due")
 	escalated := f.Bool("escalated", false, "only cases an escalation rule has fired on")
-	if _, err := f.parse(args, "[-status S] [-category C] [-overdue] [-escalated] [-limit N] [-json]", 0, 0); err != nil {
+	if _, err := f.parse(args, "[-status S] [-category C] [-customer A] [-assignee A] [-text WORDS] [-overdue] [-escalated] [-limit N] [-json]", 0, 0); err != nil {
 		return err
 	}
 	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
@@ -29,7 +33,8 @@ func casesCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer a.close()
-	cases, err := a.store.ListCases(ctx, threads.CaseFilter{Status: *status, Category: *category, Limit: *limit, Overdue: *overdue, Escalated: *escalated})
+	cases, err := a.views.ListCases(ctx, views.CaseFilter{Status: *status, Category: *category, Limit: *limit, Overdue: *overdue,
+		Escalated: *escalated, Customer: *customer, Assignee: *assignee, Text: *text})
 	if err != nil {
 		return err
 	}
@@ -59,6 +64,12 @@ const caseUsage = `usage: casegate case <action> N [flags]
 
 actions:
   show N                      header, participants and the whole timeline
+  raw N [-message M] [-o FILE]
+                              the raw mail: the case's first one, or message M
+                              (a number from case show), exactly as stored
+  attachment N [-message M] [-o FILE] [NAME|NUMBER]
+                              list the attachments of the case's mail, or write
+                              one out (the latest by that name)
   resolve N [-reason TEXT]    mark the case resolved
   reopen N [-reason TEXT]     open a resolved or closed case again
   assign N ADDRESS            assign to a staff address ("-" unassigns)
@@ -75,11 +86,15 @@ func caseCommand(ctx context.Context, args []string, getenv func(string) string,
 	action := args[0]
 	f := newCLIFlags("case "+action, stderr)
 	reason := f.String("reason", "", "why (resolve, reopen), kept on the timeline")
+	message := f.Int64("message", 0, "raw, attachment: the message (its number in case show); default: the first (raw) or any (attachment)")
+	output := f.String("o", "", "raw, attachment: write to this file instead of standard output")
 	var rest []string
 	var err error
 	switch action {
-	case "show", "resolve", "reopen":
+	case "show", "resolve", "reopen", "raw":
 		rest, err = f.parse(args[1:], "N", 1, 1)
+	case "attachment":
+		rest, err = f.parse(args[1:], "N [NAME|NUMBER]", 1, 2)
 	case "assign", "priority":
 		rest, err = f.parse(args[1:], "N VALUE", 2, 2)
 	case "note":
@@ -101,6 +116,10 @@ func caseCommand(ctx context.Context, args []string, getenv func(string) string,
 	switch action {
 	case "show":
 		return a.showCase(ctx, id)
+	case "raw":
+		return a.rawMessage(ctx, id, *message, *output)
+	case "attachment":
+		return a.attachment(ctx, id, *message, rest[1:], *output)
 	case "resolve":
 		err, done = a.store.ChangeStatus(ctx, id, vocab.StatusResolved, a.actor, *reason), "resolved"
 	case "reopen":
@@ -134,16 +153,16 @@ func caseCommand(ctx context.Context, args []string, getenv func(string) string,
 }
 
 func (a *admin) showCase(ctx context.Context, id int64) error {
-	d, err := a.store.ShowCase(ctx, id)
+	d, err := a.views.ShowCase(ctx, id)
 	if err != nil {
 		return err
 	}
 	if a.json {
 		return a.printJSON(struct {
-			Case         caseJSON              `json:"case"`
-			Participants []threads.Participant `json:"participants"`
-			Messages     []threads.Message     `json:"messages"`
-			Events       []threads.Event       `json:"events"`
+			Case         caseJSON            `json:"case"`
+			Participants []views.Participant `json:"participants"`
+			Messages     []views.Message     `json:"messages"`
+			Events       []views.Event       `json:"events"`
 		}{toCaseJSON(d.Case), d.Participants, d.Messages, d.Events})
 	}
 	w := a.stdout

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"casegate/mailin"
-	"casegate/threads"
+	"casegate/views"
 )
 
 // quarantineCommand is `casegate quarantine [-all]` and
@@ -28,13 +28,13 @@ func quarantineCommand(ctx context.Context, args []string, getenv func(string) s
 		return err
 	}
 	defer a.close()
-	qs, err := a.store.ListQuarantine(ctx, *all)
+	qs, err := a.views.ListQuarantine(ctx, *all)
 	if err != nil {
 		return err
 	}
 	if a.json {
 		if qs == nil {
-			qs = []threads.Quarantined{}
+			qs = []views.Quarantined{}
 		}
 		return a.printJSON(qs)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -289,6 +290,16 @@ func TestCheckConfig(t *testing.T) {
 		t.Fatalf("good config: %v\n%s", err, out)
 	}
 
+	if strings.Contains(out, "warn") {
+		t.Errorf("good config warned:\n%s", out)
+	}
+	// Allowed but likely wrong: a warning naming the key, and still OK.
+	noStaff := strings.Replace(fmt.Sprintf(testConfig, dbURL), `staff = ["alice@example.com"]`, "", 1)
+	out, err = check(write("nostaff.toml", noStaff))
+	if err != nil || !strings.Contains(out, "warn  ") || !strings.Contains(out, "addresses.staff: no staff address") || !strings.Contains(out, "configuration OK") {
+		t.Errorf("no staff: %v\n%s", err, out)
+	}
+
 	// A bad value names file, line and key.
 	bad := strings.Replace(fmt.Sprintf(testConfig, dbURL), `listen = ["127.0.0.1:0"]`, `listen = ["nowhere"]`, 1)
 	line := 1 + strings.Count(bad[:strings.Index(bad, `listen = ["nowhere"]`)], "\n")
@@ -299,7 +310,7 @@ func TestCheckConfig(t *testing.T) {
 	}
 	// A TOML syntax error and an unknown key are named too.
 	_, err = check(write("syntax.toml", fmt.Sprintf(testConfig, dbURL)+"[log\n"))
-	if wantExit(t, err, 2, "syntax error"); err == nil || !strings.Contains(err.Error(), "line") {
+	if wantExit(t, err, 2, "syntax error"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("syntax.toml:%d:", strings.Count(fmt.Sprintf(testConfig, dbURL), "\n")+1)) {
 		t.Errorf("syntax error: %v", err)
 	}
 	_, err = check(write("unknown.toml", fmt.Sprintf(testConfig, dbURL)+"[log]\nlevle = \"info\"\n"))
@@ -344,6 +355,17 @@ func TestCheckConfig(t *testing.T) {
 	case <-relay.ehlo:
 	case <-time.After(10 * time.Second):
 		t.Error("the relay saw no connection")
+	}
+	// A relay on loopback needs no TLS by default (the mail never leaves
+	// the machine); starttls = true still demands it, and this relay has
+	// none.
+	loopback := strings.Replace(withRelay(l.Addr().String()), "\nstarttls = false", "", 1)
+	if out, err := check(write("loopback.toml", loopback), "-smarthost"); err != nil {
+		t.Errorf("-smarthost on loopback without a starttls key: %v\n%s", err, out)
+	}
+	demand := strings.Replace(withRelay(l.Addr().String()), "starttls = false", "starttls = true", 1)
+	if _, err := check(write("demand.toml", demand), "-smarthost"); err == nil || !strings.Contains(err.Error(), "outbound.smarthost") {
+		t.Errorf("-smarthost with starttls = true at a relay without STARTTLS: %v", err)
 	}
 	_, err = check(write("norelay.toml", withRelay(closed)), "-smarthost")
 	if err == nil || !strings.Contains(err.Error(), "outbound.smarthost") {
@@ -406,4 +428,84 @@ func TestAdminAssignIsStaffOnly(t *testing.T) {
 	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = 1000 AND kind = 'assigned' AND actor = 'cli:tester'`); n != 3 {
 		t.Errorf("assigned events = %d, want 3", n)
 	}
+}
+
+// casegate cases finds cases by customer, assignee and words of the mail;
+// casegate case raw and case attachment give back exactly what arrived.
+func TestAdminFindsCasesAndExportsMail(t *testing.T) {
+	g := startService(t, pgtest.URL(t), "")
+	pdf := []byte("%PDF-1.4\n% not really a PDF, but bytes that must come back exactly\n\x00\x01\x02\xff")
+	withAttachment := "From: Grace Hopper <grace@navy.example>\nTo: support@support.example.com\n" +
+		"Subject: Invoice 2026-117 is wrong\nMessage-ID: <invoice-1@navy.example>\nMIME-Version: 1.0\n" +
+		"Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n" +
+		"The invoice lists a fax machine we never ordered.\n--b1\nContent-Type: application/pdf; name=\"invoice.pdf\"\n" +
+		"Content-Disposition: attachment; filename=\"invoice.pdf\"\nContent-Transfer-Encoding: base64\n\n" +
+		base64.StdEncoding.EncodeToString(pdf) + "\n--b1--\n"
+	if err := send(t, g.smtp(), "grace@navy.example", []string{"support@support.example.com"}, withAttachment); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+		t.Fatal(err)
+	}
+	g.mustAdmin(t, "case", "assign", "1001", "alice@example.com")
+	ids := func(args ...string) string {
+		var list []caseJSON
+		if err := json.Unmarshal([]byte(g.mustAdmin(t, append([]string{"cases", "-json"}, args...)...)), &list); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range list {
+			out = append(out, fmt.Sprint(c.ID))
+		}
+		return strings.Join(out, ",")
+	}
+	// The search index is built after the filing: the README promises
+	// "within about two seconds"; a loaded test machine gets five.
+	for start := time.Now(); ids("-text", "printer") != "1001"; {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the second mail is not found by -text five seconds after its filing")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-text", "fax machine"}, "1000"},
+		{[]string{"-text", `"machine fax"`}, ""},
+		{[]string{"-text", "printer"}, "1001"},
+		{[]string{"-customer", "GRACE@navy.example"}, "1000"},
+		{[]string{"-customer", "@customer.example"}, "1001"},
+		{[]string{"-assignee", "alice@example.com"}, "1001"},
+		{[]string{"-assignee", "-"}, "1000"},
+	} {
+		if got := ids(tc.args...); got != tc.want {
+			t.Errorf("cases %v = [%s], want [%s]", tc.args, got, tc.want)
+		}
+	}
+	_, err := g.admin(t, "cases", "-customer", "grace")
+	wantExit(t, err, 2, "a customer that is not an address")
+
+	// The raw mail, byte for byte as the listener took it.
+	if raw := g.mustAdmin(t, "case", "raw", "1000"); raw != strings.ReplaceAll(withAttachment, "\n", "\r\n") {
+		t.Errorf("case raw 1000 = %q, want the mail as sent", raw)
+	}
+	// The attachment: listed, then written out decoded.
+	if list := g.mustAdmin(t, "case", "attachment", "1000"); !strings.Contains(list, "invoice.pdf") || !strings.Contains(list, "application/pdf") {
+		t.Errorf("case attachment 1000 lists:\n%s", list)
+	}
+	out := filepath.Join(t.TempDir(), "invoice.pdf")
+	g.mustAdmin(t, "case", "attachment", "1000", "invoice.pdf", "-o", out)
+	if b, err := os.ReadFile(out); err != nil || !bytes.Equal(b, pdf) {
+		t.Errorf("written attachment = %q, %v; want the original bytes", b, err)
+	}
+	if got := g.mustAdmin(t, "case", "attachment", "1000", "-message", "1", "1"); got != string(pdf) {
+		t.Errorf("attachment by number = %q", got)
+	}
+	_, err = g.admin(t, "case", "attachment", "1000", "contract.pdf")
+	wantExit(t, err, exitNotFound, "an attachment that is not there")
+	_, err = g.admin(t, "case", "raw", "1001", "-message", "1")
+	wantExit(t, err, exitNotFound, "another case's message")
+	_, err = g.admin(t, "case", "raw", "4242")
+	wantExit(t, err, exitNotFound, "a missing case")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -10,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/BurntSushi/toml"
 
 	"casegate/mailin"
 )
@@ -42,6 +39,7 @@ type Config struct {
 	EscalationSettings
 
 	path   string
+	lines  keyLines            // where each key is written, for errors
 	getenv func(string) string // kept for SIGHUP, which reads the file again
 
 	submissionAccounts *mailin.Accounts // [submission] users_file, read by validate
@@ -144,6 +142,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 type configError struct {
 	msg string
 	key string // the offending key, e.g. "smtp.listen", when one is to blame
+	at  string // where key is in the file, when key alone does not say ("rule.2.after")
 }
 
 func (e *configError) Error() string { return e.msg }
@@ -158,23 +157,17 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	if path == "" {
 		return nil, configErrorf("no configuration file: use -config FILE")
 	}
-	var c Config
-	md, err := toml.DecodeFile(path, &c)
+	doc, err := os.ReadFile(path)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, configErrorf("%s: %s", path, pe.ErrorWithPosition())
-		}
-		return nil, configErrorf("%s: %v", path, err)
+		return nil, configErrorf("%v", err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return nil, configErrorf("%s: unknown key(s): %s", path, strings.Join(keys, ", "))
+	var c Config
+	lines, err := decodeConfigFile(path, doc, &c)
+	if err != nil {
+		return nil, err
 	}
 	c.path = path
+	c.lines = lines
 	c.getenv = getenv
 	if v := getenv("CASEGATE_DATABASE_URL"); v != "" {
 		c.Database.URL = v
@@ -186,10 +179,10 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		c.Outbound.Password = v
 	}
 	if err := c.readSecretFiles(); err != nil {
-		return nil, err
+		return nil, c.atLine(err)
 	}
 	if err := c.validate(); err != nil {
-		return nil, err
+		return nil, c.atLine(err)
 	}
 	return &c, nil
 }
@@ -201,7 +194,7 @@ func (c *Config) readSecretFiles() error {
 		}
 		b, err := os.ReadFile(c.resolve(file))
 		if err != nil {
-			return configErrorf("%s: %s: %v", c.path, key, err)
+			return &configError{msg: fmt.Sprintf("%s: %s: %v", c.path, key, err), key: key}
 		}
 		*into = strings.TrimSpace(string(b))
 		return nil

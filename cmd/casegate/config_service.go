@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -31,8 +29,13 @@ type HTTPConfig struct {
 	// HTTP listener.
 	Listen string `toml:"listen"`
 	// Pprof serves Go's runtime profiles under /debug/pprof/ on the same
-	// listener, for measuring where a loaded gateway spends its time.
+	// listener, for measuring where a loaded gateway spends its time. Only
+	// on a loopback listener: profiles show the process's innards.
 	Pprof bool `toml:"pprof"`
+	// AllowRemote lets Listen be an address other hosts reach (0.0.0.0, a
+	// LAN address). Metrics reveal mail volume and queue sizes, so a
+	// non-loopback listener must be asked for; default false.
+	AllowRemote bool `toml:"allow_remote"`
 }
 
 func (c *Config) validateService(bad func(key, format string, args ...any) error) error {
@@ -55,9 +58,29 @@ func (c *Config) validateService(bad func(key, format string, args ...any) error
 			// Metrics reveal queue sizes and mail volume: loopback unless
 			// the admin names an address.
 			c.HTTP.Listen = "127.0.0.1" + l
+			host = "127.0.0.1"
+		}
+		if !isLoopbackHost(host) {
+			if c.HTTP.Pprof {
+				return bad("http.pprof", "profiles are served only on a loopback listener, and http.listen is %q: use 127.0.0.1:PORT (an SSH tunnel reaches it)", l)
+			}
+			if !c.HTTP.AllowRemote {
+				return bad("http.listen", "%q is reachable from other hosts, and metrics reveal mail volume and queue sizes: use 127.0.0.1:PORT, or set [http] allow_remote = true and keep it behind a firewall", l)
+			}
 		}
 	}
 	return nil
+}
+
+// isLoopbackHost reports whether host (of a listen address) is reachable
+// from this machine only. A wildcard (0.0.0.0, ::) or a name other than
+// localhost is not.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func isSocketPath(s string) bool { return strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") }
@@ -77,43 +100,4 @@ func (c *Config) lmtpSocketMode() os.FileMode {
 	}
 	m, _ := strconv.ParseUint(c.LMTP.SocketMode, 8, 32) // validated
 	return os.FileMode(m)
-}
-
-// keyLine finds the line of key ("smtp.listen") in the TOML file at path, so
-// check-config can point at it; 0 when the key is not written in the file
-// (a missing required key). BurntSushi/toml keeps key positions private, so
-// this only locates "[table]" headers and "name =" lines; it never reads
-// values, which the decoder has already checked.
-func keyLine(path, key string) int {
-	table, name, ok := strings.Cut(key, ".")
-	if !ok {
-		table, name = key, ""
-	}
-	f, err := os.Open(filepath.Clean(path))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	current, tableLine := "", 0
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			current = strings.TrimSpace(strings.Trim(line, "[]"))
-			if current == table {
-				tableLine = n
-				if name == "" {
-					return n
-				}
-			}
-			continue
-		}
-		if current != table || name == "" {
-			continue
-		}
-		if k, _, ok := strings.Cut(line, "="); ok && strings.Trim(strings.TrimSpace(k), `"`) == name {
-			return n
-		}
-	}
-	return tableLine
 }

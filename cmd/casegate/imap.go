@@ -39,7 +39,8 @@ func (c *Config) validateIMAP() error {
 	for i := range c.IMAP {
 		a := &c.IMAP[i]
 		bad := func(key, format string, args ...any) error {
-			return configErrorf("%s: imap[%d].%s: %s", c.path, i, key, fmt.Sprintf(format, args...))
+			return &configError{msg: fmt.Sprintf("%s: imap[%d].%s: %s", c.path, i, key, fmt.Sprintf(format, args...)),
+				key: fmt.Sprintf("imap[%d].%s", i, key), at: fmt.Sprintf("imap.%d.%s", i, key)}
 		}
 		host, _, err := net.SplitHostPort(a.Address)
 		if err != nil {

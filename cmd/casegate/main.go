@@ -9,8 +9,11 @@
 //	casegate check-config, cases, case, outbox, quarantine: see usage
 //	casegate rules check -config FILE   validate escalation rules, show what fires when
 //	casegate templates check -config FILE   render every template, errors with file and line
-//	casegate report -config FILE [-since 30d] [-json]   outcomes by category
+//	casegate report -config FILE [-since 30d] [-json|-html|-csv]   outcomes by category
 //	casegate hash-password [LOGIN] < password   a line for [submission] users_file
+//
+// The man pages casegate(8) and casegate.toml(5) are generated from the
+// README by internal/mangen (go generate ./...).
 package main
 
 import (
@@ -49,10 +52,13 @@ commands:
 
   check-config -config FILE [-smarthost]
                          check everything serve would, and say which line is wrong
-  cases [-status S] [-category C] [-overdue] [-escalated] [-limit N]
+  cases [-status S] [-category C] [-customer A] [-assignee A] [-text WORDS]
+        [-overdue] [-escalated] [-limit N]
                          list cases (default: new, open and pending)
   case show|resolve|reopen|assign|priority|note N …
                          show or change one case (casegate case, for details)
+  case raw|attachment N …
+                         the raw mail of a case; its attachments
   outbox [-failed] [-limit N] | outbox retry ID
                          list deliveries; queue a failed one again
   quarantine [-all] | quarantine refile ID
@@ -61,7 +67,7 @@ commands:
                          validate escalation rules, show what fires when
   templates check -config FILE
                          render every template with sample data; errors name file and line
-  report -config FILE [-since 30d] [-json]
+  report -config FILE [-since 30d] [-json | -html | -csv] [-o FILE]
                          outcomes: resolution, response times, escalations, reopens, CSAT
   hash-password [-from FILE] [LOGIN]
                          bcrypt hash of the password on standard input (or FILE's
@@ -69,8 +75,13 @@ commands:
 
 Admin commands take -config FILE (default /etc/casegate/casegate.toml) and
 -json. Exit status: 0 done, 1 failed, 2 bad configuration or usage, 3 no
-such case/delivery/message, 4 change not allowed.
+such case/delivery/message/attachment, 4 change not allowed. See casegate(8)
+and casegate.toml(5).
 `
+
+// commands are the commands run knows; the man page, the README and usage
+// must name each (man_test.go).
+var commands = []string{"serve", "migrate", "version", "check-config", "cases", "case", "outbox", "quarantine", "rules", "templates", "report"}
 
 // run is the whole program, testable without a process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -1,21 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
+	"net/mail"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	gomail "github.com/emersion/go-message/mail"
+	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"casegate/calendar"
-	"casegate/threads"
+	"casegate/reportmail"
+	"casegate/views"
 )
 
 // ReportConfig is [report].
@@ -24,10 +27,43 @@ type ReportConfig struct {
 	// resolution times count in; empty for 24x7.
 	Calendar string `toml:"calendar"`
 
-	cal *calendar.Calendar // built by validateReport; nil is 24x7
+	// WeeklyTo are the addresses of the weekly report mail (PR, support
+	// leads); empty: no weekly mail.
+	WeeklyTo []string `toml:"weekly_to"`
+	// WeeklyAt is when it goes: a weekday and a time, "mon 08:00" (the
+	// default), in the time zone of Calendar (UTC without one).
+	WeeklyAt string `toml:"weekly_at"`
+	// WeeklyWindow is how far back the weekly report reaches; default
+	// "672h" (four weeks, so each trend has four points).
+	WeeklyWindow Duration `toml:"weekly_window"`
+
+	cal     *calendar.Calendar // built by validateReport; nil is 24x7
+	weekday time.Weekday       // of WeeklyAt
+	clock   string             // of WeeklyAt, "08:00"
 }
 
 func (c *Config) validateReport() error {
+	bad := func(key, format string, args ...any) error {
+		return &configError{msg: fmt.Sprintf("%s: %s: %s", c.path, key, fmt.Sprintf(format, args...)), key: key}
+	}
+	for _, a := range c.Report.WeeklyTo {
+		if _, err := mail.ParseAddress(a); err != nil {
+			return bad("report.weekly_to", "%q: %v", a, err)
+		}
+	}
+	at := c.Report.WeeklyAt
+	if at == "" {
+		at = "mon 08:00"
+	}
+	day, clock, _ := strings.Cut(strings.ToLower(strings.TrimSpace(at)), " ")
+	wd, ok := weekdays[day]
+	if _, err := time.Parse("15:04", clock); !ok || err != nil {
+		return bad("report.weekly_at", "%q: use a weekday and a time, e.g. \"mon 08:00\"", c.Report.WeeklyAt)
+	}
+	c.Report.weekday, c.Report.clock = wd, clock
+	if c.Report.WeeklyWindow.Duration < 0 {
+		return bad("report.weekly_window", "must not be negative")
+	}
 	if c.Report.Calendar == "" || c.Report.Calendar == "24x7" {
 		c.Report.cal = nil
 		return nil
@@ -42,6 +78,28 @@ func (c *Config) validateReport() error {
 	}
 	c.Report.cal = cal
 	return nil
+}
+
+var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
+	"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+// weeklyReportMailer is the weekly report mail of [report] weekly_to, or
+// nil when none is configured.
+func weeklyReportMailer(c *Config, db *sqlx.DB, reader *views.Reader, log *slog.Logger, wake func()) (*reportmail.Mailer, error) {
+	if len(c.Report.WeeklyTo) == 0 {
+		return nil, nil
+	}
+	var to []gomail.Address
+	for _, s := range c.Report.WeeklyTo {
+		a, _ := mail.ParseAddress(s) // validated
+		to = append(to, gomail.Address{Name: a.Name, Address: a.Address})
+	}
+	support, _ := mail.ParseAddress(c.Addresses.Support)
+	return reportmail.New(reportmail.Options{
+		DB: db, Views: reader, From: gomail.Address{Name: support.Name, Address: support.Address}, To: to,
+		Weekday: c.Report.weekday, Clock: c.Report.clock, Location: c.Report.cal.Location(), Calendar: c.Report.cal,
+		Window: c.Report.WeeklyWindow.Duration, Now: c.now, Logger: log, AfterQueue: wake,
+	})
 }
 
 // parseSince reads -since: "30d", "12h", "90m".
@@ -60,17 +118,25 @@ func parseSince(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// reportCommand is `casegate report [-since 30d] [-json]`: the outcomes of
-// the cases opened in the window, overall and by category.
+// reportCommand is `casegate report [-since 30d] [-json | -html | -csv]
+// [-o FILE]`: the outcomes of the cases opened in the window, overall and
+// by category; as a table, JSON, a self-contained HTML page with charts, or
+// CSV.
 func reportCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newCLIFlags("report", stderr)
 	since := f.String("since", "30d", "the window: cases opened (ratings given, escalations fired) this long ago or later")
-	if _, err := f.parse(args, "[-since 30d] [-json]", 0, 0); err != nil {
+	html := f.Bool("html", false, "write a self-contained HTML page with charts")
+	csv := f.Bool("csv", false, "write every figure as CSV (section, key, figure, value)")
+	output := f.String("o", "", "write to this file instead of standard output")
+	if _, err := f.parse(args, "[-since 30d] [-json | -html | -csv] [-o FILE]", 0, 0); err != nil {
 		return err
 	}
 	window, err := parseSince(*since)
 	if err != nil {
 		return configErrorf("report: %v", err)
+	}
+	if btoi(*html)+btoi(*csv)+btoi(*f.json) > 1 {
+		return configErrorf("report: choose one of -json, -html and -csv")
 	}
 	a, err := openAdmin(ctx, f, getenv, stdout, stderr)
 	if err != nil {
@@ -81,95 +147,62 @@ func reportCommand(ctx context.Context, args []string, getenv func(string) strin
 	if a.c.now != nil {
 		now = a.c.now()
 	}
-	rep, err := a.store.Report(ctx, now.Add(-window), now, a.c.Report.cal)
+	page, err := a.views.ReportPage(ctx, now.Add(-window), now, a.c.Report.cal)
 	if err != nil {
 		return err
 	}
-	if *f.json {
-		enc := json.NewEncoder(stdout)
+	var out bytes.Buffer
+	switch {
+	case *f.json:
+		enc := json.NewEncoder(&out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		err = enc.Encode(page.Report)
+	case *html:
+		err = views.WriteHTML(&out, page)
+	case *csv:
+		err = views.WriteCSV(&out, page)
+	default:
+		err = views.WriteText(&out, page.Report)
 	}
-	printReport(stdout, rep)
-	return nil
+	if err != nil {
+		return err
+	}
+	return a.writeOut(*output, out.Bytes())
 }
 
-func printReport(w io.Writer, rep threads.Report) {
-	fmt.Fprintf(w, "Cases opened %s – %s; times in business hours of %s\n\n",
-		rep.From.Format("2006-01-02 15:04"), rep.To.Format("2006-01-02 15:04 MST"), rep.Calendar)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	cats := []string{"total", "customer", "journalist", "vip"}
-	fig := func(cat string) threads.Figures {
-		if cat == "total" {
-			return rep.Total
-		}
-		return rep.ByCategory[cat]
+func btoi(b bool) int {
+	if b {
+		return 1
 	}
-	row := func(name string, v func(threads.Figures) string) {
-		fmt.Fprint(tw, name+"\t")
-		for _, c := range cats {
-			fmt.Fprint(tw, v(fig(c))+"\t")
-		}
-		fmt.Fprintln(tw)
-	}
-	fmt.Fprint(tw, "\t")
-	for _, c := range cats {
-		fmt.Fprint(tw, c+"\t")
-	}
-	fmt.Fprintln(tw)
-	pct := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
-	dur := func(s float64, n int) string {
-		if n == 0 {
-			return "–"
-		}
-		return (time.Duration(s) * time.Second).Round(time.Minute).String()
-	}
-	row("opened", func(f threads.Figures) string { return strconv.Itoa(f.Opened) })
-	row("resolved", func(f threads.Figures) string { return strconv.Itoa(f.Resolved) })
-	row("resolution rate", func(f threads.Figures) string { return pct(f.ResolutionRate) })
-	row("first response, median", func(f threads.Figures) string { return dur(f.FirstResponse.MedianSeconds, f.FirstResponse.Count) })
-	row("first response, p90", func(f threads.Figures) string { return dur(f.FirstResponse.P90Seconds, f.FirstResponse.Count) })
-	row("resolution, median", func(f threads.Figures) string { return dur(f.Resolution.MedianSeconds, f.Resolution.Count) })
-	row("resolution, p90", func(f threads.Figures) string { return dur(f.Resolution.P90Seconds, f.Resolution.Count) })
-	row("reopen rate", func(f threads.Figures) string { return pct(f.ReopenRate) })
-	row("ratings", func(f threads.Figures) string { return strconv.Itoa(f.Ratings) })
-	row("CSAT (4–5)", func(f threads.Figures) string {
-		if f.Ratings == 0 {
-			return "–"
-		}
-		return pct(f.CSAT)
-	})
-	var rules []string
-	for r := range rep.Total.EscalationsPR {
-		rules = append(rules, r)
-	}
-	sort.Strings(rules)
-	for _, r := range rules {
-		row("escalated to PR: "+r, func(f threads.Figures) string { return strconv.Itoa(f.EscalationsPR[r]) })
-	}
-	tw.Flush()
+	return 0
 }
 
 // reportWindow is the window of the report metrics.
 const reportWindow = 30 * 24 * time.Hour
 
 var (
+	reportUpDesc = prometheus.NewDesc("casegate_report_up",
+		"1 when the report figures were computed from the database at this scrape; 0 when they could not be (they are then absent).", nil, nil)
 	reportOpenedDesc = prometheus.NewDesc("casegate_report_cases_opened",
 		"Cases opened in the last 30 days, by category.", []string{"category"}, nil)
 	reportResolvedDesc = prometheus.NewDesc("casegate_report_cases_resolved",
 		"Of the cases opened in the last 30 days, those resolved at least once.", []string{"category"}, nil)
-	reportResolutionRateDesc = prometheus.NewDesc("casegate_report_resolution_rate",
-		"Resolved / opened, last 30 days.", []string{"category"}, nil)
-	reportFirstResponseDesc = prometheus.NewDesc("casegate_report_first_response_seconds",
-		"Business time from opening to the first staff reply, last 30 days (quantile 0.5 and 0.9).", []string{"category", "quantile"}, nil)
-	reportResolutionDesc = prometheus.NewDesc("casegate_report_resolution_seconds",
-		"Business time from opening to the first resolution, last 30 days (quantile 0.5 and 0.9).", []string{"category", "quantile"}, nil)
-	reportReopenRateDesc = prometheus.NewDesc("casegate_report_reopen_rate",
-		"Resolved cases open again / resolved cases, last 30 days.", []string{"category"}, nil)
+	reportResolutionRatioDesc = prometheus.NewDesc("casegate_report_resolution_ratio",
+		"Resolved / opened, last 30 days; absent when none was opened.", []string{"category"}, nil)
+	reportFirstResponseMedianDesc = prometheus.NewDesc("casegate_report_first_response_median_seconds",
+		"Median business time from opening to the first staff reply, last 30 days; absent without replies.", []string{"category"}, nil)
+	reportFirstResponseP90Desc = prometheus.NewDesc("casegate_report_first_response_p90_seconds",
+		"90th percentile of the business time from opening to the first staff reply, last 30 days; absent without replies.", []string{"category"}, nil)
+	reportResolutionMedianDesc = prometheus.NewDesc("casegate_report_resolution_median_seconds",
+		"Median business time from opening to the first resolution, last 30 days; absent without resolutions.", []string{"category"}, nil)
+	reportResolutionP90Desc = prometheus.NewDesc("casegate_report_resolution_p90_seconds",
+		"90th percentile of the business time from opening to the first resolution, last 30 days; absent without resolutions.", []string{"category"}, nil)
+	reportReopenRatioDesc = prometheus.NewDesc("casegate_report_reopen_ratio",
+		"Resolved cases open again / resolved cases, last 30 days; absent when none was resolved.", []string{"category"}, nil)
 	reportRatingsDesc = prometheus.NewDesc("casegate_report_ratings",
 		"Satisfaction ratings given in the last 30 days.", []string{"category"}, nil)
-	reportCSATDesc = prometheus.NewDesc("casegate_report_csat",
-		"Share of ratings 4 or 5 in the last 30 days.", []string{"category"}, nil)
+	reportCSATDesc = prometheus.NewDesc("casegate_report_csat_ratio",
+		"Share of ratings 4 or 5 in the last 30 days; absent without ratings.", []string{"category"}, nil)
 	reportEscalationsDesc = prometheus.NewDesc("casegate_report_escalations_to_pr",
 		"Escalations to PR in the last 30 days, by rule.", []string{"category", "rule"}, nil)
 )
@@ -177,7 +210,7 @@ var (
 // reportCollector computes the report at scrape time, like the outbox
 // gauges, so every instance exports the same figures.
 type reportCollector struct {
-	store *threads.Store
+	views *views.Reader
 	cal   *calendar.Calendar
 	log   *slog.Logger
 	now   func() time.Time
@@ -185,17 +218,18 @@ type reportCollector struct {
 
 // registerReport adds the report figures to the registry of m; they count
 // in [report] calendar's business hours, on the gateway's clock.
-func (m *metrics) registerReport(store *threads.Store, c *Config, log *slog.Logger) {
+func (m *metrics) registerReport(reader *views.Reader, c *Config, log *slog.Logger) {
 	now := c.now
 	if now == nil {
 		now = time.Now
 	}
-	m.registry.MustRegister(&reportCollector{store: store, cal: c.Report.cal, log: log, now: now})
+	m.register(&reportCollector{views: reader, cal: c.Report.cal, log: log, now: now})
 }
 
 func (r *reportCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{reportOpenedDesc, reportResolvedDesc, reportResolutionRateDesc, reportFirstResponseDesc,
-		reportResolutionDesc, reportReopenRateDesc, reportRatingsDesc, reportCSATDesc, reportEscalationsDesc} {
+	for _, d := range []*prometheus.Desc{reportUpDesc, reportOpenedDesc, reportResolvedDesc, reportResolutionRatioDesc,
+		reportFirstResponseMedianDesc, reportFirstResponseP90Desc, reportResolutionMedianDesc, reportResolutionP90Desc,
+		reportReopenRatioDesc, reportRatingsDesc, reportCSATDesc, reportEscalationsDesc} {
 		ch <- d
 	}
 }
@@ -204,30 +238,44 @@ func (r *reportCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := r.now()
-	rep, err := r.store.Report(ctx, now.Add(-reportWindow), now, r.cal)
-	if err != nil {
-		r.log.Warn("metrics: computing the report failed", "err", err)
-		ch <- prometheus.NewInvalidMetric(reportOpenedDesc, err)
-		return
-	}
+	rep, err := r.views.Report(ctx, now.Add(-reportWindow), now, r.cal)
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	all := map[string]threads.Figures{"all": rep.Total}
+	if err != nil {
+		// Stale figures are worse than none; the scrape still answers.
+		r.log.Warn("metrics: computing the report failed", "err", err)
+		gauge(reportUpDesc, 0)
+		return
+	}
+	gauge(reportUpDesc, 1)
+	all := map[string]views.Figures{"all": rep.Total}
 	for c, f := range rep.ByCategory {
 		all[c] = f
 	}
 	for c, f := range all {
 		gauge(reportOpenedDesc, float64(f.Opened), c)
 		gauge(reportResolvedDesc, float64(f.Resolved), c)
-		gauge(reportResolutionRateDesc, f.ResolutionRate, c)
-		gauge(reportFirstResponseDesc, f.FirstResponse.MedianSeconds, c, "0.5")
-		gauge(reportFirstResponseDesc, f.FirstResponse.P90Seconds, c, "0.9")
-		gauge(reportResolutionDesc, f.Resolution.MedianSeconds, c, "0.5")
-		gauge(reportResolutionDesc, f.Resolution.P90Seconds, c, "0.9")
-		gauge(reportReopenRateDesc, f.ReopenRate, c)
 		gauge(reportRatingsDesc, float64(f.Ratings), c)
-		gauge(reportCSATDesc, f.CSAT, c)
+		// A share of nothing and a percentile of no times do not exist:
+		// they are left out rather than reported as 0.
+		if f.Opened > 0 {
+			gauge(reportResolutionRatioDesc, f.ResolutionRate, c)
+		}
+		if f.Resolved > 0 {
+			gauge(reportReopenRatioDesc, f.ReopenRate, c)
+		}
+		if f.Ratings > 0 {
+			gauge(reportCSATDesc, f.CSAT, c)
+		}
+		if f.FirstResponse.Count > 0 {
+			gauge(reportFirstResponseMedianDesc, f.FirstResponse.MedianSeconds, c)
+			gauge(reportFirstResponseP90Desc, f.FirstResponse.P90Seconds, c)
+		}
+		if f.Resolution.Count > 0 {
+			gauge(reportResolutionMedianDesc, f.Resolution.MedianSeconds, c)
+			gauge(reportResolutionP90Desc, f.Resolution.P90Seconds, c)
+		}
 		for rule, n := range f.EscalationsPR {
 			gauge(reportEscalationsDesc, float64(n), c, rule)
 		}

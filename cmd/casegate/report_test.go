@@ -5,6 +5,7 @@ import (
 	"casegate/vocab"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -13,7 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"casegate/threads"
+	"casegate/internal/pgtest"
+	"casegate/views"
 )
 
 // A known data set, built the way it happens (mail over SMTP, staff
@@ -55,7 +57,7 @@ func TestReportFigures(t *testing.T) {
 	if err := run(ctx, []string{"report", "-config", path, "-since", "30d", "-json"}, func(string) string { return "" }, &out, &out); err != nil {
 		t.Fatalf("report: %v\n%s", err, out.String())
 	}
-	var rep threads.Report
+	var rep views.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -102,7 +104,11 @@ func TestReportFigures(t *testing.T) {
 
 	// The same figures as Prometheus gauges, read at scrape time.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&reportCollector{store: staff, log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), now: time.Now})
+	reader, err := views.New(g.db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(&reportCollector{views: reader, log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), now: time.Now})
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -133,15 +139,75 @@ func TestReportFigures(t *testing.T) {
 	}{
 		{"casegate_report_cases_opened", map[string]string{"category": "all"}, 4},
 		{"casegate_report_cases_resolved", map[string]string{"category": "customer"}, 2},
-		{"casegate_report_resolution_rate", map[string]string{"category": "all"}, 0.75},
-		{"casegate_report_resolution_seconds", map[string]string{"category": "all", "quantile": "0.9"}, 36000},
-		{"casegate_report_first_response_seconds", map[string]string{"category": "all", "quantile": "0.5"}, 3600},
-		{"casegate_report_csat", map[string]string{"category": "all"}, 0.5},
+		{"casegate_report_up", nil, 1},
+		{"casegate_report_resolution_ratio", map[string]string{"category": "all"}, 0.75},
+		{"casegate_report_resolution_p90_seconds", map[string]string{"category": "all"}, 36000},
+		{"casegate_report_first_response_median_seconds", map[string]string{"category": "all"}, 3600},
+		{"casegate_report_csat_ratio", map[string]string{"category": "all"}, 0.5},
 		{"casegate_report_ratings", map[string]string{"category": "vip"}, 0},
 		{"casegate_report_escalations_to_pr", map[string]string{"category": "all", "rule": "first-response"}, 1},
 	} {
 		if got := gauge(c.name, c.labels); !near(got, c.want) {
 			t.Errorf("%s %v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	// Nothing to divide and no times to rank: absent, not 0. No journalist
+	// case was opened; the vip case got no staff reply and no rating. No
+	// gauge carries a quantile label.
+	absent := map[string]bool{"journalist": true}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			category := ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "category" {
+					category = lp.GetValue()
+				}
+				if lp.GetName() == "quantile" {
+					t.Errorf("%s has a quantile label", mf.GetName())
+				}
+			}
+			name := mf.GetName()
+			empty := absent[category] && (strings.HasSuffix(name, "_ratio") || strings.HasSuffix(name, "_seconds")) ||
+				category == "vip" && (strings.HasPrefix(name, "casegate_report_first_response_") || name == "casegate_report_csat_ratio")
+			if empty {
+				t.Errorf("%s{category=%s} = %v, want it absent (nothing to compute it from)", name, category, m.GetGauge().GetValue())
+			}
+		}
+	}
+	if gauge("casegate_report_resolution_ratio", map[string]string{"category": "vip"}) != 1 {
+		t.Error("vip resolution ratio is not 1")
+	}
+}
+
+// The running gateway sends the weekly report mail of [report] weekly_to
+// at its time, once, through the outbox like any mail.
+func TestServeSendsWeeklyReport(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	clock := &movableClock{now: time.Date(2026, 11, 30, 7, 59, 0, 0, berlin)} // a Monday, a minute early
+	dbURL := pgtest.URL(t)
+	conf := fmt.Sprintf(testConfig, dbURL) + `
+[calendars.office]
+timezone = "Europe/Berlin"
+hours = { mon = "09:00-17:00" }
+[report]
+calendar = "office"
+weekly_to = ["PR <pr@example.com>", "lead@example.com"]
+weekly_at = "mon 08:00"
+`
+	g, _ := runGateway(t, "", dbURL, conf, clock.Now)
+	time.Sleep(500 * time.Millisecond)
+	if n := count(t, g.db, `SELECT count(*) FROM report_mails`); n != 0 {
+		t.Fatalf("a report went before its time")
+	}
+	g.stop()
+	clock.Set(time.Date(2026, 11, 30, 8, 0, 0, 0, berlin))
+	g, _ = runGateway(t, "", dbURL, conf, clock.Now) // looks at start
+	m := waitMailsTo(t, "lead@example.com", 1, g.maildir)[0]
+	if s := m.Header.Get("Subject"); s != "Support report, week of 23 Nov 2026" || m.Header.Get("Auto-Submitted") != "auto-generated" {
+		t.Errorf("weekly mail: Subject %q, Auto-Submitted %q", s, m.Header.Get("Auto-Submitted"))
+	}
+	waitMailsTo(t, "pr@example.com", 1, g.maildir)
+	if n := count(t, g.db, `SELECT count(*) FROM report_mails`); n != 1 {
+		t.Errorf("report_mails = %d", n)
 	}
 }

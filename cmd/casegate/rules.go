@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/mail"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -74,6 +75,27 @@ type EscalationConfig struct {
 	BatchSize     int      `toml:"batch_size"`     // default 500
 }
 
+// ruleField names the key of a [[rule]] that threads.Rule.Validate
+// refused, so the error points at its line: ".when", ".count", … or ""
+// for the rule as a whole.
+func ruleField(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "(use none, medium or high)"):
+		return ".risk"
+	case strings.Contains(msg, "(use low, normal, high or urgent)"):
+		return ".priority"
+	case strings.Contains(msg, "no actions"):
+		return ".actions"
+	}
+	for _, field := range []string{"category", "status", "count", "when", "after"} {
+		if strings.Contains(msg, ": "+field+" ") {
+			return "." + field
+		}
+	}
+	return ""
+}
+
 // validateEscalation checks [classify], [calendars.*] and [[rule]] and
 // builds what serve needs; errors name the key.
 func (c *Config) validateEscalation() error {
@@ -111,6 +133,12 @@ func (c *Config) validateEscalation() error {
 		if rc.Name != "" {
 			key = fmt.Sprintf("rule %q", rc.Name)
 		}
+		// Errors point at this rule's line even when two share a name.
+		bad := func(k, format string, args ...any) error {
+			err := bad(k, format, args...).(*configError)
+			err.key, err.at = k, "rule."+strconv.Itoa(i)+strings.TrimPrefix(k, key)
+			return err
+		}
 		r := threads.Rule{
 			Name:     rc.Name,
 			Category: vocab.Category(rc.Category),
@@ -144,7 +172,7 @@ func (c *Config) validateEscalation() error {
 			r.Actions = append(r.Actions, action)
 		}
 		if err := r.Validate(); err != nil {
-			return bad(key, "%v", err)
+			return bad(key+ruleField(err), "%v", err)
 		}
 		for _, prev := range c.rules {
 			if prev.Name == r.Name {

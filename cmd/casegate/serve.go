@@ -22,6 +22,7 @@ import (
 	"casegate/mailout"
 	"casegate/templates"
 	"casegate/threads"
+	"casegate/views"
 	"casegate/vocab"
 )
 
@@ -91,16 +92,6 @@ func withBinaryParameters(dsn string) string {
 		return dsn + "?binary_parameters=yes"
 	}
 	return dsn + " binary_parameters=yes"
-}
-
-func newLogger(c *Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(strings.ToUpper(c.Log.Level)))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func migrateCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -201,8 +192,17 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if err := store.Prepare(ctx); err != nil {
 		return err
 	}
-	// The report figures (report.go) are read through the store.
-	m.registerReport(store, c, log)
+	// The report figures (report.go) come from the read side.
+	reader, err := views.New(db, c.now)
+	if err != nil {
+		return err
+	}
+	m.registerReport(reader, c, log)
+	// The weekly report mail ([report] weekly_to), stopped with the sweeper.
+	weekly, err := weeklyReportMailer(c, db, reader, log, sender.Wake)
+	if err != nil {
+		return configErrorf("%s: report: %v", c.path, err)
+	}
 	svc, err := newService(c, log, db, store, m) // catches SIGHUP from here on
 	if err != nil {
 		return err
@@ -210,6 +210,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	defer svc.close()
 	svc.delivery = delivery
 
+	// The certificate's expiry is a metric (alerts warn before it ends).
+	if tlsConfig, err := smtpTLS(c); err != nil {
+		return err
+	} else {
+		m.observeCertificate(tlsConfig)
+	}
 	pollers, err := newIMAPPollers(c, db, store, log)
 	if err != nil {
 		return err
@@ -287,8 +293,21 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	defer stopSweeper()
 	sweeperDone := make(chan error, 1)
 	go func() { sweeperDone <- sweeper.Run(sweeperCtx) }()
+	// The search index is built after the commit (views/indexer.go), so
+	// filing never waits for it; mail is found within seconds.
+	indexer := views.NewIndexer(reader, views.IndexerOptions{Logger: log})
+	indexerDone := make(chan error, 1)
+	go func() { indexerDone <- indexer.Run(sweeperCtx) }()
+	weeklyDone := make(chan error, 1)
+	if weekly != nil {
+		go func() { weeklyDone <- weekly.Run(sweeperCtx) }()
+	}
 
-	log.Info("casegate: serving", "smtp", addrs, "imap_accounts", len(pollers), "schema", casegate.SchemaVersion(), "outbound", transportName(c))
+	bound := make([]string, len(addrs)) // strings, not structs, in the log
+	for i, a := range addrs {
+		bound[i] = a.String()
+	}
+	log.Info("casegate: serving", "listen", strings.Join(bound, " "), "imap_accounts", len(pollers), "schema", casegate.SchemaVersion(), "outbound", transportName(c))
 	svc.ready("serving")
 	if ready != nil {
 		ready <- addrs
@@ -300,6 +319,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	<-storeDone
 	stopSweeper() // before the composer and the sender, so what it decided is still sent
 	<-sweeperDone
+	<-indexerDone
+	if weekly != nil {
+		<-weeklyDone
+	}
 	stopComposer()
 	<-composerDone
 	store.ComposeOnce(context.Background(), 1000) // what the last filings committed
@@ -350,6 +373,12 @@ func newTransport(c *Config) (mailout.Transport, error) {
 		mode = "implicit"
 	case c.Outbound.StartTLS != nil && !*c.Outbound.StartTLS:
 		mode = "none"
+	case c.Outbound.StartTLS == nil && smarthostOnLoopback(c.Outbound.Smarthost):
+		// The MTA on this machine (Postfix on 127.0.0.1:25): the mail
+		// never crosses a network, and Debian's Postfix offers STARTTLS
+		// with a self-signed certificate that verification would refuse.
+		// starttls = true still demands it.
+		mode = "none"
 	}
 	return mailout.NewSmarthost(mailout.SmarthostOptions{
 		Address:  c.Outbound.Smarthost,
@@ -358,6 +387,12 @@ func newTransport(c *Config) (mailout.Transport, error) {
 		TLS:      mode,
 		HeloName: c.SMTP.Hostname,
 	}), nil
+}
+
+// smarthostOnLoopback reports whether the relay host:port is this machine.
+func smarthostOnLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	return err == nil && isLoopbackHost(host)
 }
 
 func transportName(c *Config) string {

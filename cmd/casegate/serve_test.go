@@ -22,7 +22,13 @@ import (
 	"casegate/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(journalChildEnv) != "" {
+		journalChild() // a child process of TestErrorLinesReachJournalWithPriority
+		return
+	}
+	pgtest.Main(m)
+}
 
 // gateway is a casegate serving in-process, as `casegate serve` would, on a
 // real database with outbound mail in a Maildir.

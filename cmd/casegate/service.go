@@ -59,6 +59,7 @@ func newService(c *Config, log *slog.Logger, db *sqlx.DB, store *threads.Store, 
 		}
 		s.http = l
 	}
+	m.observeReadiness(s.readinessProblems)
 	signal.Notify(s.hup, syscall.SIGHUP)
 	return s, nil
 }

@@ -302,6 +302,24 @@ func TestMetricsHealthAndLMTP(t *testing.T) {
 	if code, body := g.get(t, "/readyz"); code != 200 || strings.TrimSpace(body) != "ready" {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
+	// Counters with known labels exist at 0 before anything happened, so
+	// alerts on their rates work from the start.
+	for _, series := range []string{
+		`casegate_messages_received_total{result="failed",source="smtp"}`,
+		`casegate_messages_received_total{result="rejected",source="lmtp"}`,
+		`casegate_delivery_attempts_total{result="failed"}`,
+		`casegate_config_reloads_total{result="refused"}`,
+		`casegate_filing_duration_seconds_count{source="lmtp"}`,
+	} {
+		if v := g.metric(t, series); v != 0 {
+			t.Errorf("%s = %v at start, want 0", series, v)
+		}
+	}
+	for _, series := range []string{"casegate_ready", "casegate_outbox_up", "casegate_report_up"} {
+		if v := g.metric(t, series); v != 1 {
+			t.Errorf("%s = %v, want 1", series, v)
+		}
+	}
 
 	// One mail by SMTP, its duplicate, one by LMTP to two recipients: LMTP
 	// answers once per recipient (RFC 2033 §4.2).
@@ -354,6 +372,22 @@ func TestMetricsHealthAndLMTP(t *testing.T) {
 	}
 	if code, _ := g.get(t, "/healthz"); code != 200 {
 		t.Errorf("/healthz with the database down = %d", code)
+	}
+	// /metrics still answers 200 with every counter; what needs the
+	// database says it is missing (…_up 0) and is left out.
+	if code, body := g.get(t, "/metrics"); code != 200 {
+		t.Errorf("/metrics with the database down = %d %s", code, body)
+	} else {
+		for _, series := range []string{"casegate_outbox_up 0", "casegate_report_up 0", "casegate_ready 0", `casegate_messages_received_total{result="filed",source="smtp"} 1`} {
+			if !strings.Contains(body, "\n"+series+"\n") {
+				t.Errorf("/metrics with the database down lacks %q", series)
+			}
+		}
+		for _, absent := range []string{"casegate_outbox_queued ", "casegate_report_cases_opened{"} {
+			if strings.Contains(body, "\n"+absent) {
+				t.Errorf("/metrics with the database down still has %s", absent)
+			}
+		}
 	}
 	down := strings.Replace(lmtpMail, "lmtp-1", "lmtp-2", 1)
 	_, err = sendLMTP(t, sock, []string{"support@support.example.com", "support+x@support.example.com"}, down)

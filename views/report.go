@@ -1,4 +1,4 @@
-package threads
+package views
 
 import (
 	"context"
@@ -11,9 +11,6 @@ import (
 	"casegate/calendar"
 	"casegate/vocab"
 )
-
-// reportQueries are the names of the report queries in queries.sql.
-var reportQueries = []string{"report-cases", "report-escalations", "report-ratings"}
 
 // Report is the figures of one window, overall and by category.
 type Report struct {
@@ -54,7 +51,7 @@ var reportCategories = []string{string(vocab.CategoryCustomer), string(vocab.Cat
 // numbers: the figures for cases opened (ratings given, escalations
 // fired) from from until to; durations count in cal's business hours (nil:
 // 24x7).
-func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Calendar) (Report, error) {
+func (r *Reader) Report(ctx context.Context, from, to time.Time, cal *calendar.Calendar) (Report, error) {
 	rep := Report{From: from, To: to, Calendar: cal.Name(), ByCategory: map[string]Figures{}}
 	type acc struct {
 		f               Figures
@@ -72,18 +69,9 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 		}
 		return []*acc{accs[""], a}
 	}
-	var cases []struct {
-		ID              int64            `db:"id"`
-		Category        string           `db:"category"`
-		Status          vocab.CaseStatus `db:"status"`
-		OpenedAt        time.Time        `db:"opened_at"`
-		FirstResponseAt sql.NullTime     `db:"first_response_at"`
-		ResolvedAt      sql.NullTime     `db:"resolved_at"`
-		Resolutions     int              `db:"resolutions"`
-		ReopenedEvent   bool             `db:"reopened_event"`
-	}
-	if err := s.q.ReportCases.Select(ctx, s.opts.DB, &cases, from, to); err != nil {
-		return rep, fmt.Errorf("report: cases: %w", err)
+	cases, err := r.reportCases(ctx, from, to)
+	if err != nil {
+		return rep, err
 	}
 	for _, c := range cases {
 		for _, a := range get(c.Category) {
@@ -98,8 +86,7 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 			a.resolved = append(a.resolved, cal.Between(c.OpenedAt, c.ResolvedAt.Time))
 			// A customer's mail reopens a resolved case without a status
 			// event; that it is open again (or was resolved twice) shows it.
-			open := c.Status == vocab.StatusNew || c.Status == vocab.StatusOpen || c.Status == vocab.StatusPending
-			if c.Resolutions > 1 || c.ReopenedEvent || open {
+			if c.reopened() {
 				a.f.Reopened++
 			}
 		}
@@ -109,7 +96,7 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 		Rule     string `db:"rule"`
 		N        int    `db:"n"`
 	}
-	if err := s.q.ReportEscalated.Select(ctx, s.opts.DB, &esc, from, to); err != nil {
+	if err := r.db.SelectContext(ctx, &esc, r.q.ReportEscalations.SQL, from, to); err != nil {
 		return rep, fmt.Errorf("report: escalations: %w", err)
 	}
 	for _, e := range esc {
@@ -120,19 +107,17 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, cal *calendar.Ca
 			a.f.EscalationsPR[e.Rule] += e.N
 		}
 	}
-	var ratings []struct {
-		Category  string `db:"category"`
-		N         int    `db:"n"`
-		Satisfied int    `db:"satisfied"`
-	}
-	if err := s.q.ReportRatings.Select(ctx, s.opts.DB, &ratings, from, to); err != nil {
-		return rep, fmt.Errorf("report: ratings: %w", err)
+	ratings, err := r.reportRatings(ctx, from, to)
+	if err != nil {
+		return rep, err
 	}
 	satisfied := map[*acc]int{}
 	for _, rt := range ratings {
 		for _, a := range get(rt.Category) {
-			a.f.Ratings += rt.N
-			satisfied[a] += rt.Satisfied
+			a.f.Ratings++
+			if rt.Score >= 4 {
+				satisfied[a]++
+			}
 		}
 	}
 	for cat, a := range accs {
@@ -172,4 +157,48 @@ func spread(d []time.Duration) Spread {
 		return d[max(0, min(i, len(d)-1))]
 	}
 	return Spread{Count: len(d), MedianSeconds: rank(0.5).Seconds(), P90Seconds: rank(0.9).Seconds()}
+}
+
+// reportCase is one case opened in a report's window, with what the
+// figures need.
+type reportCase struct {
+	ID              int64            `db:"id"`
+	Category        string           `db:"category"`
+	Status          vocab.CaseStatus `db:"status"`
+	OpenedAt        time.Time        `db:"opened_at"`
+	FirstResponseAt sql.NullTime     `db:"first_response_at"`
+	ResolvedAt      sql.NullTime     `db:"resolved_at"`
+	Resolutions     int              `db:"resolutions"`
+	ReopenedEvent   bool             `db:"reopened_event"`
+}
+
+// reopened: resolved, then open again. A customer's mail reopens a
+// resolved case without a status event; that it is open again (or was
+// resolved twice) shows it.
+func (c reportCase) reopened() bool {
+	open := c.Status == vocab.StatusNew || c.Status == vocab.StatusOpen || c.Status == vocab.StatusPending
+	return c.Resolutions > 1 || c.ReopenedEvent || open
+}
+
+func (r *Reader) reportCases(ctx context.Context, from, to time.Time) ([]reportCase, error) {
+	var cases []reportCase
+	if err := r.db.SelectContext(ctx, &cases, r.q.ReportCases.SQL, from, to); err != nil {
+		return nil, fmt.Errorf("report: cases: %w", err)
+	}
+	return cases, nil
+}
+
+// reportRating is one rating given in a report's window.
+type reportRating struct {
+	Category string    `db:"category"`
+	Score    int       `db:"score"`
+	RatedAt  time.Time `db:"rated_at"`
+}
+
+func (r *Reader) reportRatings(ctx context.Context, from, to time.Time) ([]reportRating, error) {
+	var ratings []reportRating
+	if err := r.db.SelectContext(ctx, &ratings, r.q.ReportRatings.SQL, from, to); err != nil {
+		return nil, fmt.Errorf("report: ratings: %w", err)
+	}
+	return ratings, nil
 }
