@@ -25,7 +25,8 @@ import (
 )
 
 // The corpus test feeds every message of testdata/corpus (about 1,200
-// real mails from public test suites; see its README) through the real
+// real mails from public test suites and mail written for casegate in the
+// styles of many mail clients; see its README) through the real
 // inbound path, Parse and threads.Store.File against PostgreSQL, and a
 // sample through the SMTP listener. What it cannot yet do right is listed,
 // with a reason, in testdata/corpus-gaps.txt; anything else failing fails
@@ -72,12 +73,13 @@ var corpusAutomatic = []*regexp.Regexp{
 }
 
 // Messages a person wrote, which must be answered like any customer mail:
-// talon's replies, the sample texts of old mailers, sisimai's non-bounces,
+// talon's replies, the mail written in the styles of old and new mail
+// clients (casegate-mua-samples), sisimai's non-bounces,
 // and two people forwarding a bounce to ask about it (sisimai counts those
 // as bounces, but a person is waiting for an answer and no loop can arise).
 var corpusPerson = []*regexp.Regexp{
 	regexp.MustCompile(`^mailgun-talon/.*\.eml$`),
-	regexp.MustCompile(`^stalwart-mail-parser/resources/eml/legacy/`),
+	regexp.MustCompile(`^casegate-mua-samples/`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/not/is-not-bounce-`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/(bsd|dos|mac)/lhost-sendmail-14\.eml$`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/err/make-test-36\.eml$`),

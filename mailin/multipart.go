@@ -258,22 +258,56 @@ func (s *splitter) delimiterAt(i, from int) (delimiterLine, bool) {
 }
 
 // entity makes the part a go-message entity, whose Body decodes the
-// transfer encoding and, for text, the charset.
+// transfer encoding and, for text, the charset, except for a text file
+// the sender attached: a file is kept as the bytes it was (a CSV in
+// ISO-8859-1 stays ISO-8859-1), and its charset goes with it in
+// Attachment.ContentType.
 func (p *mimePart) entity() (*message.Entity, error) {
+	decodeWith := p.header
+	if !p.multipart && isTextFile(p.header) {
+		decodeWith = withoutCharset(p.header)
+	}
+	body := io.Reader(bytes.NewReader(p.body))
 	if !p.multipart && strings.EqualFold(strings.TrimSpace(p.header.Get("Content-Transfer-Encoding")), "base64") {
 		// RFC 2045 §6.8: characters outside the base64 alphabet "must be
 		// ignored", as mime4j and most mail clients do; go-message's
 		// decoder stops at the first one (a garbled delimiter, say) and
 		// loses the rest of the part.
-		h := p.header.Copy()
-		h.Del("Content-Transfer-Encoding")
-		e, err := message.New(h, base64.NewDecoder(base64.StdEncoding, &base64Alphabet{r: bytes.NewReader(p.body)}))
-		if e != nil {
-			e.Header = p.header
-		}
-		return e, err
+		decodeWith = decodeWith.Copy()
+		decodeWith.Del("Content-Transfer-Encoding")
+		body = base64.NewDecoder(base64.StdEncoding, &base64Alphabet{r: body})
 	}
-	return message.New(p.header, bytes.NewReader(p.body))
+	e, err := message.New(decodeWith, body)
+	if e != nil {
+		e.Header = p.header
+	}
+	return e, err
+}
+
+// isTextFile reports whether h is the header of a text part that
+// readText keeps as a file (see partInfo.isFile).
+func isTextFile(h message.Header) bool {
+	ct := strings.TrimSpace(h.Get("Content-Type"))
+	if len(ct) < 5 || !strings.EqualFold(ct[:5], "text/") {
+		return false
+	}
+	if !h.Has("Content-Disposition") && !strings.Contains(strings.ToLower(ct), "name") {
+		return false // neither a disposition nor a name: a body part
+	}
+	return readPartInfo(h).isFile()
+}
+
+// withoutCharset returns a copy of h whose Content-Type has no charset
+// parameter, so go-message leaves the bytes as they are.
+func withoutCharset(h message.Header) message.Header {
+	t, params, err := h.ContentType()
+	if err != nil || params["charset"] == "" {
+		return h
+	}
+	delete(params, "charset")
+	c := h.Copy()
+	c.SetContentType(t, params)
+	return c
 }
 
 // base64Alphabet passes on only the characters of the base64 alphabet and

@@ -233,6 +233,9 @@ func readText(in *threads.Inbound, h message.Header, raw []byte) {
 	var visit message.WalkFunc
 	visit = func(path []int, part *message.Entity, err error) error {
 		unknownCharset := false
+		if err != nil && part != nil && message.IsUnknownEncoding(err) && isUUEncoding(part.Header.Get("Content-Transfer-Encoding")) {
+			err = nil // go-message does not know uuencode; decodeOddEncoding does
+		}
 		if err != nil {
 			in.Problems = append(in.Problems, fmt.Sprintf("part %v: %v", path, err))
 			if part == nil || !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
@@ -263,9 +266,9 @@ func readText(in *threads.Inbound, h message.Header, raw []byte) {
 			}
 			return nil // its parts are visited next
 		}
-		if p.disposition == "attachment" || !strings.HasPrefix(t, "text/") || name != "" && p.disposition != "inline" {
-			a := readAttachment(in, path, part)
-			a.Filename, a.ContentType = SafeFilename(name), t
+		if p.isFile() {
+			a := readAttachment(in, path, part) // a text file keeps its charset: see mimePart.entity
+			a.Filename, a.ContentType = SafeFilename(name), p.fileType()
 			if a.Data != nil && isTNEF(t, name) && unpackTNEF(in, path, a.Data, &tnef) {
 				return nil
 			}

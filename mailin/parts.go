@@ -30,6 +30,24 @@ type partInfo struct {
 	strict bool
 }
 
+// isFile says the part is a file the sender attached, not a body part:
+// marked as an attachment, not text, or a named text part not marked
+// inline.
+func (p partInfo) isFile() bool {
+	return p.disposition == "attachment" || !strings.HasPrefix(p.mediaType, "text/") || p.filename != "" && p.disposition != "inline"
+}
+
+// fileType is the Content-Type an attached file is kept with: its media
+// type and, for text, the charset its bytes are in.
+func (p partInfo) fileType() string {
+	if cs := p.params["charset"]; cs != "" && strings.HasPrefix(p.mediaType, "text/") {
+		if t := mime.FormatMediaType(p.mediaType, map[string]string{"charset": strings.ToLower(cs)}); t != "" {
+			return t
+		}
+	}
+	return p.mediaType
+}
+
 func readPartInfo(h message.Header) partInfo {
 	var p partInfo
 	raw := h.Get("Content-Type")
