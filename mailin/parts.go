@@ -22,6 +22,7 @@ type partInfo struct {
 	params      map[string]string // Content-Type parameters, names in lower case
 	disposition string            // "inline", "attachment" or ""
 	filename    string            // decoded (RFC 2231, RFC 2047), not yet made safe
+	rawFilename string            // as found, before decoding
 	// charsetApplied says go-message parsed the Content-Type itself and so
 	// has already decoded the body from its declared charset.
 	charsetApplied bool
@@ -80,7 +81,8 @@ func readPartInfo(h message.Header) partInfo {
 	if name == "" {
 		name = rfc2231Value(raw, "name")
 	}
-	p.filename, _ = decodeHeaderText(name)
+	p.rawFilename = name
+	p.filename, _ = decodeHeaderText(name, nil)
 	return p
 }
 

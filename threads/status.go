@@ -1,7 +1,6 @@
 package threads
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
 
@@ -107,13 +105,7 @@ func (s *Store) addCopiedParticipants(ctx context.Context, tx *sqlx.Tx, caseID i
 	if err != nil || role != ParticipantCustomer {
 		return err
 	}
-	e, _ := message.Read(bytes.NewReader(in.Raw))
-	if e == nil {
-		return nil
-	}
-	h := mail.Header{Header: e.Header}
-	for _, field := range []string{"To", "Cc"} {
-		list, _ := h.AddressList(field) // a list that does not parse adds nobody
+	for _, list := range [][]mail.Address{in.To, in.Cc} { // parsed by mailin, raw 8-bit names decoded
 		for _, a := range list {
 			addr := strings.ToLower(a.Address)
 			_, domain, _ := strings.Cut(addr, "@")
