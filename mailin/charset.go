@@ -133,7 +133,28 @@ func decodeRawHeader(raw string, g *charsetGuess) (string, string) {
 	if utf8.Valid(b) {
 		return raw, ""
 	}
-	return g.decode(b, true)
+	// Only the bytes outside encoded-words: raw 8-bit bytes inside one
+	// (Eudora wrote them) are in the word's own charset, which the word
+	// decoder applies.
+	var out strings.Builder
+	used := ""
+	last := 0
+	flush := func(seg []byte) {
+		if utf8.Valid(seg) {
+			out.Write(seg)
+			return
+		}
+		s, how := g.decode(seg, true)
+		out.WriteString(s)
+		used = how
+	}
+	for _, m := range encodedWord.FindAllIndex(b, -1) {
+		flush(b[last:m[0]])
+		out.Write(b[m[0]:m[1]])
+		last = m[1]
+	}
+	flush(b[last:])
+	return out.String(), used
 }
 
 func readAllString(r io.Reader) (string, error) {

@@ -96,6 +96,11 @@ func loadMUASampleExpectations(t *testing.T, dir string) map[string]expectation 
 	if err != nil || len(files) < 54 {
 		t.Fatalf("corpus: casegate-mua-samples expectations missing (%d found, %v)", len(files), err)
 	}
+	odd, err := filepath.Glob(filepath.Join(dir, "casegate-odd-samples", "*.json"))
+	if err != nil || len(odd) < 16 {
+		t.Fatalf("corpus: casegate-odd-samples expectations missing (%d found, %v)", len(odd), err)
+	}
+	files = append(files, odd...)
 	out := map[string]expectation{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -74,12 +74,13 @@ var corpusAutomatic = []*regexp.Regexp{
 
 // Messages a person wrote, which must be answered like any customer mail:
 // talon's replies, the mail written in the styles of old and new mail
-// clients (casegate-mua-samples), sisimai's non-bounces,
+// clients and with the damage real mail shows (casegate-mua-samples,
+// casegate-odd-samples), sisimai's non-bounces,
 // and two people forwarding a bounce to ask about it (sisimai counts those
 // as bounces, but a person is waiting for an answer and no loop can arise).
 var corpusPerson = []*regexp.Regexp{
 	regexp.MustCompile(`^mailgun-talon/.*\.eml$`),
-	regexp.MustCompile(`^casegate-mua-samples/`),
+	regexp.MustCompile(`^casegate-(mua|odd)-samples/`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/not/is-not-bounce-`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/(bsd|dos|mac)/lhost-sendmail-14\.eml$`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/err/make-test-36\.eml$`),

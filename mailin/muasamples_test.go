@@ -28,7 +28,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/corpus/casegate-mua-samples")
 
-const muaSamplesDir = "testdata/corpus/casegate-mua-samples"
+const (
+	muaSamplesDir = "testdata/corpus/casegate-mua-samples"
+	oddSamplesDir = "testdata/corpus/casegate-odd-samples"
+)
 
 type address struct{ name, addr string }
 
@@ -40,6 +43,7 @@ type subject struct {
 	// words that need it (Netscape), 0 writes the text as it is (ASCII).
 	enc    byte
 	absent bool // no Subject field at all
+	// 'R' writes the text raw, in charset's bytes, undeclared.
 }
 
 // sample is one message to write.
@@ -48,13 +52,14 @@ type sample struct {
 	file     string
 	style    *style
 	from     address
-	nameEnc  byte   // how a non-ASCII display name is encoded: 'Q', 'B'
+	nameEnc  byte   // how a non-ASCII display name is encoded: 'Q', 'B', or 'R' raw 8-bit, 'W' an encoded-word in quotes
 	charset  string // of the display name
 	subject  subject
 	language string
 	body     *node
 	lf       bool // stored with LF line ends (saved from a Unix mailbox), else CRLF
 	notes    string
+	lead     string // what comes before the header (a line of white space)
 }
 
 // A node is one MIME entity of a sample.
@@ -71,10 +76,19 @@ type node struct {
 	nameWhere                    string // "type" or "disposition" only; else where the client puts it
 	contentID, description       string
 	data                         []byte // the content, decoded (text in its charset, "\n" line ends)
-	text                         string // a text body's ground truth
-	role                         role
-	parts                        []*node
-	boundary                     string
+	// Damage real mail shows: undeclared writes no charset parameter
+	// (the bytes are still in charset); corrupt changes the encoded
+	// bytes; declaredBoundary is written in the header while the body
+	// delimits with another; noDelimiters writes a multipart's first part
+	// as the whole body, without delimiters.
+	undeclared       bool
+	corrupt          func([]byte) []byte
+	declaredBoundary string
+	noDelimiters     bool
+	text             string // a text body's ground truth
+	role             role
+	parts            []*node
+	boundary         string
 }
 
 type role int
@@ -124,6 +138,14 @@ func (s *sample) fromField(quote bool) string {
 	switch {
 	case s.from.name == "":
 		return s.from.addr
+	case !isASCII(s.from.name) && s.nameEnc == 'R':
+		name := string(encodeCharset(s.charset, s.from.name))
+		if quote {
+			name = quoted(name)
+		}
+		return name + " <" + s.from.addr + ">"
+	case !isASCII(s.from.name) && s.nameEnc == 'W':
+		return quoted(encodedWords(s.charset, 'Q', s.from.name)) + " <" + s.from.addr + ">"
 	case !isASCII(s.from.name):
 		return encodedWords(s.charset, s.nameEnc, s.from.name) + " <" + s.from.addr + ">"
 	case quote || strings.ContainsAny(s.from.name, `.,;:@()<>[]"\`):
@@ -158,6 +180,8 @@ func (s *sample) subjectField() []string {
 		}
 		flush()
 		return []string{"Subject: " + strings.Join(out, " ")}
+	case sub.enc == 'R':
+		return []string{"Subject: " + string(encodeCharset(sub.charset, sub.text))}
 	case sub.enc != 0 && !isASCII(sub.text):
 		return []string{"Subject: " + encodedWords(sub.charset, sub.enc, sub.text)}
 	}
@@ -191,9 +215,13 @@ func (g *generator) fields(n *node) []string {
 		for _, e := range n.extra {
 			params = append(params, e)
 		}
-		params = append(params, kv{boundaryParam(st), quoted(n.boundary)})
+		b := n.boundary
+		if n.declaredBoundary != "" {
+			b = n.declaredBoundary
+		}
+		params = append(params, kv{boundaryParam(st), quoted(b)})
 	} else {
-		if n.charset != "" {
+		if n.charset != "" && !n.undeclared {
 			cs := n.charset
 			if st.upper && (cs == "us-ascii") {
 				cs = "US-ASCII"
@@ -213,6 +241,8 @@ func (g *generator) fields(n *node) []string {
 			return []kv{{attr, quoted(n.name)}}
 		case "token":
 			return []kv{{attr, n.name}}
+		case "raw": // 8-bit bytes in quotes, undeclared
+			return []kv{{attr, quoted(string(encodeCharset(n.nameCharset, n.name)))}}
 		case "windows-path":
 			return []kv{{attr, quoted(`C:\TEMP\` + n.name)}}
 		case "rfc2047-q":
@@ -288,6 +318,9 @@ func (n *node) encodedBody() []byte {
 	if n.role != file || strings.HasPrefix(n.mediaType, "text/") {
 		b = encodeCharset(n.charset, string(n.data))
 	}
+	if n.corrupt != nil {
+		b = n.corrupt(b)
+	}
 	switch strings.ToLower(n.cte) {
 	case "quoted-printable":
 		return quotedPrintable(b)
@@ -308,6 +341,10 @@ func (n *node) encodedBody() []byte {
 func (g *generator) write(out *bytes.Buffer, n *node, top bool) {
 	if n.parts == nil {
 		out.Write(n.encodedBody())
+		return
+	}
+	if n.noDelimiters {
+		out.Write(n.parts[0].encodedBody())
 		return
 	}
 	if top && g.s.style.preamble != "" {
@@ -335,6 +372,7 @@ func (s *sample) message() []byte {
 		content = nil // a plain mail without any MIME field of its own
 	}
 	var out bytes.Buffer
+	out.WriteString(s.lead)
 	for _, f := range s.style.top(s, content) {
 		out.WriteString(f + "\n")
 	}
@@ -393,6 +431,18 @@ func (s *sample) expectation() muaExpectation {
 		if n.nameStyle != "" && n.nameStyle != "quoted" {
 			covers["name "+n.nameStyle] = true
 		}
+		if n.undeclared {
+			covers["undeclared charset "+n.charset] = true
+		}
+		if n.corrupt != nil {
+			covers["invalid bytes"] = true
+		}
+		if n.declaredBoundary != "" {
+			covers["declared boundary unused"] = true
+		}
+		if n.noDelimiters {
+			covers["multipart without delimiters"] = true
+		}
 		switch n.role {
 		case bodyText:
 			if e.Text == nil {
@@ -423,6 +473,15 @@ func (s *sample) expectation() muaExpectation {
 	}
 	if s.lf {
 		covers["LF line ends"] = true
+	}
+	if s.lead != "" {
+		covers["white space before the header"] = true
+	}
+	if s.nameEnc == 'R' && !isASCII(s.from.name) {
+		covers["raw 8-bit name "+s.charset] = true
+	}
+	if s.nameEnc == 'W' {
+		covers["encoded-word in a quoted name"] = true
 	}
 	for c := range covers {
 		e.Covers = append(e.Covers, c)
@@ -476,11 +535,24 @@ func htmlPhrases(text string) []string {
 	return out
 }
 
-// generate writes every sample into a map from file name to bytes.
+// generateMUASamples writes every sample into a map from file name to
+// bytes.
 func generateMUASamples() map[string][]byte {
+	files, rows := generateSamples(muaSamples())
+	files["README.md"] = []byte(muaReadme(rows))
+	return files
+}
+
+func generateOddSamples() map[string][]byte {
+	files, rows := generateSamples(oddSamples())
+	files["README.md"] = []byte(oddReadme(rows))
+	return files
+}
+
+func generateSamples(samples []*sample) (map[string][]byte, []string) {
 	files := map[string][]byte{}
 	var rows []string
-	for i, s := range muaSamples() {
+	for i, s := range samples {
 		s.n = i + 1
 		stem := fmt.Sprintf("%03d-%s-%s", s.n, s.style.id, s.file)
 		files[stem+".eml"] = s.message()
@@ -503,8 +575,7 @@ func generateMUASamples() map[string][]byte {
 		}
 		rows = append(rows, fmt.Sprintf("| `%s.eml` | %s | %s | %s |", stem, s.style.name, strings.Join(e.Covers, ", "), strings.Join(names, "; ")))
 	}
-	files["README.md"] = []byte(muaReadme(rows))
-	return files
+	return files, rows
 }
 
 func muaReadme(rows []string) string {
@@ -547,9 +618,16 @@ and counts these messages as people's mail, which must be answered.
 }
 
 func TestMUASamplesUpToDate(t *testing.T) {
-	want := generateMUASamples()
+	checkGenerated(t, muaSamplesDir, generateMUASamples(), 54)
+	checkGenerated(t, oddSamplesDir, generateOddSamples(), 16)
+}
+
+// checkGenerated compares a folder with what the generator writes, after
+// rewriting it under -update; min is the fewest messages it may hold.
+func checkGenerated(t *testing.T, dir string, want map[string][]byte, min int) {
+	t.Helper()
 	if *update {
-		old, _ := filepath.Glob(filepath.Join(muaSamplesDir, "*"))
+		old, _ := filepath.Glob(filepath.Join(dir, "*"))
 		for _, f := range old {
 			if _, keep := want[filepath.Base(f)]; !keep {
 				if err := os.Remove(f); err != nil {
@@ -557,36 +635,32 @@ func TestMUASamplesUpToDate(t *testing.T) {
 				}
 			}
 		}
-		if err := os.MkdirAll(muaSamplesDir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		for name, b := range want {
-			if err := os.WriteFile(filepath.Join(muaSamplesDir, name), b, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	have, _ := filepath.Glob(filepath.Join(muaSamplesDir, "*"))
-	var names []string
-	for _, f := range have {
-		names = append(names, filepath.Base(f))
-	}
+	have, _ := filepath.Glob(filepath.Join(dir, "*"))
 	for name, b := range want {
-		got, err := os.ReadFile(filepath.Join(muaSamplesDir, name))
+		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Errorf("%s: %v (run go test ./mailin -run TestMUASamplesUpToDate -update)", name, err)
 			continue
 		}
 		if !bytes.Equal(got, b) {
-			t.Errorf("%s differs from what the generator writes (run go test ./mailin -run TestMUASamplesUpToDate -update)", name)
+			t.Errorf("%s/%s differs from what the generator writes (run go test ./mailin -run TestMUASamplesUpToDate -update)", dir, name)
 		}
 	}
-	for _, name := range names {
-		if _, ok := want[name]; !ok {
-			t.Errorf("%s is not written by the generator; remove it or run -update", name)
+	for _, f := range have {
+		if _, ok := want[filepath.Base(f)]; !ok {
+			t.Errorf("%s is not written by the generator; remove it or run -update", f)
 		}
 	}
-	if n := len(want) / 2; n < 54 {
-		t.Errorf("only %d samples; they stand in for 54 and must not be fewer", n)
+	if n := len(want) / 2; n < min {
+		t.Errorf("%s: only %d samples, want at least %d", dir, n, min)
 	}
 }
