@@ -160,6 +160,21 @@ func TestSecondRoundRealSamples(t *testing.T) {
 			t.Errorf("%s: text %d bytes, DSN %+v, problems %v", rel, len(in.Text), in.DSN, in.Problems)
 		}
 	}
+	// What a bounce handler must not get wrong (sisimai): a delay notice
+	// fails nothing, nor does an abuse complaint; an Amazon SES bounce
+	// in JSON names its recipient and status.
+	in = read("sisimai-set-of-emails/maildir/bsd/lhost-gmail-08.eml")
+	if in.DSN == nil || in.DSN.Recipients[0].Action != "delayed" || in.DSN.Recipients[0].Failed() {
+		t.Errorf("lhost-gmail-08 (a delay notice): DSN %+v", in.DSN)
+	}
+	in = read("sisimai-set-of-emails/maildir/bsd/arf-01.eml")
+	if in.DSN == nil || !strings.Contains(in.DSN.Recipients[0].Recipient, "@") || in.DSN.Recipients[0].Failed() {
+		t.Errorf("arf-01 (a complaint): DSN %+v", in.DSN)
+	}
+	in = read("sisimai-set-of-emails/maildir/bsd/lhost-amazonses-09.eml")
+	if in.DSN == nil || !in.DSN.Recipients[0].Failed() || in.DSN.Recipients[0].Status == "" {
+		t.Errorf("lhost-amazonses-09 (SES JSON): DSN %+v", in.DSN)
+	}
 	// A bounce that lost its MIME header but kept the delimiters and the
 	// delivery-status fields (sisimai).
 	in = read("sisimai-set-of-emails/maildir/bsd/lhost-sendmail-54.eml")
