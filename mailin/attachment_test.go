@@ -57,3 +57,38 @@ func TestLargeAttachmentIsNotHeld(t *testing.T) {
 		}
 	}
 }
+
+// An attached text file is kept as the bytes it was, in its own charset,
+// which goes with it in ContentType; only the body text is decoded to
+// UTF-8. Converting the file would change it (a CSV for a program that
+// reads ISO-8859-1), and a file later loaded from the raw message must be
+// the same bytes.
+func TestTextFileKeepsItsBytes(t *testing.T) {
+	file := []byte("Z\xe4hler;Stra\xdfe\r\n18442;Hauptstra\xdfe 1\r\n")
+	for _, tc := range []struct{ name, part string }{
+		{"quoted-printable", "Content-Type: text/plain; charset=iso-8859-1; name=\"z.csv\"\r\nContent-Transfer-Encoding: quoted-printable\r\n" +
+			"Content-Disposition: attachment; filename=\"z.csv\"\r\n\r\nZ=E4hler;Stra=DFe\r\n18442;Hauptstra=DFe 1\r\n"},
+		{"base64", "Content-Type: text/plain; charset=\"ISO-8859-1\"\r\nContent-Transfer-Encoding: base64\r\n" +
+			"Content-Disposition: attachment; filename=\"z.csv\"\r\n\r\n" + base64Lines(file)},
+		{"8bit, named, no disposition", "Content-Type: text/plain; charset=iso-8859-1; name=\"z.csv\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + string(file)},
+	} {
+		raw := "From: Ada <ada@customer.example>\r\nSubject: Z\r\nMessage-ID: <z@customer.example>\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nDie Z\xe4hler.\r\n" +
+			"--b1\r\n" + tc.part + "\r\n--b1--\r\n"
+		in := Parse([]byte(raw))
+		if in.Text != "Die Zähler." {
+			t.Errorf("%s: text %q", tc.name, in.Text)
+		}
+		if len(in.Attachments) != 1 {
+			t.Fatalf("%s: %d attachments; problems %v", tc.name, len(in.Attachments), in.Problems)
+		}
+		a := in.Attachments[0]
+		if !bytes.Equal(a.Data, file) || a.ContentType != "text/plain; charset=iso-8859-1" || a.Filename != "z.csv" {
+			t.Errorf("%s: %q %q %q; want the file's own bytes with its charset", tc.name, a.Filename, a.ContentType, a.Data)
+		}
+		again, err := attachmentAt([]byte(raw), []int{1})
+		if err != nil || !bytes.Equal(again, file) {
+			t.Errorf("%s: loaded again: %q, %v", tc.name, again, err)
+		}
+	}
+}

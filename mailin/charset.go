@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/mail"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/encoding/korean"
@@ -49,13 +50,17 @@ func fallbackText(b []byte) (string, string) {
 // decodeBody turns a part's bytes into valid UTF-8 text. go-message has
 // already applied the declared charset when it knew it (unknownCharset
 // false); bytes it could not decode, and invalid UTF-8 under a UTF-8 or
-// ASCII label, go through fallbackText. Every fallback is recorded in
-// in.Problems so staff can tell a guess from a decoding.
-func decodeBody(problems *[]string, path []int, label string, b []byte, unknownCharset bool) string {
-	if !unknownCharset && utf8.Valid(b) {
+// ASCII label or none, go through the message's charsetGuess. Every guess
+// is recorded in in.Problems so staff can tell a guess from a decoding.
+func decodeBody(problems *[]string, g *charsetGuess, path []int, label string, b []byte, unknownCharset bool) string {
+	if !unknownCharset && utf8.Valid(b) && !hasISO2022Escape(b, label) {
 		return validText(b)
 	}
-	s, used := fallbackText(b)
+	// A wrong UTF-8 label says nothing of the real charset; a missing or
+	// unknown one lets the message's other labels speak first.
+	declaredFirst := !strings.EqualFold(label, "utf-8") && !strings.EqualFold(label, "utf8")
+	g.addSample(b)
+	s, used := g.decode(b, declaredFirst)
 	why := "invalid bytes for"
 	if unknownCharset {
 		why = "unknown charset"
@@ -65,6 +70,16 @@ func decodeBody(problems *[]string, path []int, label string, b []byte, unknownC
 	}
 	*problems = append(*problems, fmt.Sprintf("part %v: %s %q; decoded as %s", path, why, label, used))
 	return validText([]byte(s))
+}
+
+// hasISO2022Escape reports 7-bit ISO-2022-JP text under no label or an
+// ASCII one: valid UTF-8 byte for byte, Japanese only once decoded.
+func hasISO2022Escape(b []byte, label string) bool {
+	return (label == "" || strings.EqualFold(label, "us-ascii")) && iso2022Escape(b)
+}
+
+func iso2022Escape(b []byte) bool {
+	return bytes.Contains(b, []byte("\x1b$B")) || bytes.Contains(b, []byte("\x1b$@")) || bytes.Contains(b, []byte("\x1b(J"))
 }
 
 // headerWordDecoder decodes RFC 2047 encoded-words, falling back for
@@ -81,56 +96,65 @@ var headerWordDecoder = mime.WordDecoder{CharsetReader: func(label string, r io.
 	return strings.NewReader(s), nil
 }}
 
-// decodeHeaderText decodes a raw header value for display: encoded-words
-// (RFC 2047) with any charset, and raw 8-bit bytes (which RFC 6532 allows
-// as UTF-8 and older mailers send as Latin-1) through fallbackText. It
-// reports whether it had to guess.
-func decodeHeaderText(raw string) (string, bool) {
-	s, err := headerWordDecoder.DecodeHeader(raw)
-	if err != nil {
-		s = raw
+// decodeHeaderText decodes a raw header value for display: raw 8-bit
+// bytes (which RFC 6532 allows as UTF-8 and older mailers send in their
+// own charset) through the message's charsetGuess, then encoded-words
+// (RFC 2047) with any charset. It returns what it guessed ("" when it
+// decoded only what was declared).
+func decodeHeaderText(raw string, g *charsetGuess) (string, string) {
+	s, guess := decodeRawHeader(raw, g)
+	d, err := headerWordDecoder.DecodeHeader(s)
+	if err == nil {
+		s = d
+	} else if guess == "" {
+		guess = "encoded-words that do not decode"
 	}
-	guessed := err != nil
 	if encodedWord.MatchString(s) {
 		// Words the standard decoder left alone: raw 8-bit bytes or spaces
 		// inside them, as Eudora and others wrote them.
 		s = decodeWordsLeniently(s)
-		guessed = true
+		if guess == "" {
+			guess = "malformed encoded-words"
+		}
 	}
-	if !utf8.ValidString(s) {
-		// Decode only the invalid stretches' bytes: decoded encoded-words
-		// are already UTF-8, raw 8-bit bytes around them are not.
-		s = decodeMixed(s)
-		guessed = true
-	}
-	return strings.ReplaceAll(s, "\x00", ""), guessed
+	return strings.ReplaceAll(validText([]byte(s)), "\x00", ""), guess
 }
 
-// decodeMixed keeps the valid UTF-8 sequences of s and decodes every other
-// byte as windows-1252.
-func decodeMixed(s string) string {
-	var b strings.Builder
-	var bad bytes.Buffer
-	flush := func() {
-		if bad.Len() > 0 {
-			t, _ := fallbackText(bad.Bytes())
-			b.WriteString(t)
-			bad.Reset()
+// decodeRawHeader decodes the raw 8-bit bytes of a header value, leaving
+// encoded-words (ASCII) for the word decoder, and names the charset it
+// chose when it had to choose one.
+func decodeRawHeader(raw string, g *charsetGuess) (string, string) {
+	b := []byte(raw)
+	if iso2022Escape(b) {
+		if s, ok := decodeStrict("iso-2022-jp", b); ok {
+			return s, "iso-2022-jp (undeclared)"
 		}
 	}
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size <= 1 {
-			bad.WriteByte(s[i])
-			i++
-			continue
-		}
-		flush()
-		b.WriteString(s[i : i+size])
-		i += size
+	if utf8.Valid(b) {
+		return raw, ""
 	}
-	flush()
-	return b.String()
+	// Only the bytes outside encoded-words: raw 8-bit bytes inside one
+	// (Eudora wrote them) are in the word's own charset, which the word
+	// decoder applies.
+	var out strings.Builder
+	used := ""
+	last := 0
+	flush := func(seg []byte) {
+		if utf8.Valid(seg) {
+			out.Write(seg)
+			return
+		}
+		s, how := g.decode(seg, true)
+		out.WriteString(s)
+		used = how
+	}
+	for _, m := range encodedWord.FindAllIndex(b, -1) {
+		flush(b[last:m[0]])
+		out.Write(b[m[0]:m[1]])
+		last = m[1]
+	}
+	flush(b[last:])
+	return out.String(), used
 }
 
 func readAllString(r io.Reader) (string, error) {
@@ -141,7 +165,7 @@ func readAllString(r io.Reader) (string, error) {
 // partText decodes a text part's bytes. go-message applied the declared
 // charset when it could parse the Content-Type; when only the lenient
 // parse found the charset, it is applied here.
-func partText(problems *[]string, path []int, p partInfo, b []byte, unknownCharset bool) string {
+func partText(problems *[]string, g *charsetGuess, path []int, p partInfo, b []byte, unknownCharset bool) string {
 	label := strings.TrimSpace(p.params["charset"])
 	if label != "" && !isUTF8Label(label) {
 		r, err := charset.Reader(label, bytes.NewReader(b))
@@ -156,7 +180,7 @@ func partText(problems *[]string, path []int, p partInfo, b []byte, unknownChars
 			}
 		}
 	}
-	return decodeBody(problems, path, label, b, unknownCharset)
+	return decodeBody(problems, g, path, label, b, unknownCharset)
 }
 
 func isUTF8Label(label string) bool {
@@ -211,14 +235,74 @@ func decodeWordsLeniently(s string) string {
 	})
 }
 
-// lenientAddress parses the first address of a field whose display name
-// go-message rejected for its charset, decoding the name with the same
-// fallbacks as a subject.
-func lenientAddress(v string) (netmail.Address, bool) {
+// readAddresses reads an address field the way a subject is read: raw
+// 8-bit display names are decoded through the message's charsetGuess
+// before the addresses are parsed (go-message rejects them outright, and
+// the name would be lost), and encoded-words inside quotes, which RFC 2047
+// forbids and many mailers write, are decoded too. When the field still
+// does not parse, the addresses are picked out of it without names.
+func readAddresses(h mail.Header, key string, g *charsetGuess) ([]*mail.Address, []string) {
+	var problems []string
+	var out []*mail.Address
+	for _, v := range h.Values(key) {
+		decoded, guess := decodeRawHeader(v, g)
+		if guess != "" {
+			problems = append(problems, fmt.Sprintf("%s: raw 8-bit display name; decoded as %s", key, guess))
+		}
+		list, err := mail.ParseAddressList(decoded)
+		if err != nil {
+			if l, ok := lenientAddressList(decoded); ok {
+				list, err = l, nil
+			}
+		}
+		if err != nil {
+			problems = append(problems, key+": "+err.Error())
+			found := addrPattern.FindAllString(decoded, 100)
+			if len(found) == 0 {
+				if a := bareAddress(decoded); a != "" {
+					found = []string{a}
+				}
+			}
+			for _, a := range found {
+				out = append(out, &mail.Address{Address: validText([]byte(a))})
+			}
+			if len(found) <= 1 && strings.Count(decoded, "<") == 1 {
+				// "Mail Delivery Subsystem <MAILER-DAEMON>", "MAILER-DAEMON
+				// <>": no domain, but a name worth keeping.
+				name, _, _ := strings.Cut(decoded, "<")
+				if name = strings.Trim(strings.TrimSpace(name), `"`); name != "" {
+					if len(out) == 0 {
+						out = append(out, &mail.Address{})
+					}
+					out[len(out)-1].Name, _ = decodeHeaderText(name, g)
+				}
+			}
+			continue
+		}
+		for _, a := range list {
+			if encodedWord.MatchString(a.Name) {
+				a.Name, _ = decodeHeaderText(a.Name, g)
+			}
+			a.Name = strings.Join(strings.Fields(validText([]byte(a.Name))), " ")
+			a.Address = validText([]byte(a.Address))
+			out = append(out, a)
+		}
+	}
+	return out, problems
+}
+
+// lenientAddressList parses with the standard library's parser, which
+// takes a few forms go-message's does not, and decodes encoded-words in
+// any charset.
+func lenientAddressList(v string) ([]*mail.Address, bool) {
 	p := netmail.AddressParser{WordDecoder: &headerWordDecoder}
 	list, err := p.ParseList(v)
 	if err != nil || len(list) == 0 {
-		return netmail.Address{}, false
+		return nil, false
 	}
-	return *list[0], true
+	out := make([]*mail.Address, len(list))
+	for i, a := range list {
+		out[i] = &mail.Address{Name: a.Name, Address: a.Address}
+	}
+	return out, true
 }

@@ -12,13 +12,17 @@ import (
 	"unicode/utf8"
 )
 
-// expectation is what stalwart-mail-parser's .json files say a message
-// decodes to (Apache-2.0/MIT, see the corpus README): its subject, its
-// first From address, its first text body and its attachments.
+// expectation is what a message decodes to, as stalwart-mail-parser's
+// .json files say (Apache-2.0/MIT, see the corpus README) or as the
+// generator of casegate-mua-samples wrote it (muasamples_test.go): its
+// subject, its first From address, its first text body and its
+// attachments.
 type expectation struct {
 	subject     *string
 	from        string
-	text        *string // nil when the first text body is HTML or absent
+	fromName    *string  // the decoded display name; nil when not known
+	text        *string  // nil when the first text body is HTML or absent
+	textHas     []string // phrases the text must hold (an HTML-only body)
 	attachments []expectedAttachment
 }
 
@@ -64,6 +68,54 @@ func loadExpectations(t *testing.T, dir string) map[string]expectation {
 		}
 		rel, _ := filepath.Rel(dir, strings.TrimSuffix(f, ".json")+".eml")
 		out[filepath.ToSlash(rel)] = m.expectation()
+	}
+	for rel, e := range loadMUASampleExpectations(t, dir) {
+		out[rel] = e
+	}
+	return out
+}
+
+// muaSampleFile is the .json the generator writes beside each message of
+// casegate-mua-samples: its own ground truth.
+type muaSampleFile struct {
+	Subject      string   `json:"subject"`
+	From         string   `json:"from"`
+	FromName     string   `json:"from_name"`
+	Text         *string  `json:"text"`
+	TextContains []string `json:"text_contains"`
+	Attachments  []struct {
+		Name string `json:"name"`
+		Size int    `json:"size"`
+	} `json:"attachments"`
+}
+
+func loadMUASampleExpectations(t *testing.T, dir string) map[string]expectation {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "casegate-mua-samples", "*.json"))
+	if err != nil || len(files) < 54 {
+		t.Fatalf("corpus: casegate-mua-samples expectations missing (%d found, %v)", len(files), err)
+	}
+	odd, err := filepath.Glob(filepath.Join(dir, "casegate-odd-samples", "*.json"))
+	if err != nil || len(odd) < 16 {
+		t.Fatalf("corpus: casegate-odd-samples expectations missing (%d found, %v)", len(odd), err)
+	}
+	files = append(files, odd...)
+	out := map[string]expectation{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m muaSampleFile
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		e := expectation{subject: &m.Subject, from: m.From, fromName: &m.FromName, text: m.Text, textHas: m.TextContains}
+		for _, a := range m.Attachments {
+			e.attachments = append(e.attachments, expectedAttachment{name: a.Name, size: a.Size, binary: true})
+		}
+		rel, _ := filepath.Rel(dir, strings.TrimSuffix(f, ".json")+".eml")
+		out[filepath.ToSlash(rel)] = e
 	}
 	return out
 }
@@ -192,6 +244,29 @@ func (e expectation) check(in *vocab.Inbound, fail func(check, format string, ar
 			fail("expect-from", "from %q, want %q", in.From.Address, e.from)
 		}
 	}
+	if e.fromName != nil {
+		checks++
+		if in.From.Name == *e.fromName {
+			ok++
+		} else {
+			fail("expect-from-name", "from name %q, want %q", in.From.Name, *e.fromName)
+		}
+	}
+	if len(e.textHas) > 0 {
+		checks++
+		missing := ""
+		for _, p := range e.textHas {
+			if !strings.Contains(strings.Join(strings.Fields(in.Text), " "), p) {
+				missing = p
+				break
+			}
+		}
+		if missing == "" {
+			ok++
+		} else {
+			fail("expect-text", "text %.80q… lacks %q", normaliseText(in.Text), missing)
+		}
+	}
 	if e.text != nil {
 		checks++
 		// PostgreSQL text cannot hold NUL, so we drop NULs by design.
@@ -205,7 +280,8 @@ func (e expectation) check(in *vocab.Inbound, fail func(check, format string, ar
 		checks++
 		found := false
 		for _, got := range in.Attachments {
-			if sameName(got.Filename, a.name) && (!a.binary || sameSize(got.Data, a.size)) {
+			// An unnamed part (a.name "") matches on its size alone.
+			if (a.name == "" || sameName(got.Filename, a.name)) && (!a.binary || sameSize(got.Data, a.size)) {
 				found = true
 				break
 			}

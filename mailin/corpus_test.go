@@ -26,7 +26,8 @@ import (
 )
 
 // The corpus test feeds every message of testdata/corpus (about 1,200
-// real mails from public test suites; see its README) through the real
+// real mails from public test suites and mail written for casegate in the
+// styles of many mail clients; see its README) through the real
 // inbound path, Parse and threads.Store.File against PostgreSQL, and a
 // sample through the SMTP listener. What it cannot yet do right is listed,
 // with a reason, in testdata/corpus-gaps.txt; anything else failing fails
@@ -73,12 +74,14 @@ var corpusAutomatic = []*regexp.Regexp{
 }
 
 // Messages a person wrote, which must be answered like any customer mail:
-// talon's replies, the sample texts of old mailers, sisimai's non-bounces,
+// talon's replies, the mail written in the styles of old and new mail
+// clients and with the damage real mail shows (casegate-mua-samples,
+// casegate-odd-samples), sisimai's non-bounces,
 // and two people forwarding a bounce to ask about it (sisimai counts those
 // as bounces, but a person is waiting for an answer and no loop can arise).
 var corpusPerson = []*regexp.Regexp{
 	regexp.MustCompile(`^mailgun-talon/.*\.eml$`),
-	regexp.MustCompile(`^stalwart-mail-parser/resources/eml/legacy/`),
+	regexp.MustCompile(`^casegate-(mua|odd)-samples/`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/not/is-not-bounce-`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/(bsd|dos|mac)/lhost-sendmail-14\.eml$`),
 	regexp.MustCompile(`^sisimai-set-of-emails/maildir/err/make-test-36\.eml$`),
@@ -151,6 +154,7 @@ type corpusResult struct {
 	mu       sync.Mutex
 	failures map[corpusGap]string // check → detail
 	counts   map[string]int
+	sisimai  map[string][]sisimaiExpectation // Sisimai's own expectations of its bounces
 }
 
 func (r *corpusResult) fail(rel, check, format string, args ...any) {
@@ -217,7 +221,7 @@ func TestCorpus(t *testing.T) {
 	}
 	gaps := readCorpusGaps(t)
 	store, db := newCorpusStore(t)
-	res := &corpusResult{failures: map[corpusGap]string{}, counts: map[string]int{}}
+	res := &corpusResult{failures: map[corpusGap]string{}, counts: map[string]int{}, sisimai: loadSisimaiExpectations(t)}
 	expectations := loadExpectations(t, dir)
 	mime4j := loadMime4j(t, dir)
 
@@ -268,10 +272,11 @@ func TestCorpus(t *testing.T) {
 	c := res.counts
 	scorecard := fmt.Sprintf("corpus scorecard: %d messages, %d filed (%d new cases, %d duplicates) in %v with %d workers; "+
 		"expectations: %d/%d checks matched over %d messages with expectation files; automatic: %d/%d recognised, people: %d/%d answered, %d misclassified; "+
-		"SMTP sample: %d/%d; %d problems recorded on %d messages; known gaps %d, new failures %d, stale gaps %d",
+		"SMTP sample: %d/%d; bounces read: %d/%d (recipient and status, agreeing with Sisimai where it has expectations); names and subjects decoded: %d/%d; "+
+		"%d problems recorded on %d messages; known gaps %d, new failures %d, stale gaps %d",
 		len(msgs), c["filed"], c["new case"], c["duplicate"], elapsed.Round(time.Millisecond), corpusWorkers,
 		c["expect ok"], c["expect checks"], c["expect messages"], c["automatic ok"], c["automatic expected"], c["person ok"], c["person expected"], misclassified,
-		c["smtp ok"], c["smtp sent"], c["problems"], c["messages with problems"], known, len(unexpected), len(stale))
+		c["smtp ok"], c["smtp sent"], c["bounce ok"], c["bounces"], c["decoded ok"], c["decoded"], c["problems"], c["messages with problems"], known, len(unexpected), len(stale))
 	t.Log(scorecard)
 	// make test prints it (go test shows the log of passing tests only
 	// with -v).
@@ -318,6 +323,14 @@ func fileCorpusMessage(t *testing.T, dir string, m corpusMessage, store *threads
 			res.fail(m.rel, "utf8", "attachment name %q", a.Filename)
 		}
 	}
+	if bounceSample.MatchString(m.rel) {
+		res.count("bounces", 1)
+		exp := res.sisimai[filepath.Base(m.rel)]
+		if identified, agrees, _, _ := sisimaiVerdict(in, exp); identified && (len(exp) == 0 || agrees) {
+			res.count("bounce ok", 1)
+		}
+	}
+	countDecoded(raw, in, res)
 	if e, ok := exp[m.rel]; ok {
 		res.count("expect messages", 1)
 		checks, okCount := e.check(in, func(check, format string, args ...any) { res.fail(m.rel, check, format, args...) })
@@ -410,5 +423,42 @@ func checkStored(t *testing.T, ctx context.Context, db *sqlx.DB, res *corpusResu
 		res.fail(m.rel, "stored", "stored subject or text differs from the parsed one")
 	}
 
+	return true
+}
+
+// Sisimai's sample bounces, whose reading the scorecard counts.
+var bounceSample = regexp.MustCompile(`^sisimai-set-of-emails/maildir/(bsd|dos)/`)
+
+// countDecoded counts the subjects and sender names a message has and how
+// many of them came out decoded: no encoded-word left, no replacement
+// character, no C1 control (the trace of a Latin-1 reading of another
+// charset's bytes), and not empty.
+func countDecoded(raw []byte, in *vocab.Inbound, res *corpusResult) {
+	subject, from := headerValues(raw, "Subject"), headerValues(raw, "From")
+	if len(subject) > 0 && strings.TrimSpace(subject[0]) != "" {
+		res.count("decoded", 1)
+		if decodedWell(in.Subject) {
+			res.count("decoded ok", 1)
+		}
+	}
+	if len(from) > 0 {
+		if name, _, ok := strings.Cut(from[0], "<"); ok && strings.Trim(name, " \t\"") != "" {
+			res.count("decoded", 1)
+			if decodedWell(in.From.Name) {
+				res.count("decoded ok", 1)
+			}
+		}
+	}
+}
+
+func decodedWell(s string) bool {
+	if strings.TrimSpace(s) == "" || encodedWord.MatchString(s) || strings.ContainsRune(s, utf8.RuneError) {
+		return false
+	}
+	for _, r := range s {
+		if r >= 0x80 && r <= 0x9f {
+			return false
+		}
+	}
 	return true
 }

@@ -7,8 +7,6 @@ import (
 	"net/textproto"
 	"regexp"
 	"strings"
-
-	"github.com/emersion/go-message/mail"
 )
 
 // readDSN reads the delivery-status notification (RFC 3464, carried in a
@@ -19,18 +17,45 @@ import (
 // X-Failed-Recipients (Exim) or the text, and the status from the text.
 func readDSN(in *vocab.Inbound) {
 	var dsn vocab.DSN
+	var feedback []vocab.DSNRecipient
+	isFeedback := false
 	for _, a := range in.Attachments {
-		switch strings.ToLower(a.ContentType) {
+		switch strings.ToLower(mediaTypeOnly(a.ContentType)) {
 		case "message/delivery-status", "message/global-delivery-status":
 			dsn.Recipients = append(dsn.Recipients, parseDeliveryStatus(a.Data)...)
+		case "message/feedback-report":
+			isFeedback = true
+			feedback = append(feedback, parseFeedbackReport(a.Data)...)
 		case "text/rfc822-headers", "message/rfc822", "message/rfc822-headers", "message/global", "message/global-headers":
 			if dsn.OriginalMessageID == "" {
 				dsn.OriginalMessageID = returnedMessageID(a.Data)
 			}
 		}
 	}
+	if len(dsn.Recipients) == 0 {
+		// Delivery-status fields in the text: a report whose MIME
+		// structure was lost (no Content-Type, or no delimiter).
+		if m := dsnFieldsInText.FindStringIndex(in.Text); m != nil {
+			dsn.Recipients = parseDeliveryStatus([]byte(in.Text[m[0]:]))
+		}
+	}
+	if len(dsn.Recipients) == 0 {
+		dsn.Recipients = notificationJSON(in.Text) // Amazon SES notifications
+	}
+	if isFeedback && len(feedback) == 0 {
+		if a := returnedRecipient(in); a != "" {
+			feedback = []vocab.DSNRecipient{{Recipient: validText([]byte(a)), Diagnostic: "feedback report"}}
+		}
+	}
+	if len(dsn.Recipients) == 0 && len(feedback) > 0 {
+		// A complaint (RFC 5965) names the recipient but is no failure.
+		dsn.Recipients = feedback
+	}
 	if len(dsn.Recipients) == 0 && looksLikeBounce(in) {
 		dsn.Recipients = plainBounce(in)
+	}
+	for i := range dsn.Recipients {
+		completeStatus(&dsn.Recipients[i], in)
 	}
 	if dsn.OriginalMessageID == "" && len(dsn.Recipients) > 0 {
 		// Returned headers in a text/rfc822-headers part or quoted in the
@@ -46,6 +71,11 @@ func readDSN(in *vocab.Inbound) {
 	if len(dsn.Recipients) > 0 {
 		in.DSN = &dsn
 	}
+}
+
+func mediaTypeOnly(ct string) string {
+	t, _, _ := strings.Cut(ct, ";")
+	return strings.TrimSpace(t)
 }
 
 // parseDeliveryStatus reads the fields of a message/delivery-status body:
@@ -85,9 +115,9 @@ func parseDeliveryStatus(b []byte) []vocab.DSNRecipient {
 var (
 	statusCode      = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
 	quotedMessageID = regexp.MustCompile(`(?im)^\s*Message-ID:\s*<([^<>\s]+)>`)
-	smtpReplyCode   = regexp.MustCompile(`\b([45])\d\d[ -]`)
-	failedAddress   = regexp.MustCompile(`<?([A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})>?`)
 )
+
+var dsnFieldsInText = regexp.MustCompile(`(?im)^(Reporting-MTA|Original-Envelope-Id|Final-Recipient):`)
 
 var bounceSubject = regexp.MustCompile(`(?i)undeliver|delivery (status|failure|notification|has failed)|returned mail|failure notice|non.?deliver|mail delivery failed|rejected|could not be delivered|delivery problem`)
 
@@ -96,50 +126,6 @@ var bounceSubject = regexp.MustCompile(`(?i)undeliver|delivery (status|failure|n
 func looksLikeBounce(in *vocab.Inbound) bool {
 	local, _, _ := strings.Cut(strings.ToLower(in.From.Address), "@")
 	return local == "mailer-daemon" || local == "postmaster" || local == "" || bounceSubject.MatchString(in.Subject)
-}
-
-// plainBounce reads a bounce that has no message/delivery-status part, as
-// qmail, older Exim and many providers send: the recipient from
-// X-Failed-Recipients or the first address in the text that is not the
-// sender's, the status from an enhanced code or an SMTP reply code.
-func plainBounce(in *vocab.Inbound) []vocab.DSNRecipient {
-	hdr, _ := mail.CreateReader(bytes.NewReader(in.Raw))
-	var rcpt string
-	if hdr != nil {
-		rcpt = strings.TrimSpace(strings.Split(hdr.Header.Get("X-Failed-Recipients"), ",")[0])
-		hdr.Close()
-	}
-	text := in.Text
-	if len(text) > 64<<10 {
-		text = text[:64<<10]
-	}
-	if rcpt == "" {
-		from := strings.ToLower(in.From.Address)
-		for _, m := range failedAddress.FindAllStringSubmatch(text, 50) {
-			a := strings.ToLower(m[1])
-			if a != from && !strings.HasPrefix(a, "mailer-daemon@") && !strings.HasPrefix(a, "postmaster@") {
-				rcpt = m[1]
-				break
-			}
-		}
-	}
-	if rcpt == "" {
-		return nil
-	}
-	status := statusCode.FindString(text)
-	if status == "" {
-		if m := smtpReplyCode.FindStringSubmatch(text); m != nil {
-			status = m[1] + ".0.0"
-		}
-	}
-	if status == "" {
-		return nil
-	}
-	action := "failed"
-	if strings.HasPrefix(status, "4") {
-		action = "delayed"
-	}
-	return []vocab.DSNRecipient{{Recipient: validText([]byte(rcpt)), Action: action, Status: status}}
 }
 
 // returnedMessageID reads the Message-ID of a returned message or its

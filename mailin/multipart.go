@@ -3,6 +3,7 @@ package mailin
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"strings"
 
@@ -53,6 +54,12 @@ type mimePart struct {
 	multipart bool        // a multipart that was split into parts
 	parts     []*mimePart // the parts of a multipart, in order
 	closed    bool        // a multipart's close delimiter was found
+	// usedBoundary is the boundary a multipart's body delimits with when
+	// it is not the one declared (a relay rewrote one of them);
+	// noDelimiter says the body has no delimiter at all and was read as
+	// one text part.
+	usedBoundary string
+	noDelimiter  bool
 }
 
 // splitLimits bound the work of splitting hostile input; the parse
@@ -157,6 +164,25 @@ func (s *splitter) readBody(p *mimePart, start int) delimiterLine {
 			s.stack[own].ignoreCase = false
 		}
 	}
+	if d.level != own {
+		// Still none: some bounces declare one boundary and delimit with
+		// another. Take the one the body uses, if it clearly uses one.
+		if used := usedBoundary(s.data[start:d.partEnd]); used != "" {
+			s.stack[own] = boundaryLevel{boundary: []byte(used)}
+			if d2 := s.next(start); d2.level == own {
+				d, p.usedBoundary = d2, used
+			} else {
+				s.stack[own] = boundaryLevel{boundary: []byte(boundary)}
+			}
+		}
+	}
+	if d.level != own {
+		// No delimiter at all: the body is one text part, so the text a
+		// person or an MTA wrote there is not lost.
+		p.noDelimiter = true
+		p.parts = []*mimePart{{body: s.data[start:d.partEnd]}}
+		s.parts++
+	}
 	for d.level == own && !d.close {
 		if s.parts++; s.parts > s.limits.parts {
 			d = s.end() // enough: the caller reports it
@@ -173,6 +199,74 @@ func (s *splitter) readBody(p *mimePart, start int) delimiterLine {
 	}
 	p.body = s.data[start:max(start, d.partEnd)]
 	return d
+}
+
+// usedBoundary finds the boundary a multipart body delimits with, when it
+// is not the declared one: a "--token" line whose token also closes the
+// body ("--token--") or starts two or more parts. Lines of only dashes and
+// lines with white space in them (sendmail's "----- Transcript … -----")
+// are not delimiters.
+func usedBoundary(body []byte) string {
+	type seen struct {
+		first, count int
+		closes       bool
+	}
+	tokens := map[string]*seen{}
+	order := 0
+	for len(body) > 0 {
+		line, rest, _ := bytes.Cut(body, []byte("\n"))
+		body = rest
+		line = bytes.TrimRight(line, " \t\r")
+		if len(line) < 3 || line[0] != '-' || line[1] != '-' || len(line) > 74 || bytes.ContainsAny(line, " \t") || len(bytes.Trim(line, "-")) == 0 {
+			continue
+		}
+		token := string(line[2:])
+		closes := false
+		if base, ok := strings.CutSuffix(token, "--"); ok && tokens[base] != nil {
+			token, closes = base, true
+		}
+		t := tokens[token]
+		if t == nil {
+			order++
+			t = &seen{first: order}
+			tokens[token] = t
+		}
+		if closes {
+			t.closes = true
+		} else {
+			t.count++
+		}
+	}
+	best, bestFirst := "", 0
+	for token, t := range tokens {
+		if (t.count >= 1 && t.closes || t.count >= 2) && (best == "" || t.first < bestFirst) {
+			best, bestFirst = token, t.first
+		}
+	}
+	return best
+}
+
+// repairs lists what the split had to repair in p and its parts, for
+// Inbound.Problems.
+func (p *mimePart) repairs(path []int) []string {
+	var out []string
+	declared := func() string {
+		_, params, err := p.header.ContentType()
+		if err != nil {
+			_, params = lenientMediaType(p.header.Get("Content-Type"))
+		}
+		return params["boundary"]
+	}
+	switch {
+	case p.usedBoundary != "":
+		out = append(out, fmt.Sprintf("part %v: the body delimits with boundary %q, not the declared %q; read with it", path, p.usedBoundary, declared()))
+	case p.noDelimiter:
+		out = append(out, fmt.Sprintf("part %v: multipart without any delimiter of boundary %q; its body read as text", path, declared()))
+	}
+	for i, c := range p.parts {
+		out = append(out, c.repairs(append(path[:len(path):len(path)], i))...)
+	}
+	return out
 }
 
 // boundaryOf returns the boundary of a multipart header, read as leniently
@@ -258,22 +352,56 @@ func (s *splitter) delimiterAt(i, from int) (delimiterLine, bool) {
 }
 
 // entity makes the part a go-message entity, whose Body decodes the
-// transfer encoding and, for text, the charset.
+// transfer encoding and, for text, the charset, except for a text file
+// the sender attached: a file is kept as the bytes it was (a CSV in
+// ISO-8859-1 stays ISO-8859-1), and its charset goes with it in
+// Attachment.ContentType.
 func (p *mimePart) entity() (*message.Entity, error) {
+	decodeWith := p.header
+	if !p.multipart && isTextFile(p.header) {
+		decodeWith = withoutCharset(p.header)
+	}
+	body := io.Reader(bytes.NewReader(p.body))
 	if !p.multipart && strings.EqualFold(strings.TrimSpace(p.header.Get("Content-Transfer-Encoding")), "base64") {
 		// RFC 2045 §6.8: characters outside the base64 alphabet "must be
 		// ignored", as mime4j and most mail clients do; go-message's
 		// decoder stops at the first one (a garbled delimiter, say) and
 		// loses the rest of the part.
-		h := p.header.Copy()
-		h.Del("Content-Transfer-Encoding")
-		e, err := message.New(h, base64.NewDecoder(base64.StdEncoding, &base64Alphabet{r: bytes.NewReader(p.body)}))
-		if e != nil {
-			e.Header = p.header
-		}
-		return e, err
+		decodeWith = decodeWith.Copy()
+		decodeWith.Del("Content-Transfer-Encoding")
+		body = base64.NewDecoder(base64.StdEncoding, &base64Alphabet{r: body})
 	}
-	return message.New(p.header, bytes.NewReader(p.body))
+	e, err := message.New(decodeWith, body)
+	if e != nil {
+		e.Header = p.header
+	}
+	return e, err
+}
+
+// isTextFile reports whether h is the header of a text part that
+// readText keeps as a file (see partInfo.isFile).
+func isTextFile(h message.Header) bool {
+	ct := strings.TrimSpace(h.Get("Content-Type"))
+	if len(ct) < 5 || !strings.EqualFold(ct[:5], "text/") {
+		return false
+	}
+	if !h.Has("Content-Disposition") && !strings.Contains(strings.ToLower(ct), "name") {
+		return false // neither a disposition nor a name: a body part
+	}
+	return readPartInfo(h).isFile()
+}
+
+// withoutCharset returns a copy of h whose Content-Type has no charset
+// parameter, so go-message leaves the bytes as they are.
+func withoutCharset(h message.Header) message.Header {
+	t, params, err := h.ContentType()
+	if err != nil || params["charset"] == "" {
+		return h
+	}
+	delete(params, "charset")
+	c := h.Copy()
+	c.SetContentType(t, params)
+	return c
 }
 
 // base64Alphabet passes on only the characters of the base64 alphabet and

@@ -65,7 +65,9 @@ func TestSplitMultipart(t *testing.T) {
 		{"case ignored when no line matches as declared", mixed("b42") + "--B42\n\none\n--B42--\n", `["one"]`},
 		{"no boundary parameter: a leaf", "Content-Type: multipart/mixed\n\n--b\n\none\n", `"--b\n\none\n"`},
 		{"malformed Content-Type still split", "Content-Type: multipart/mixed; boundary=b; boundary=c\n\n--b\n\none\n--b--\n", `["one"]`},
-		{"no delimiter at all", mixed("b") + "just text\n", `[]!`},
+		{"no delimiter at all: the body is one text part", mixed("b") + "just text\n", `["just text\n"]!`},
+		{"another boundary than the declared one: the one the body uses", mixed("declared") + "preamble\n--used\n\none\n--used\n\ntwo\n--used--\n", `["one" "two"]`},
+		{"dashed lines with spaces are no delimiters", mixed("declared") + "----- Transcript of session follows -----\n--------\ntext\n", `["----- Transcript of session follows -----\n--------\ntext\n"]!`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := splitTree(splitString(t, tc.raw)); got != tc.want {

@@ -58,10 +58,11 @@ func Parse(raw []byte) *vocab.Inbound {
 		in.Problems = append(in.Problems, err.Error())
 	}
 	h := mail.Header{Header: e.Header}
-	readHeader(in, h)
+	guess := newCharsetGuess(parseable)
+	readHeader(in, h, guess)
 	classify(in, h)
 	classifySafety(in, h)
-	readText(in, e.Header, parseable)
+	readText(in, e.Header, parseable, guess)
 	in.Signature = Signature(in.NewText, in.From.Name)                     // signature.go
 	readLanguages(in, h.Get("Content-Language"), h.Get("Accept-Language")) // language.go
 	readDSN(in)
@@ -69,15 +70,10 @@ func Parse(raw []byte) *vocab.Inbound {
 	return in
 }
 
-func readHeader(in *vocab.Inbound, h mail.Header) {
-	from, err := h.AddressList("From")
+func readHeader(in *vocab.Inbound, h mail.Header, guess *charsetGuess) {
+	from, problems := readAddresses(h, "From", guess)
+	in.Problems = append(in.Problems, problems...)
 	switch {
-	case err != nil:
-		in.Problems = append(in.Problems, "From: "+err.Error())
-		in.From.Address = looseAddress(h.Get("From"))
-		if a, ok := lenientAddress(h.Get("From")); ok { // e.g. a name in an unknown charset
-			in.From = a
-		}
 	case len(from) == 0:
 		in.Problems = append(in.Problems, "no From address")
 	default:
@@ -87,21 +83,20 @@ func readHeader(in *vocab.Inbound, h mail.Header) {
 			in.Problems = append(in.Problems, "more than one From address")
 		}
 	}
-	if !utf8.ValidString(in.From.Name) {
-		in.From.Name = decodeMixed(in.From.Name) // raw 8-bit name: UTF-8 where valid, else windows-1252
-	}
-	in.From.Name = validText([]byte(in.From.Name))
-	in.From.Address = validText([]byte(in.From.Address))
-
-	subject, err := h.Subject()
-	if err != nil {
-		in.Problems = append(in.Problems, "Subject: "+err.Error())
-	}
-	if err != nil || !utf8.ValidString(subject) || encodedWord.MatchString(subject) {
-		var guessed bool
-		if subject, guessed = decodeHeaderText(h.Get("Subject")); guessed {
-			in.Problems = append(in.Problems, "Subject: unknown or undeclared charset; decoded as UTF-8 or windows-1252")
+	for _, field := range []struct {
+		key  string
+		list *[]mail.Address
+	}{{"To", &in.To}, {"Cc", &in.Cc}} {
+		list, problems := readAddresses(h, field.key, guess)
+		in.Problems = append(in.Problems, problems...)
+		for _, a := range list {
+			*field.list = append(*field.list, *a)
 		}
+	}
+
+	subject, guessed := decodeHeaderText(h.Get("Subject"), guess)
+	if guessed != "" {
+		in.Problems = append(in.Problems, "Subject: decoded as "+guessed)
 	}
 	in.Subject = strings.Join(strings.Fields(validText([]byte(subject))), " ")
 	in.Date, _ = h.Date() // zero when missing or unreadable
@@ -218,7 +213,7 @@ func MarkNullSender(in *vocab.Inbound) {
 // readText finds the text a person wrote: the first text/plain part that is
 // not an attachment, else the first text/html part turned into text. raw is
 // the message as parsed, whose header h go-message has read.
-func readText(in *vocab.Inbound, h message.Header, raw []byte) {
+func readText(in *vocab.Inbound, h message.Header, raw []byte, guess *charsetGuess) {
 	var plain, html string
 	var havePlain, haveHTML bool // an empty body part is still the body
 	// plainRanked says the plain text follows the HTML in the same
@@ -234,6 +229,9 @@ func readText(in *vocab.Inbound, h message.Header, raw []byte) {
 	var visit message.WalkFunc
 	visit = func(path []int, part *message.Entity, err error) error {
 		unknownCharset := false
+		if err != nil && part != nil && message.IsUnknownEncoding(err) && isUUEncoding(part.Header.Get("Content-Transfer-Encoding")) {
+			err = nil // go-message does not know uuencode; decodeOddEncoding does
+		}
 		if err != nil {
 			in.Problems = append(in.Problems, fmt.Sprintf("part %v: %v", path, err))
 			if part == nil || !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
@@ -253,6 +251,10 @@ func readText(in *vocab.Inbound, h message.Header, raw []byte) {
 			return fmt.Errorf("parsing took longer than %v; the rest is kept raw only", maxParseTime)
 		}
 		p := readPartInfo(part.Header)
+		if !utf8.ValidString(p.rawFilename) {
+			// A raw 8-bit file name: decoded as the message's other raw text.
+			p.filename, _ = decodeHeaderText(p.rawFilename, guess)
+		}
 		t, name := p.mediaType, p.filename
 		markReportPart(in, t)
 		if strings.HasPrefix(t, "multipart/") {
@@ -264,9 +266,9 @@ func readText(in *vocab.Inbound, h message.Header, raw []byte) {
 			}
 			return nil // its parts are visited next
 		}
-		if p.disposition == "attachment" || !strings.HasPrefix(t, "text/") || name != "" && p.disposition != "inline" {
-			a := readAttachment(in, path, part)
-			a.Filename, a.ContentType = SafeFilename(name), t
+		if p.isFile() {
+			a := readAttachment(in, path, part) // a text file keeps its charset: see mimePart.entity
+			a.Filename, a.ContentType = SafeFilename(name), p.fileType()
 			if a.Data != nil && isTNEF(t, name) && unpackTNEF(in, path, a.Data, &tnef) {
 				return nil
 			}
@@ -287,7 +289,7 @@ func readText(in *vocab.Inbound, h message.Header, raw []byte) {
 		if rerr != nil {
 			in.Problems = append(in.Problems, fmt.Sprintf("part %v (%s; charset %s): %v", path, t, p.params["charset"], rerr))
 		}
-		text := partText(&in.Problems, path, p, decodeOddEncoding(in, path, part.Header, b), unknownCharset)
+		text := partText(&in.Problems, guess, path, p, decodeOddEncoding(in, path, part.Header, b), unknownCharset)
 		if t == "text/plain" {
 			plain, havePlain = text, true
 			plainRanked = haveHTML && len(htmlPath) == len(path) && len(path) > 0 &&
@@ -298,6 +300,7 @@ func readText(in *vocab.Inbound, h message.Header, raw []byte) {
 		return nil
 	}
 	root := splitMessage(raw, h, bodyStart(raw), splitLimits{parts: maxParts, depth: maxDepth})
+	in.Problems = append(in.Problems, root.repairs(nil)...)
 	if err := walkParts(root, nil, visit); err != nil {
 		in.Problems = append(in.Problems, err.Error())
 	}

@@ -22,12 +22,31 @@ type partInfo struct {
 	params      map[string]string // Content-Type parameters, names in lower case
 	disposition string            // "inline", "attachment" or ""
 	filename    string            // decoded (RFC 2231, RFC 2047), not yet made safe
+	rawFilename string            // as found, before decoding
 	// charsetApplied says go-message parsed the Content-Type itself and so
 	// has already decoded the body from its declared charset.
 	charsetApplied bool
 	// strict says go-message could parse the Content-Type; when it could
 	// not, it sees a multipart as a single opaque part.
 	strict bool
+}
+
+// isFile says the part is a file the sender attached, not a body part:
+// marked as an attachment, not text, or a named text part not marked
+// inline.
+func (p partInfo) isFile() bool {
+	return p.disposition == "attachment" || !strings.HasPrefix(p.mediaType, "text/") || p.filename != "" && p.disposition != "inline"
+}
+
+// fileType is the Content-Type an attached file is kept with: its media
+// type and, for text, the charset its bytes are in.
+func (p partInfo) fileType() string {
+	if cs := p.params["charset"]; cs != "" && strings.HasPrefix(p.mediaType, "text/") {
+		if t := mime.FormatMediaType(p.mediaType, map[string]string{"charset": strings.ToLower(cs)}); t != "" {
+			return t
+		}
+	}
+	return p.mediaType
 }
 
 func readPartInfo(h message.Header) partInfo {
@@ -62,7 +81,8 @@ func readPartInfo(h message.Header) partInfo {
 	if name == "" {
 		name = rfc2231Value(raw, "name")
 	}
-	p.filename, _ = decodeHeaderText(name)
+	p.rawFilename = name
+	p.filename, _ = decodeHeaderText(name, nil)
 	return p
 }
 

@@ -10,8 +10,11 @@ import (
 // only the parse sees the repair. Three kinds of real-world damage would
 // otherwise stop the parse at the header and leave a message without
 // sender, subject or parts:
-//   - a UTF-8 byte-order mark, or an mbox "From " envelope line, before
-//     the header (mail saved by an editor or from a mailbox file);
+//   - a UTF-8 byte-order mark, an mbox "From " envelope line, or lines of
+//     nothing but spaces and tabs before the header (mail saved by an
+//     editor, from a mailbox file, or passed on by a gateway or archive);
+//     read strictly, a first line of white space is the empty line that
+//     ends an empty header, and the whole message would be body;
 //   - CR-only line ends (classic Mac OS), which SMTP cannot carry but an
 //     IMAP mailbox can;
 //   - header lines that are neither "Name: value" nor a continuation
@@ -35,6 +38,10 @@ func repairForParsing(raw []byte) ([]byte, []string) {
 			b = b[i+1:]
 			fixes = append(fixes, "mbox \"From \" line before the header ignored")
 		}
+	}
+	if blank := leadingBlankLines(b); blank > 0 {
+		b = b[blank:]
+		fixes = append(fixes, "white-space line before the header ignored")
 	}
 	end := headerEnd(b)
 	if end < 0 {
@@ -84,4 +91,27 @@ func validHeaderLine(line []byte) bool {
 		}
 	}
 	return true
+}
+
+// leadingBlankLines returns the length of the lines of spaces and tabs
+// (at least one such character each) that start b, when a header field
+// follows them; else 0. An empty first line is left alone: it is a
+// message without a header.
+func leadingBlankLines(b []byte) int {
+	n := 0
+	for lines := 0; lines < 5; lines++ {
+		line, _, ok := bytes.Cut(b[n:], []byte("\n"))
+		t := bytes.TrimRight(line, "\r")
+		if !ok || len(t) == 0 || len(bytes.Trim(t, " \t")) != 0 {
+			break
+		}
+		n += len(line) + 1
+	}
+	if n == 0 {
+		return 0
+	}
+	if first, _, _ := bytes.Cut(b[n:], []byte("\n")); !validHeaderLine(bytes.TrimRight(first, "\r")) {
+		return 0
+	}
+	return n
 }

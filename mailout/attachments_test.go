@@ -83,3 +83,58 @@ func TestComposeAttachments(t *testing.T) {
 		t.Errorf("single-part mail changed form:\n%s", raw)
 	}
 }
+
+// A text file kept in the charset it came in goes out as UTF-8, labelled
+// so: go-message writes text only in UTF-8, and the reader must not see
+// ISO-8859-1 bytes as something else.
+func TestComposeTextFileInAnotherCharset(t *testing.T) {
+	m := &Message{
+		From:      mail.Address{Address: "support@example.com"},
+		To:        []mail.Address{{Address: "staff@example.com"}},
+		Subject:   "New case",
+		MessageID: "y@example.com",
+		Date:      time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		Text:      "A file came with it.\n",
+		Attachments: []Attachment{
+			{Filename: "protokoll.txt", ContentType: "text/plain; charset=iso-8859-1", Data: []byte("Z\xe4hler: 18.442\r\n")},
+			{Filename: "odd.txt", ContentType: "text/plain; charset=x-nobody-knows", Data: []byte("\xe4\r\n")},
+		},
+	}
+	raw, err := Compose(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := mail.CreateReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		charset string
+		data    string
+	}{"protokoll.txt": {"utf-8", "Zähler: 18.442\r\n"}, "odd.txt": {"", "\xe4\r\n"}}
+	seen := 0
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, ok := p.Header.(*mail.AttachmentHeader)
+		if !ok {
+			continue
+		}
+		name, _ := h.Filename()
+		_, params, _ := h.ContentType()
+		b, _ := io.ReadAll(p.Body)
+		w := want[name]
+		if params["charset"] != w.charset || string(b) != w.data {
+			t.Errorf("%s: charset %q, bytes %q; want %q, %q", name, params["charset"], b, w.charset, w.data)
+		}
+		seen++
+	}
+	if seen != 2 {
+		t.Errorf("%d attachments, want 2", seen)
+	}
+}

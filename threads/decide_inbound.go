@@ -2,6 +2,7 @@ package threads
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
@@ -315,7 +316,7 @@ func (d *decider) addCopied(p *plan, c *caseState, in *vocab.Inbound) {
 	if !d.s.opts.AddCCParticipants || c.role(in.From.Address) != vocab.ParticipantCustomer {
 		return
 	}
-	for _, a := range copiedAddresses(in.Raw) {
+	for _, a := range slices.Concat(in.To, in.Cc) { // parsed by mailin, raw 8-bit names decoded
 		addr := strings.ToLower(a.Address)
 		_, domain, _ := strings.Cut(addr, "@")
 		if domain == "" || domain == d.s.domain || d.isOwn(addr) || d.isStaff(addr) || c.participant(addr) != nil {

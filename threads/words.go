@@ -1,13 +1,9 @@
 package threads
 
 import (
-	"bytes"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/emersion/go-message"
-	"github.com/emersion/go-message/mail"
 
 	"casegate/vocab"
 )
@@ -91,20 +87,4 @@ func parseFollowupReply(text string, reopenAtOrBelow int) followupReply {
 	}
 	r.reopen = reopenRe.MatchString(first) || r.score > 0 && r.score <= reopenAtOrBelow
 	return r
-}
-
-// copiedAddresses lists the addresses in the To and Cc fields of raw; a
-// list that does not parse adds nobody.
-func copiedAddresses(raw []byte) []*mail.Address {
-	e, _ := message.Read(bytes.NewReader(raw))
-	if e == nil {
-		return nil
-	}
-	h := mail.Header{Header: e.Header}
-	var out []*mail.Address
-	for _, field := range []string{"To", "Cc"} {
-		list, _ := h.AddressList(field)
-		out = append(out, list...)
-	}
-	return out
 }

@@ -21,8 +21,11 @@ type Inbound struct {
 	InReplyTo  []string     // ids in In-Reply-To (normally one)
 	References []string     // ids in References, oldest first
 	From       mail.Address // the one author
-	Subject    string       // decoded, valid UTF-8
-	Text       string       // decoded text body, valid UTF-8
+	// To and Cc are the addresses of those header fields, display names
+	// decoded (mailin reads them as leniently as From).
+	To, Cc  []mail.Address
+	Subject string // decoded, valid UTF-8
+	Text    string // decoded text body, valid UTF-8
 	// NewText is Text without quoted history: what the author added in
 	// this message, signature included.
 	NewText string
