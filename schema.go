@@ -5,8 +5,10 @@ package casegate
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,6 +17,18 @@ import (
 
 //go:embed schema.sql
 var schemaSQL string
+
+// functionsSQL is the server-side code of filing (functions.sql): applied
+// whole whenever it changes, after the migrations.
+//
+//go:embed functions.sql
+var functionsSQL string
+
+// FunctionsHash identifies the functions.sql this binary was built with.
+func FunctionsHash() string {
+	sum := sha256.Sum256([]byte(functionsSQL))
+	return hex.EncodeToString(sum[:])
+}
 
 // Migration is one numbered section of schema.sql.
 type Migration struct {
@@ -84,7 +98,53 @@ func Migrate(ctx context.Context, db *sql.DB) ([]int, error) {
 			applied = append(applied, m.Version)
 		}
 	}
+	if err := applyFunctions(ctx, db); err != nil {
+		return applied, fmt.Errorf("functions.sql: %w", err)
+	}
 	return applied, nil
+}
+
+// applyFunctions runs functions.sql when the database holds another
+// version of it, under the migrations' lock, and records its hash.
+func applyFunctions(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, schemaLockKey); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_functions (
+		sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return err
+	}
+	current, err := functionsHash(ctx, tx)
+	if err != nil || current == FunctionsHash() {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, functionsSQL); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_functions`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_functions (sha256) VALUES ($1)`, FunctionsHash()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// functionsHash returns the hash of the functions.sql the database runs,
+// "" when none was applied.
+func functionsHash(ctx context.Context, q queryer) (string, error) {
+	var exists bool
+	if err := q.QueryRowContext(ctx, `SELECT to_regclass('schema_functions') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return "", err
+	}
+	var h sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT max(sha256) FROM schema_functions`).Scan(&h)
+	return h.String, err
 }
 
 func applyMigration(ctx context.Context, db *sql.DB, m Migration) (bool, error) {
@@ -141,6 +201,13 @@ func CheckSchema(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("%w (database %d, binary %d)", ErrSchemaBehind, current, want)
 	case current > want:
 		return fmt.Errorf("%w (database %d, binary %d)", ErrSchemaAhead, current, want)
+	}
+	// The same schema version with other server functions: a binary of
+	// another build migrated last, and filing would run its code.
+	if h, err := functionsHash(ctx, db); err != nil {
+		return fmt.Errorf("read schema functions: %w", err)
+	} else if h != FunctionsHash() {
+		return fmt.Errorf("%w (its server functions are not this binary's functions.sql)", ErrSchemaBehind)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -29,18 +30,40 @@ import (
 // A text that is mostly valid UTF-8 with a few bad bytes keeps its UTF-8
 // and has only the bad bytes replaced.
 type charsetGuess struct {
+	raw      []byte   // the message, read for declared labels only when a guess is needed
 	declared []string // labels the message declares, known to go-message, not UTF-8/ASCII
+	scanned  bool     // declared has been read from raw
 	sample   []byte   // undeclared 8-bit text to detect over
 	detected string   // "" until detect runs; "-" when nothing was found
 }
 
 var declaredCharset = regexp.MustCompile(`(?i)\bcharset\s*=\s*"?([A-Za-z0-9_:.+-]+)`)
 
-// newCharsetGuess reads the labels the message declares and the
-// undeclared 8-bit header text the detector will see first.
+// newCharsetGuess reads the undeclared 8-bit header text the detector
+// will see first. The labels the message declares are read from raw only
+// when a guess is needed: most mail never needs one, and scanning a large
+// message for them costs more than the rest of parsing it.
 func newCharsetGuess(raw []byte) *charsetGuess {
-	g := &charsetGuess{}
-	scan := raw
+	g := &charsetGuess{raw: raw}
+	if end := headerEnd(raw); end > 0 {
+		for _, line := range bytes.Split(raw[:end], []byte("\n")) {
+			if !utf8.Valid(line) {
+				g.sample = append(g.sample, line...)
+				g.sample = append(g.sample, ' ')
+			}
+		}
+	}
+	return g
+}
+
+// declaredLabels returns the charsets the message declares (in its first
+// 256 KiB), reading them on first use.
+func (g *charsetGuess) declaredLabels() []string {
+	if g.scanned {
+		return g.declared
+	}
+	g.scanned = true
+	scan := g.raw
 	if len(scan) > 256<<10 {
 		scan = scan[:256<<10]
 	}
@@ -55,15 +78,7 @@ func newCharsetGuess(raw []byte) *charsetGuess {
 			g.declared = append(g.declared, label)
 		}
 	}
-	if end := headerEnd(raw); end > 0 {
-		for _, line := range bytes.Split(raw[:end], []byte("\n")) {
-			if !utf8.Valid(line) {
-				g.sample = append(g.sample, line...)
-				g.sample = append(g.sample, ' ')
-			}
-		}
-	}
-	return g
+	return g.declared
 }
 
 // detectable charsets: what the detector may name and we then believe.
@@ -113,7 +128,7 @@ func (g *charsetGuess) decode(b []byte, declaredFirst bool) (string, string) {
 	if g != nil {
 		var candidates []string
 		if declaredFirst {
-			candidates = g.declared
+			candidates = slices.Clip(g.declaredLabels())
 		}
 		if d := g.detect(); d != "" {
 			candidates = append(candidates, d)

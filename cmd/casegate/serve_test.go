@@ -417,6 +417,24 @@ func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 	}
 	db := sqlx.MustOpen("postgres", cluster.URL("postgres"))
 	defer db.Close()
+	// The same version with other server functions (functions.sql of
+	// another build): serve refuses until migrate puts this binary's back.
+	db.MustExec(`CREATE OR REPLACE FUNCTION casegate_case_state(want bigint) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$`)
+	db.MustExec(`UPDATE schema_functions SET sha256 = 'another build'`)
+	if err := casegate.CheckSchema(context.Background(), db.DB); !errors.Is(err, casegate.ErrSchemaBehind) {
+		t.Errorf("other server functions: %v, want ErrSchemaBehind", err)
+	}
+	if err := run(context.Background(), []string{"migrate", "-config", path}, func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := casegate.CheckSchema(context.Background(), db.DB); err != nil {
+		t.Errorf("after migrate: %v", err)
+	}
+	var body string
+	db.Get(&body, `SELECT prosrc FROM pg_proc WHERE proname = 'casegate_case_state'`)
+	if !strings.Contains(body, "jsonb_build_object") {
+		t.Errorf("migrate did not restore casegate_case_state: %s", body)
+	}
 	db.MustExec(`INSERT INTO schema_version (version) VALUES (9999)`)
 	if err := casegate.CheckSchema(context.Background(), db.DB); !errors.Is(err, casegate.ErrSchemaAhead) {
 		t.Errorf("newer schema: %v, want ErrSchemaAhead", err)
