@@ -22,7 +22,7 @@ var DefaultPressWords = map[string]int{
 // weights: any match makes the risk medium, RiskHighScore makes it high.
 var DefaultRiskWords = map[string]int{
 	"tweet": 1, "twitter": 1, "post about this": 2, "social media": 1, "go public": 3,
-	"contact the press": 3, "tell the press": 3, "contact a journalist": 3, "the media": 2,
+	"go to the press": 3, "going to the press": 3, "contact the press": 3, "tell the press": 3, "contact a journalist": 3, "the media": 2,
 	"consumer advocate": 2, "ombudsman": 3, "lawyer": 3, "attorney": 3, "legal action": 3, "sue": 2,
 	"chargeback": 2, "review": 1, "bad review": 2, "bbb": 2, "better business bureau": 2, "trading standards": 2,
 }

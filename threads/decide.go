@@ -293,3 +293,13 @@ func formatAddress(a mail.Address) string {
 	}
 	return templates.HeaderValue(a.Name) + " <" + a.Address + ">"
 }
+
+// has reports whether p already sends a mail of kind.
+func (p *plan) has(kind templates.Kind) bool {
+	for _, m := range p.Intents {
+		if m.Kind == kind {
+			return true
+		}
+	}
+	return false
+}

@@ -168,6 +168,11 @@ func (d *decider) openCase(p *plan, in *vocab.Inbound, whyNot []string) {
 	d.checkStaffClaim(p, c, in)
 	if in.Automatic {
 		d.messageEvent(p, "not-acknowledged", "casegate", "automatic mail is never answered (RFC 3834): "+in.Why)
+	} else if p.has(templates.HoldingReply) {
+		// A rule due at once sent her a holding reply (what she wrote
+		// brought in a senior person): one mail answers her, with the
+		// case number, not two in the same second.
+		d.event(p, "acknowledged", "casegate", "to "+from+" by the holding reply")
 	} else if ok, why := d.mayAnswer(p, c, from, answerToInbound, p.snap, false); !ok {
 		d.messageEvent(p, "not-acknowledged", "casegate", why)
 	} else {

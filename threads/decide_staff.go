@@ -164,6 +164,7 @@ func (p *plan) absorb(t *plan) {
 func (d *decider) staffResponded(c *caseState, action string) {
 	c.StaffRespondedAt = d.now
 	c.Book.Unanswered = nil
+	c.Book.PromisedBy = timeZero // what a holding reply promised is kept
 	c.Book.LastStaffAction = &staffAction{Kind: action, At: d.now}
 }
 
