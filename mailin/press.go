@@ -110,11 +110,14 @@ func compileWords(key string, list map[string]int) (wordList, error) {
 	return wordList{words: out, first: first}, nil
 }
 
-// Classify sets in's Category, Risk and Evidence. Automatic mail
-// (auto-replies, bounces, lists) is left unclassified: an out-of-office
-// from a newsroom is not a press enquiry. A nil Classifier does nothing.
+// Classify sets in's Category, Risk and Evidence, for every message:
+// "automatic" (auto-replies, bulk, lists) only means nobody answers it
+// automatically — a journalist's mail sent with Precedence: bulk is still
+// a journalist's (issue 16 item 5). What the classification changes is
+// threads' business: automatic mail on an existing case changes nothing
+// there. A nil Classifier does nothing.
 func (c *Classifier) Classify(in *vocab.Inbound) {
-	if c == nil || in.Automatic {
+	if c == nil {
 		return
 	}
 	from := strings.ToLower(in.From.Address)

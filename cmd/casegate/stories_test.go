@@ -303,3 +303,250 @@ On Mon, Nov 30, 2026 at 02:30:00PM +0100, Example Support wrote:
 		t.Errorf("%d ratings of 2 stored, want 1", n)
 	}
 }
+
+// storyCase is a case a story opened: its number, tag, the customer's and
+// staff's reply addresses and the first mails.
+type storyCase struct {
+	id                         int64
+	tag                        string
+	customerToken, staffToken  string
+	ack, notification          sentMail
+	customerFirst, staffRoot   string // Message-IDs
+	customerSubject, staffSubj string
+}
+
+// openStoryCase has Ada write to support (Message-ID id) and returns the
+// case with its acknowledgement and staff notification.
+func openStoryCase(t *testing.T, g *gateway, box *outbox, id, subject, text string) storyCase {
+	t.Helper()
+	if err := send(t, g.addr, ada, []string{"support@support.example.com"}, customerSays("support@support.example.com", id, "", subject, text)); err != nil {
+		t.Fatal(err)
+	}
+	var c storyCase
+	if err := g.db.Get(&c.id, `SELECT case_id FROM messages WHERE message_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	c.tag = fmt.Sprintf("[#%d]", c.id)
+	opened := waitSent(t, box, 2)
+	c.ack, c.notification = to(t, opened, ada), to(t, opened, staffList)
+	c.customerToken = customerReplyAddress.FindString(c.ack.h.Get("Reply-To"))
+	c.staffToken = customerReplyAddress.FindString(c.notification.h.Get("Reply-To"))
+	c.customerFirst, c.staffRoot = id, messageID(t, c.notification)
+	c.customerSubject, c.staffSubj = "Re: "+subject+" "+c.tag, c.tag+" "+subject
+	return c
+}
+
+// staffAnswers has Alice reply to the case's staff address over SMTP
+// (loopback proves her), answering the mail with Message-ID parent.
+func staffAnswers(t *testing.T, g *gateway, c storyCase, parent, id, body string) {
+	t.Helper()
+	if err := send(t, g.addr, "alice@example.com", []string{c.staffToken}, staffReply("Alice Example <alice@example.com>", c.staffToken, parent, c.id, id, body)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// timers lists the pending deadlines of case id by rule.
+func timers(t *testing.T, g *gateway, id int64) []string {
+	t.Helper()
+	var out []string
+	if err := g.db.Select(&out, `SELECT rule FROM timers WHERE case_id = $1 ORDER BY rule`, id); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// eventKinds lists the kinds of case id's events, oldest first.
+func eventKinds(t *testing.T, g *gateway, id int64) []string {
+	t.Helper()
+	var out []string
+	if err := g.db.Select(&out, `SELECT kind FROM events WHERE case_id = $1 ORDER BY id`, id); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// deliveredFile waits for the Maildir sink to write delivery d and returns
+// the file as delivered.
+func deliveredFile(t *testing.T, g *gateway, outboxMessageID, rcpt string) string {
+	t.Helper()
+	var d int64
+	if err := g.db.Get(&d, `SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE o.message_id = $1 AND d.recipient = $2`, strings.Trim(outboxMessageID, "<>"), rcpt); err != nil {
+		t.Fatalf("delivery of <%s> to %s: %v", outboxMessageID, rcpt, err)
+	}
+	path := filepath.Join(g.maildir, "new", fmt.Sprintf("d%d.casegate", d))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %d was not written to the Maildir: %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Issue 16 item 3: after staff answered, only the customer's new words
+// start the first-response clock again — not a status question answered
+// automatically, her out-of-office, a bare thank-you or a bounce; a new
+// question does, and four business hours later PR hears of it.
+func TestOnlyNewWordsRestartTheClock(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	g, box := startStory(t, clock, "", "")
+	c := openStoryCase(t, g, box, "clock-1@customer.example", "Printer on fire", "My printer is smoking.")
+
+	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	staffAnswers(t, g, c, c.staffRoot, "CLOCK1", "Hello Ada,\n\nplease unplug it; a technician calls you today.")
+	relayed := to(t, waitSent(t, box, 1), ada)
+	if got := timers(t, g, c.id); slices.Contains(got, "first-response") {
+		t.Fatalf("after the staff reply the first-response deadline still runs: %v", got)
+	}
+
+	clock.Set(berlinTime(t, "2026-11-30 11:00"))
+	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-2@customer.example", messageID(t, relayed), c.customerSubject, "status")); err != nil {
+		t.Fatal(err)
+	}
+	status := to(t, waitSent(t, box, 1), ada)
+	has(t, "status reply", status.text, "Last from us: we answered you today at 10:30 CET")
+
+	clock.Set(berlinTime(t, "2026-11-30 11:05"))
+	ooo := customerSays(c.customerToken, "clock-3@customer.example", messageID(t, status), "Automatic reply: "+c.customerSubject,
+		"I am out of the office until Wednesday.")
+	if err := send(t, g.addr, ada, []string{c.customerToken}, "Auto-Submitted: auto-replied\n"+ooo); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(berlinTime(t, "2026-11-30 11:10"))
+	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-4@customer.example", messageID(t, relayed), c.customerSubject, "Thanks!\n\nAda")); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, box, 0)
+
+	// The relayed reply bounces (her mailbox is full for good).
+	clock.Set(berlinTime(t, "2026-11-30 11:15"))
+	verp := field(t, returnPathField, deliveredFile(t, g, messageID(t, relayed), ada))
+	if err := send(t, g.addr, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "clock-dsn@mx.customer.example")); err != nil {
+		t.Fatal(err)
+	}
+	has(t, "bounce notice", to(t, waitSent(t, box, 1), staffList).text, "bounce")
+	for _, kind := range []string{"status-sent", "automatic", "thanks", "bounced"} {
+		if !slices.Contains(eventKinds(t, g, c.id), kind) {
+			t.Errorf("no %q event on the case: %v", kind, eventKinds(t, g, c.id))
+		}
+	}
+	if got := timers(t, g, c.id); slices.Contains(got, "first-response") {
+		t.Errorf("a status question, an out-of-office, a thank-you or a bounce restarted the first-response deadline: %v", got)
+	}
+	// A business day later: nothing escalated, nobody was told.
+	clock.Set(berlinTime(t, "2026-12-01 17:00"))
+	waitSent(t, box, 0)
+	if n := count(t, g.db, `SELECT count(*) FROM escalations WHERE case_id = $1`, c.id); n != 0 {
+		t.Errorf("%d escalations after only status, automatic mail, thanks and a bounce", n)
+	}
+
+	// Wednesday 09:00 she asks something new: that needs an answer.
+	clock.Set(berlinTime(t, "2026-12-02 09:00"))
+	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-5@customer.example", messageID(t, relayed), c.customerSubject,
+		"The technician did not call. Which model should I order now?")); err != nil {
+		t.Fatal(err)
+	}
+	has(t, "staff notification", to(t, waitSent(t, box, 1), staffList).text, "Which model should I order now?")
+	if got := timers(t, g, c.id); !slices.Contains(got, "first-response") {
+		t.Fatalf("a new question did not start the first-response deadline: %v", got)
+	}
+	clock.Set(berlinTime(t, "2026-12-02 13:01"))
+	// PR hears of it; the holding reply is not sent to a hard-bounced address.
+	has(t, "first-response digest", to(t, waitSent(t, box, 1), "pr@example.com").text, `rule "first-response"`)
+	var skipped string
+	if err := g.db.Get(&skipped, `SELECT detail FROM events WHERE case_id = $1 AND kind = 'escalation-skipped'`, c.id); err != nil || !strings.Contains(skipped, "hard-bounced") {
+		t.Errorf("escalation-skipped event: %q, %v", skipped, err)
+	}
+}
+
+// Issue 16 item 4: an out-of-office answering the resolution is filed on
+// the case as automatic mail and changes nothing: the case stays resolved
+// and the follow-up still comes.
+func TestOutOfOfficeAfterResolutionChangesNothing(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	g, box := startStory(t, clock, "", "")
+	c := openStoryCase(t, g, box, "ooo-1@customer.example", "Printer on fire", "My printer is smoking.")
+	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	staffAnswers(t, g, c, c.staffRoot, "OOO1", "#resolve\n\nHello Ada,\n\nwe replaced it.")
+	relayed := to(t, waitSent(t, box, 1), ada)
+	has(t, "relayed reply", relayed.text, "We have marked your case as resolved")
+	before := timers(t, g, c.id)
+	if !slices.Equal(before, []string{"followup:ask"}) {
+		t.Fatalf("after the resolution the timers are %v, want the follow-up", before)
+	}
+
+	clock.Set(berlinTime(t, "2026-11-30 10:31"))
+	for i, head := range []string{"Auto-Submitted: auto-replied\n", "X-Auto-Response-Suppress: All\nPrecedence: auto_reply\n", "Auto-Submitted: auto-generated\n"} {
+		ooo := customerSays(c.customerToken, fmt.Sprintf("ooo-%d@customer.example", i+2), messageID(t, relayed), "Out of office: "+c.customerSubject,
+			"I am out of the office until 7 December. For urgent matters call my deputy.")
+		if err := send(t, g.addr, ada, []string{c.customerToken}, head+ooo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSent(t, box, 0)
+	if st := statusOf(t, g.db, c.id); st != "resolved" {
+		t.Errorf("out-of-office replies left the case %s, want resolved", st)
+	}
+	if got := timers(t, g, c.id); !slices.Equal(got, before) {
+		t.Errorf("timers after the out-of-office replies: %v, want %v", got, before)
+	}
+	var automatic int
+	if err := g.db.Get(&automatic, `SELECT count(*) FROM messages WHERE case_id = $1 AND automatic AND message_id LIKE 'ooo-%'`, c.id); err != nil || automatic != 3 {
+		t.Errorf("%d out-of-office replies filed on the case as automatic (%v), want 3", automatic, err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'automatic'`, c.id); n != 3 {
+		t.Errorf("%d automatic events, want 3", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind IN ('followup-cancelled', 'reopened')`, c.id); n != 0 {
+		t.Errorf("an out-of-office reply cancelled the follow-up or reopened the case")
+	}
+	// Three days later the follow-up asks as planned.
+	clock.Set(berlinTime(t, "2026-12-03 10:30"))
+	has(t, "follow-up", to(t, waitSent(t, box, 1), ada).text, "Did this fix it?")
+}
+
+// Issue 16 item 5: a journalist's mail sent with Precedence: bulk (as
+// press-release tools do) is classified like any other: PR gets its digest
+// at once and staff their notification; being automatic only means it
+// gets no acknowledgement.
+func TestBulkJournalistMailReachesPRAndStaff(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	g, box := startStory(t, clock, "", "")
+	for i, head := range []string{"Precedence: bulk\n", "Precedence: list\nList-Unsubscribe: <mailto:unsubscribe@lists.newswire.example>\n"} {
+		raw := fmt.Sprintf(`From: Jo Bloggs <jo@newswire.example>
+To: support@support.example.com
+Subject: Request for comment: exploding printers
+Message-ID: <bulk-%d@newswire.example>
+%sContent-Type: text/plain; charset=utf-8
+
+We are running a story on printers catching fire and would welcome a
+comment from your company by 17:00 today.
+
+Jo Bloggs
+Reporter, Evening Post
+`, i, head)
+		if err := send(t, g.addr, "jo@newswire.example", []string{"support@support.example.com"}, raw); err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		var category string
+		if err := g.db.QueryRow(`SELECT id, category FROM cases WHERE id = (SELECT case_id FROM messages WHERE message_id = $1)`, fmt.Sprintf("bulk-%d@newswire.example", i)).Scan(&id, &category); err != nil {
+			t.Fatal(err)
+		}
+		if category != "journalist" {
+			t.Errorf("%s: category %q, want journalist", head, category)
+		}
+		mails := waitSent(t, box, 2) // no acknowledgement
+		digest, notification := to(t, mails, "pr@example.com"), to(t, mails, staffList)
+		has(t, "digest", digest.text, `rule "press"`, "journalist", "Jo Bloggs")
+		has(t, "staff notification", notification.text, fmt.Sprintf("New case #%d", id), "Category: journalist", "PR:       alerted", "We are running a story")
+		var why string
+		if err := g.db.Get(&why, `SELECT detail FROM events WHERE case_id = $1 AND kind = 'not-acknowledged'`, id); err != nil || !strings.Contains(why, "RFC 3834") {
+			t.Errorf("%s: not-acknowledged event %q, %v", head, why, err)
+		}
+	}
+}
