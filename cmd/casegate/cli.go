@@ -33,7 +33,7 @@ func cliExitCode(err error) int {
 	case errors.Is(err, threads.ErrNoCase), errors.Is(err, threads.ErrNoQuarantined), errors.Is(err, mailout.ErrNoDelivery):
 		return exitNotFound
 	case errors.Is(err, threads.ErrInvalidTransition), errors.Is(err, threads.ErrAlreadyRefiled), errors.Is(err, mailout.ErrAlreadySent),
-		errors.Is(err, threads.ErrNotStaff):
+		errors.Is(err, threads.ErrNotStaff), errors.Is(err, threads.ErrBadMerge):
 		return exitRefused
 	case errors.Is(err, threads.ErrBadFilter), errors.Is(err, vocab.ErrBadPriority):
 		return 2

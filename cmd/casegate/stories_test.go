@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,10 +47,17 @@ func storyConfig(t *testing.T, dbURL, staffKeys, extra string) string {
 
 // startStory runs the gateway of a story on clock.
 func startStory(t *testing.T, clock *movableClock, staffKeys, extra string) (*gateway, *outbox) {
+	g, box, _ := startStoryCLI(t, clock, staffKeys, extra)
+	return g, box
+}
+
+// startStoryCLI is startStory, also returning the gateway's configuration
+// as the admin commands use it (on the real clock).
+func startStoryCLI(t *testing.T, clock *movableClock, staffKeys, extra string) (*gateway, *outbox, *serviceGateway) {
 	t.Helper()
 	dbURL := pgtest.URL(t)
-	g, _ := runGateway(t, "", dbURL, storyConfig(t, dbURL, staffKeys, extra), clock.Now)
-	return g, &outbox{db: g.db}
+	g, c := runGateway(t, "", dbURL, storyConfig(t, dbURL, staffKeys, extra), clock.Now)
+	return g, &outbox{db: g.db}, &serviceGateway{config: c.path, db: g.db}
 }
 
 // sendWithMutt sends draft (headers, blank line, body) as the real mutt
@@ -548,5 +556,200 @@ Reporter, Evening Post
 		if err := g.db.Get(&why, `SELECT detail FROM events WHERE case_id = $1 AND kind = 'not-acknowledged'`, id); err != nil || !strings.Contains(why, "RFC 3834") {
 			t.Errorf("%s: not-acknowledged event %q, %v", head, why, err)
 		}
+	}
+}
+
+// Issue 16 item 6: the daily cap on automatic answers never drops what
+// staff cause. Her own status questions use the cap up; the resolution
+// notice staff's #resolve causes still reaches her.
+func TestCapsNeverDropWhatStaffCause(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	g, box := startStory(t, clock, "", "[safety]\nmax_auto_replies_per_day = 3\n")
+	c := openStoryCase(t, g, box, "cap-1@customer.example", "Printer on fire", "My printer is smoking.") // 1: the acknowledgement
+	for i := 2; i <= 5; i++ {
+		clock.Add(time.Minute)
+		if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, fmt.Sprintf("cap-%d@customer.example", i), c.customerFirst, "status", "status")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two status replies fit under the cap of 3; staff hear once that she
+	// reached it.
+	asked := waitSent(t, box, 3)
+	var replies int
+	for _, m := range asked {
+		if strings.Join(m.rcpts, ",") == ada {
+			replies++
+		}
+	}
+	if replies != 2 {
+		t.Errorf("%d status replies, want 2 under the cap of 3", replies)
+	}
+	has(t, "cap notice", to(t, asked, staffList).text, "has reached the daily limit of automatic replies")
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'status-skipped' AND detail LIKE '%cap 3%'`, c.id); n != 2 {
+		t.Errorf("%d capped status questions recorded, want 2", n)
+	}
+
+	// Alice resolves by command alone: the resolution notice goes out.
+	clock.Add(time.Minute)
+	staffAnswers(t, g, c, c.staffRoot, "CAP1", "#resolve")
+	notice := to(t, waitSent(t, box, 1), ada)
+	if notice.subject != c.customerSubject+" resolved" {
+		t.Errorf("resolution notice subject %q", notice.subject)
+	}
+	has(t, "resolution notice", notice.text, "resolved")
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'resolution-notice-skipped'`, c.id); n != 0 {
+		t.Error("the resolution notice was held back by the cap")
+	}
+}
+
+// Issue 16 item 11: Alice answers Ada from her own mail client, with the
+// support address in Cc (one variant) or Bcc (the other). That mail is the
+// staff response on the case: it stops the first-response clock, is on the
+// timeline and in the report's first response, and is not relayed again —
+// Ada has it already.
+func TestStaffReplyFromOwnClientCounts(t *testing.T) {
+	for _, variant := range []string{"Cc", "Bcc"} {
+		t.Run(variant, func(t *testing.T) {
+			clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+			g, box, cli := startStoryCLI(t, clock, "", "")
+			c := openStoryCase(t, g, box, "direct-1@customer.example", "Printer on fire", "My printer is smoking.")
+			clock.Set(berlinTime(t, "2026-11-30 10:30"))
+			head := fmt.Sprintf("From: Alice Example <alice@example.com>\nTo: Ada Lovelace <ada@customer.example>\nSubject: Re: Printer on fire %s\nMessage-ID: <direct-alice@example.com>\nIn-Reply-To: <%s>\nReferences: <%s>\n", c.tag, c.customerFirst, c.customerFirst)
+			if variant == "Cc" {
+				head += "Cc: Example Support <support@support.example.com>\n"
+			}
+			raw := head + "Content-Type: text/plain; charset=utf-8\n\nHello Ada,\n\nI called you: unplug it, a new one is on its way.\n\nAlice\n"
+			// Her server delivers one copy to Ada and one to support.
+			if err := send(t, g.addr, "alice@example.com", []string{"support@support.example.com"}, raw); err != nil {
+				t.Fatal(err)
+			}
+			waitSent(t, box, 0) // nothing relayed, nobody told
+			var onCase int64
+			if err := g.db.Get(&onCase, `SELECT case_id FROM messages WHERE message_id = 'direct-alice@example.com'`); err != nil || onCase != c.id {
+				t.Fatalf("the direct reply is on case %d (%v), want %d", onCase, err, c.id)
+			}
+			if got := timers(t, g, c.id); slices.Contains(got, "first-response") {
+				t.Errorf("the direct reply did not stop the first-response clock: %v", got)
+			}
+			if st := statusOf(t, g.db, c.id); st != "open" {
+				t.Errorf("status %q after the staff reply, want open", st)
+			}
+			show := cli.mustAdmin(t, "case", "show", fmt.Sprint(c.id))
+			for _, want := range []string{"staff-replied-directly by alice@example.com", "recorded as the staff response, not relayed", "<- message", "I called you"} {
+				if !strings.Contains(show, want) {
+					t.Errorf("case show lacks %q:\n%s", want, show)
+				}
+			}
+			var rep struct {
+				Total struct {
+					FirstResponse struct {
+						Count         int     `json:"count"`
+						MedianSeconds float64 `json:"median_seconds"`
+					} `json:"first_response"`
+				} `json:"total"`
+			}
+			if err := json.Unmarshal([]byte(cli.mustAdmin(t, "report", "-since", "3650d", "-json")), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if fr := rep.Total.FirstResponse; fr.Count != 1 || fr.MedianSeconds != 30*60 {
+				t.Errorf("report first response %+v, want one of 30 minutes", fr)
+			}
+			// Four business hours on: nothing escalates.
+			clock.Set(berlinTime(t, "2026-11-30 15:00"))
+			waitSent(t, box, 0)
+			// Her status reply says staff answered.
+			if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "direct-2@customer.example", "direct-alice@example.com", "status", "status")); err != nil {
+				t.Fatal(err)
+			}
+			status := to(t, waitSent(t, box, 1), ada)
+			has(t, "status reply", status.text, "Last from us: we answered you today at 10:30 CET")
+			// The status reply threads under Alice's mail, which Ada has.
+			if irt, _ := status.h.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "direct-2@customer.example" {
+				t.Errorf("status reply In-Reply-To %v", irt)
+			}
+		})
+	}
+}
+
+// Issue 16 item 12: one problem that arrived as several cases is joined —
+// by #merge in a staff reply and by `casegate case merge` — and the
+// customer is told which number to use; her later mail to the merged case,
+// and a new mail naming one of her case numbers, joins the case that
+// remains.
+func TestMergeAndCaseNumbers(t *testing.T) {
+	clock := &movableClock{now: time.Now()}
+	g, box, cli := startStoryCLI(t, clock, "", "")
+	a := openStoryCase(t, g, box, "merge-a@customer.example", "Printer on fire", "My printer is smoking.")
+	b := openStoryCase(t, g, box, "merge-b@customer.example", "Printer still smoking", "It is still smoking, I wrote before.")
+
+	// Alice merges B into A by mail: commands only, so Ada gets one mail,
+	// the merge notice, threaded in case A.
+	staffAnswers(t, g, b, b.staffRoot, "MERGE1", fmt.Sprintf("#merge %d", a.id))
+	notice := to(t, waitSent(t, box, 1), ada)
+	if notice.subject != a.customerSubject {
+		t.Errorf("merge notice subject %q, want %q", notice.subject, a.customerSubject)
+	}
+	has(t, "merge notice", notice.text, fmt.Sprintf("Your case #%d is about the same matter as case #%d", b.id, a.id), fmt.Sprintf("Please use #%d from now on", a.id))
+	var mergedInto int64
+	var status string
+	if err := g.db.QueryRow(`SELECT merged_into, status FROM cases WHERE id = $1`, b.id).Scan(&mergedInto, &status); err != nil || mergedInto != a.id || status != "closed" {
+		t.Errorf("case %d after #merge: merged into %d, %s (%v)", b.id, mergedInto, status, err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1`, b.id); n != 0 {
+		t.Errorf("%d messages left on the merged case", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND message_id = 'merge-b@customer.example'`, a.id); n != 1 {
+		t.Error("the merged case's first mail is not on the case that remains")
+	}
+
+	// Her reply to B's acknowledgement lands on A; staff hear of it on A.
+	if err := send(t, g.addr, ada, []string{b.customerToken}, customerSays(b.customerToken, "merge-b2@customer.example", messageID(t, b.ack), b.customerSubject, "Any news?")); err != nil {
+		t.Fatal(err)
+	}
+	has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", a.id), "Any news?")
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND message_id = 'merge-b2@customer.example'`, a.id); n != 1 {
+		t.Error("a reply to the merged case did not join the case that remains")
+	}
+
+	// From the command line.
+	c := openStoryCase(t, g, box, "merge-c@customer.example", "Toner smells", "The toner smells burnt.")
+	out := cli.mustAdmin(t, "case", "merge", fmt.Sprint(c.id), fmt.Sprint(a.id))
+	if want := fmt.Sprintf("case #%d: case #%d merged into it", a.id, c.id); !strings.Contains(out, want) {
+		t.Errorf("case merge said %q, want %q", out, want)
+	}
+	has(t, "merge notice", to(t, waitSent(t, box, 1), ada).text, fmt.Sprintf("Please use #%d from now on", a.id))
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'merged' AND actor = 'cli:tester'`, a.id); n == 0 {
+		t.Error("no merged event by the CLI user")
+	}
+	_, err := cli.admin(t, "case", "merge", fmt.Sprint(c.id), fmt.Sprint(a.id))
+	wantExit(t, err, exitRefused, "merging a merged case again")
+	_, err = cli.admin(t, "case", "merge", fmt.Sprint(a.id), fmt.Sprint(a.id))
+	wantExit(t, err, exitRefused, "merging a case into itself")
+	_, err = cli.admin(t, "case", "merge", fmt.Sprint(a.id), "99999")
+	wantExit(t, err, exitNotFound, "merging into a case that does not exist")
+	_, err = cli.admin(t, "case", "merge", "99999", fmt.Sprint(a.id))
+	wantExit(t, err, exitNotFound, "merging a case that does not exist")
+	_, err = cli.admin(t, "case", "merge", fmt.Sprint(a.id))
+	wantExit(t, err, 2, "merge without a target")
+	waitSent(t, box, 0)
+
+	// A new mail that names her case number, in the subject or the first
+	// lines, joins that case: no new case, no acknowledgement.
+	for i, m := range []struct{ subject, text string }{
+		{fmt.Sprintf("About case %d", a.id), "The printer is smoking again."},
+		{"Printer", fmt.Sprintf("Hello,\n\nthis is about #%d: the printer is smoking again.", a.id)},
+	} {
+		id := fmt.Sprintf("merge-named-%d@customer.example", i)
+		if err := send(t, g.addr, ada, []string{"support@support.example.com"}, customerSays("support@support.example.com", id, "", m.subject, m.text)); err != nil {
+			t.Fatal(err)
+		}
+		has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", a.id))
+		var how string
+		if err := g.db.Get(&how, `SELECT e.detail FROM events e JOIN messages m ON m.id = e.message_id WHERE m.message_id = $1 AND m.case_id = $2 AND e.kind = 'received'`, id, a.id); err != nil || how != "threaded by case number" {
+			t.Errorf("mail naming #%d in %q: %q, %v", a.id, m.subject, how, err)
+		}
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM cases WHERE merged_into IS NULL`); n != 1 {
+		t.Errorf("%d cases not merged, want 1", n)
 	}
 }
