@@ -290,6 +290,10 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		Support:   gomail.Address{Name: support.Name, Address: support.Address},
 		Secret:    []byte(c.Staff.Secret),
 		Logger:    log,
+		// Reply tokens go stale (issue 15 item 2): token_ttl after the case
+		// ended, and when signed with a key rotated out.
+		PreviousSecrets: previousSecrets(c),
+		TokenTTL:        c.Staff.TokenTTL.Duration,
 
 		StaffAddresses:    staffAddresses(c),
 		PR:                c.prAddress(),

@@ -753,3 +753,33 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 		t.Errorf("%d cases not merged, want 1", n)
 	}
 }
+
+// Issue 16 item 13: when a mail opens a new case although it names an
+// existing one — a subject tag from someone who is not on that case, a
+// reply address whose token is forged — both cases' timelines say why, so
+// staff can merge with confidence. (Stale tokens: TestStaleTokensAreNeverObeyed.)
+func TestNewCaseSaysWhyNotThreaded(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	g, box := startStory(t, clock, "", "")
+	a := openStoryCase(t, g, box, "why-1@customer.example", "Printer on fire", "My printer is smoking.")
+	for _, m := range []struct{ from, rcpt, id, subject, onNew, onOld string }{
+		{"bob@elsewhere.example", "support@support.example.com", "why-2@elsewhere.example", "Re: Printer on fire " + a.tag,
+			fmt.Sprintf("opened as a new case although it names case #%d, but bob@elsewhere.example is not a participant of it", a.id),
+			"a mail from bob@elsewhere.example naming this case opened case #"},
+		{"mallory@elsewhere.example", fmt.Sprintf("support+%d-0123456789ab@support.example.com", a.id), "why-3@elsewhere.example", "Printer",
+			fmt.Sprintf("opened as a new case although its reply address for case #%d does not verify (forged, mistyped", a.id),
+			"a mail from mallory@elsewhere.example to a reply address for this case that does not verify (forged or mistyped) opened case #"},
+	} {
+		raw := fmt.Sprintf("From: <%s>\nTo: <%s>\nSubject: %s\nMessage-ID: <%s>\n\nWhat about my printer?\n", m.from, m.rcpt, m.subject, m.id)
+		if err := send(t, g.addr, m.from, []string{m.rcpt}, raw); err != nil {
+			t.Fatal(err)
+		}
+		var fresh int64
+		if err := g.db.Get(&fresh, `SELECT case_id FROM messages WHERE message_id = $1`, m.id); err != nil || fresh == a.id {
+			t.Fatalf("%s threaded onto case %d (%v)", m.from, fresh, err)
+		}
+		waitSent(t, box, 2)
+		wantEvent(t, g, fresh, "not-threaded", m.onNew)
+		wantEvent(t, g, a.id, "not-threaded", m.onOld+fmt.Sprint(fresh)+" instead")
+	}
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"casegate/internal/pgtest"
+)
+
+// Issue 15 items 2, 5 and 6, tried as an attacker (or a careless
+// colleague) would: through the real SMTP listener into a real PostgreSQL,
+// asserting what was obeyed, stored and sent.
+
+// Issue 15 item 2: reply addresses go stale token_ttl after their case
+// ended, and when the key that signed them was rotated out. A staff
+// member who uses a stale one is told so and nothing of the mail is
+// applied or relayed; a customer's stale address does not thread her mail
+// by itself, and both cases' timelines say why.
+func TestStaleTokensAreNeverObeyed(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	dbURL := pgtest.URL(t)
+	oldSecret, newSecret := "test-secret-0123456789", "rotated-secret-9876543210"
+	conf := func(keys string) string {
+		return strings.Replace(storyConfig(t, dbURL, keys, ""), "secret = \"test-secret-0123456789\"", "secret = \""+oldSecret+"\"", 1)
+	}
+	g, _ := runGateway(t, "", dbURL, conf(`token_ttl = "24h"`), clock.Now)
+	box := &outbox{db: g.db}
+	c := openStoryCase(t, g, box, "stale-1@customer.example", "Printer on fire", "My printer is smoking.")
+	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	staffAnswers(t, g, c, c.staffRoot, "STALE1", "#resolve\n\nHello Ada,\n\nwe replaced it.")
+	relayed := to(t, waitSent(t, box, 1), ada)
+
+	// A day and an hour after the resolution, Alice answers the old
+	// notification: stale. She is told; nothing is applied or relayed.
+	clock.Set(berlinTime(t, "2026-12-01 11:30"))
+	staffAnswers(t, g, c, c.staffRoot, "STALE2", "#reopen\n#priority urgent\n\nHello Ada,\n\none more thing.")
+	told := to(t, waitSent(t, box, 1), "alice@example.com")
+	has(t, "stale notice", told.text, "Commands not applied", "the address you wrote to is stale", "more than 24h0m0s ago")
+	if cr := getCase(t, g.db, c.id); cr.Status != "resolved" || cr.Priority != "normal" {
+		t.Errorf("a stale staff address was obeyed: %+v", cr)
+	}
+
+	// Ada's stale reply address alone threads nothing: a new case, and
+	// both timelines say why.
+	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "stale-2@customer.example", "", "Printer again", "It is smoking again.")); err != nil {
+		t.Fatal(err)
+	}
+	var fresh int64
+	if err := g.db.Get(&fresh, `SELECT case_id FROM messages WHERE message_id = 'stale-2@customer.example'`); err != nil || fresh == c.id {
+		t.Fatalf("a stale reply address alone threaded the mail onto case %d (%v)", fresh, err)
+	}
+	waitSent(t, box, 2) // acknowledgement and notification of the new case
+	wantEvent(t, g, fresh, "not-threaded", fmt.Sprintf("its reply token for case #%d is stale (the case was resolved on", c.id))
+	wantEvent(t, g, c.id, "not-threaded", fmt.Sprintf("with a stale reply token for this case opened case #%d instead", fresh))
+	// With what her client puts in In-Reply-To, it threads as ever.
+	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "stale-3@customer.example", messageID(t, relayed), c.customerSubject, "It is smoking again.")); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND message_id = 'stale-3@customer.example'`, c.id); n != 1 {
+		t.Error("her reply with In-Reply-To did not thread")
+	}
+	has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", c.id))
+
+	// Someone leaves: the admin rotates the secret, keeping the old one in
+	// previous_secret_files. Every address signed before is stale.
+	d := openStoryCase(t, g, box, "stale-4@customer.example", "Scanner jams", "My scanner jams.")
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "staff-secret.old"), []byte(oldSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oldSecret = newSecret
+	g, _ = runGateway(t, dir, dbURL, conf(`previous_secret_files = ["staff-secret.old"]`), clock.Now)
+	clock.Add(time.Minute)
+	staffAnswers(t, g, d, d.staffRoot, "STALE3", "#close\n\nHello Ada,\n\nclosing this.")
+	told = to(t, waitSent(t, box, 1), "alice@example.com")
+	has(t, "stale notice", told.text, "the address you wrote to is stale (signed with a secret that has been rotated)")
+	if cr := getCase(t, g.db, d.id); cr.Status != "new" {
+		t.Errorf("an address signed with a rotated key was obeyed: %+v", cr)
+	}
+	// The new notification's address works.
+	if err := send(t, g.addr, ada, []string{d.customerToken}, customerSays(d.customerToken, "stale-5@customer.example", "", "Scanner", "Still jamming.")); err != nil {
+		t.Fatal(err)
+	}
+	mails := waitSent(t, box, 2) // a new case: the old address is stale
+	wantEvent(t, g, d.id, "not-threaded", "stale reply token")
+	fresh2 := to(t, mails, staffList)
+	staff := customerReplyAddress.FindString(fresh2.h.Get("Reply-To"))
+	var freshID int64
+	g.db.Get(&freshID, `SELECT case_id FROM messages WHERE message_id = 'stale-5@customer.example'`)
+	clock.Add(time.Minute)
+	if err := send(t, g.addr, "alice@example.com", []string{staff}, staffReply("Alice Example <alice@example.com>", staff, messageID(t, fresh2), freshID, "STALE4", "#pending\n\nHello Ada,\n\nwhich model is it?")); err != nil {
+		t.Fatal(err)
+	}
+	has(t, "relayed", to(t, waitSent(t, box, 1), ada).text, "which model is it?")
+	if cr := getCase(t, g.db, freshID); cr.Status != "pending" {
+		t.Errorf("the current key's staff address was not obeyed: %+v", cr)
+	}
+}
+
+// wantEvent fails unless case id has an event of kind whose detail
+// contains detail.
+func wantEvent(t *testing.T, g *gateway, id int64, kind, detail string) {
+	t.Helper()
+	var details []string
+	if err := g.db.Select(&details, `SELECT detail FROM events WHERE case_id = $1 AND kind = $2`, id, kind); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range details {
+		if strings.Contains(d, detail) {
+			return
+		}
+	}
+	t.Errorf("case %d has no %s event saying %q; it has %q", id, kind, detail, details)
+}
+
+// [staff] token_ttl, previous_secrets and previous_secret_files: read,
+// defaulted, and refused with the key named.
+func TestTokenConfigKeys(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "old"), []byte("an-old-secret-0123456789\n"), 0o600)
+	load := func(staffKeys string) (*Config, error) {
+		path := filepath.Join(dir, "casegate.toml")
+		os.WriteFile(path, []byte(fmt.Sprintf(staffTestConfig, "postgres://x@127.0.0.1/x", staffKeys)), 0o600)
+		return loadConfig(path, func(string) string { return "" })
+	}
+	c, err := load("")
+	if err != nil || c.Staff.TokenTTL.Duration != 720*time.Hour || len(previousSecrets(c)) != 0 {
+		t.Errorf("defaults: %v, token_ttl %v, previous %v", err, c.Staff.TokenTTL, previousSecrets(c))
+	}
+	c, err = load(`token_ttl = "48h"
+previous_secrets = ["another-old-secret-0123"]
+previous_secret_files = ["old"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Staff.TokenTTL.Duration != 48*time.Hour || fmt.Sprintf("%q", previousSecrets(c)) != `["another-old-secret-0123" "an-old-secret-0123456789"]` {
+		t.Errorf("token_ttl %v, previous %q", c.Staff.TokenTTL, previousSecrets(c))
+	}
+	if o := storeOptions(c, nil, nil, nil); o.TokenTTL != 48*time.Hour || len(o.PreviousSecrets) != 2 {
+		t.Errorf("threads.Options: TokenTTL %v, %d previous secrets", o.TokenTTL, len(o.PreviousSecrets))
+	}
+	for keys, key := range map[string]string{
+		`token_ttl = "-1h"`:                             "staff.token_ttl",
+		`previous_secrets = ["short"]`:                  "staff.previous_secrets",
+		`previous_secrets = ["test-secret-0123456789"]`: "staff.previous_secrets",
+		`previous_secret_files = ["missing"]`:           "staff.previous_secret_files",
+	} {
+		_, err := load(keys)
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: %v, want a configuration error naming %s", keys, err, key)
+		}
+	}
+}
