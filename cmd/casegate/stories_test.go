@@ -783,3 +783,83 @@ func TestNewCaseSaysWhyNotThreaded(t *testing.T) {
 		wantEvent(t, g, a.id, "not-threaded", m.onOld+fmt.Sprint(fresh)+" instead")
 	}
 }
+
+// Issue 16 item 16: "at once" means at once. A rule with after = "0s"
+// fires in the filing's own commit, every time — the sweeper here runs
+// only hourly, on the real clock, so it cannot be what fires it — and the
+// acknowledgement it goes with copies PR. And a resolution from the
+// command line reaches the customer promptly: the running service is woken
+// (NOTIFY), it does not wait for its next poll (5 s).
+func TestAtOnceMeansAtOnce(t *testing.T) {
+	g := startServiceConf(t, func(dbURL string) string {
+		return fmt.Sprintf(staffTestConfig, dbURL, `trusted_networks = ["127.0.0.0/8"]`) +
+			strings.Replace(shippedRules(t), `sweep_interval = "50ms"`, `sweep_interval = "1h"`, 1) + "[safety]\nmax_auto_replies_per_day = 1000\n"
+	}, nil)
+	const rounds = 40
+	for i := 0; i < rounds; i++ {
+		// A journalist (press domain) and a customer threatening the press.
+		from, text, rule := "lois@daily-planet.example", "We are running a story tomorrow.", "press"
+		if i%2 == 1 {
+			from, text, rule = fmt.Sprintf("angry%d@customer.example", i), "My lawyer will hear of this.", "public-risk"
+		}
+		id := fmt.Sprintf("atonce-%d@example.net", i)
+		raw := fmt.Sprintf("From: <%s>\nTo: support@support.example.com\nSubject: Printers %d\nMessage-ID: <%s>\n\n%s\n", from, i, id, text)
+		if err := send(t, g.smtp(), from, []string{"support@support.example.com"}, raw); err != nil {
+			t.Fatal(err)
+		}
+		// Read right after the 250: the firing and its digest are committed
+		// with the message.
+		var fired, digests int
+		if err := g.db.QueryRow(`SELECT
+			(SELECT count(*) FROM escalations e WHERE e.case_id = m.case_id AND e.rule = $2),
+			(SELECT count(*) FROM intents i WHERE i.case_id = m.case_id AND i.kind = 'escalation-digest')
+			FROM messages m WHERE m.message_id = $1`, id, rule).Scan(&fired, &digests); err != nil {
+			t.Fatal(err)
+		}
+		if fired != 1 || digests != 1 {
+			t.Fatalf("round %d: rule %s fired %d times and %d digests were committed with the filing, want 1 and 1", i, rule, fired, digests)
+		}
+	}
+	// Every first answer (journalist acknowledgement, holding reply) copied PR.
+	if n := count(t, g.db, `SELECT count(*) FROM intents i WHERE i.kind IN ('journalist-acknowledgement', 'holding-reply')
+		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = i.outbox_id AND d.recipient = 'pr@example.com')`); n != rounds {
+		t.Errorf("%d of %d first answers copied PR", n, rounds)
+	}
+
+	// `casegate case resolve` from the command line, five times: each
+	// resolution notice is delivered well before the 5 s poll could have.
+	var slowest time.Duration
+	for i := 0; i < 5; i++ {
+		from := fmt.Sprintf("cli%d@customer.example", i)
+		raw := fmt.Sprintf("From: <%s>\nTo: support@support.example.com\nSubject: Printer %d\nMessage-ID: <cli-%d@customer.example>\n\nMy printer is broken.\n", from, i, i)
+		if err := send(t, g.smtp(), from, []string{"support@support.example.com"}, raw); err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		if err := g.db.Get(&id, `SELECT case_id FROM messages WHERE message_id = $1`, fmt.Sprintf("cli-%d@customer.example", i)); err != nil {
+			t.Fatal(err)
+		}
+		rendered(t, g.db)
+		start := time.Now()
+		g.mustAdmin(t, "case", "resolve", fmt.Sprint(id))
+		for {
+			var sent int
+			if err := g.db.Get(&sent, `SELECT count(*) FROM deliveries d JOIN intents i ON i.outbox_id = d.outbox_id
+				WHERE i.case_id = $1 AND i.kind = 'resolution' AND d.recipient = $2 AND d.status = 'sent'`, id, from); err != nil {
+				t.Fatal(err)
+			}
+			if sent == 1 {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("the resolution notice of case %d was not delivered within 10s", id)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	t.Logf("slowest resolution notice from the CLI to the Maildir: %v", slowest)
+	if slowest > 2*time.Second {
+		t.Errorf("a resolution from the CLI took %v to reach the customer: the service was not woken", slowest)
+	}
+}
