@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"casegate/internal/pgtest"
 )
 
@@ -156,5 +158,171 @@ previous_secret_files = ["old"]`)
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s: %v, want a configuration error naming %s", keys, err, key)
 		}
+	}
+}
+
+// flood sends mails concurrently over conns SMTP connections, as a mail
+// cannon would, and returns the first error.
+func flood(addr, envelopeFrom string, rcpt string, mails []string, conns int) error {
+	work := make(chan string)
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		go func() {
+			var first error
+			for raw := range work {
+				c, err := smtp.Dial(addr)
+				if err == nil {
+					err = c.SendMail(envelopeFrom, []string{rcpt}, strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n")))
+					c.Close()
+				}
+				if first == nil {
+					first = err
+				}
+			}
+			errs <- first
+		}()
+	}
+	for _, m := range mails {
+		work <- m
+	}
+	close(work)
+	var first error
+	for i := 0; i < conns; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// outboxTo counts the outbox mails that went to addr (a delivery each).
+func outboxTo(t *testing.T, g *gateway, addr string) int {
+	t.Helper()
+	return count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = $1`, addr)
+}
+
+// Issue 15 item 5: forty forged status questions in a victim's name, sent
+// at once over eight connections while the committers run, give her at
+// most the daily cap of automatic mail in all — the acknowledgement she
+// already had, status replies, and later a holding reply share it — and
+// staff hear of it once. Staff's own command errors are capped alike.
+func TestForgedStatusFloodIsCapped(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	g, box := startStory(t, clock, "", "")
+	c := openStoryCase(t, g, box, "victim-1@customer.example", "Printer on fire", "My printer is smoking.") // 1 automatic mail
+	var forged []string
+	for i := 0; i < 40; i++ {
+		subject, text := "status", fmt.Sprintf("status #%d", c.id)
+		if i%2 == 1 {
+			subject, text = "Re: Printer on fire "+c.tag, "status"
+		}
+		forged = append(forged, fmt.Sprintf("From: Ada Lovelace <ada@customer.example>\nTo: support@support.example.com\nSubject: %s\nMessage-ID: <forged-%d@attacker.example>\n\n%s\n", subject, i, text))
+	}
+	if err := flood(g.addr, "bounces@attacker.example", "support@support.example.com", forged, 8); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND message_id LIKE 'forged-%'`, c.id); n != 40 {
+		t.Errorf("%d of 40 forged mails filed on the case", n)
+	}
+	if n := outboxTo(t, g, ada); n != 5 {
+		t.Errorf("the victim got %d automatic mails, want the cap of 5 (the acknowledgement and 4 status replies)", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'status-skipped'`, c.id); n != 36 {
+		t.Errorf("%d status questions recorded as not answered, want 36", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'staff-notified' AND detail LIKE 'auto-reply-cap%'`, c.id); n != 1 {
+		t.Errorf("staff were told %d times of the capped address, want once", n)
+	}
+	box.next(t)
+
+	// Four business hours later the holding reply shares the cap: PR gets
+	// its digest, the victim nothing more.
+	clock.Set(berlinTime(t, "2026-11-30 14:01"))
+	to(t, waitSent(t, box, 1), "pr@example.com")
+	wantEvent(t, g, c.id, "escalation-skipped", "holding_reply: ada@customer.example already got 5 automatic mails in 24 hours (cap 5)")
+
+	// Command errors count too: Alice's seven malformed replies get five.
+	var bad []string
+	for i := 0; i < 7; i++ {
+		bad = append(bad, staffReply("Alice Example <alice@example.com>", c.staffToken, c.staffRoot, c.id, fmt.Sprintf("BAD%d", i), "#frobnicate"))
+	}
+	if err := flood(g.addr, "alice@example.com", c.staffToken, bad, 4); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'command-error-sent'`, c.id); n != 5 {
+		t.Errorf("%d command-error replies, want 5", n)
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'command-error-skipped'`, c.id); n != 2 {
+		t.Errorf("%d command errors held back, want 2", n)
+	}
+}
+
+// The per-case cap holds on its own: with a generous daily cap per
+// address, a flood on one case gets it at most max_auto_replies_per_case
+// automatic answers in 24 hours.
+func TestForgedStatusFloodPerCaseCap(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	g, box := startStory(t, clock, "", "[safety]\nmax_auto_replies_per_day = 100\nmax_auto_replies_per_case = 3\n")
+	c := openStoryCase(t, g, box, "victim-2@customer.example", "Printer on fire", "My printer is smoking.")
+	var forged []string
+	for i := 0; i < 40; i++ {
+		forged = append(forged, fmt.Sprintf("From: Ada Lovelace <ada@customer.example>\nTo: support@support.example.com\nSubject: status\nMessage-ID: <forged-case-%d@attacker.example>\n\nstatus #%d\n", i, c.id))
+	}
+	if err := flood(g.addr, "bounces@attacker.example", "support@support.example.com", forged, 8); err != nil {
+		t.Fatal(err)
+	}
+	if n := outboxTo(t, g, ada); n != 3 {
+		t.Errorf("the victim got %d automatic mails on the case, want the per-case cap of 3", n)
+	}
+	wantEvent(t, g, c.id, "status-skipped", fmt.Sprintf("case %d already sent 3 automatic answers in 24 hours (cap 3)", c.id))
+}
+
+// Issue 15 item 6: casegate never answers itself. A new mail whose sender
+// is one of its own addresses — the support address at any of its
+// domains, a reply or bounce address, the PR mailbox — in any letter case
+// and display-name form gets no automatic reply (the first turn of a
+// loop); it is filed and staff hear of it as of any new case.
+func TestNeverAnswerOurselves(t *testing.T) {
+	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	dbURL := pgtest.URL(t)
+	conf := strings.Replace(storyConfig(t, dbURL, "", ""), `domains = ["support.example.com"]`, `domains = ["support.example.com", "Support.Example.ORG"]`, 1)
+	g, _ := runGateway(t, "", dbURL, conf, clock.Now)
+	box := &outbox{db: g.db}
+	for i, from := range []string{
+		"support@support.example.com",
+		"Example Support <SUPPORT@Support.Example.COM>",
+		`"support@support.example.com" <Support@support.example.com>`,
+		"=?utf-8?q?Example_Support?= <support@support.example.org>",
+		"Example Support <support+1000-0123456789ab@support.example.com>",
+		"<SUPPORT+1000-NOTE-0123456789AB@SUPPORT.EXAMPLE.COM>",
+		"support+bounce-17-0123456789ab@support.example.com",
+		"PR Desk <PR@Example.com>",
+		"pr@example.com (PR Desk)",
+	} {
+		id := fmt.Sprintf("own-%d@support.example.com", i)
+		raw := fmt.Sprintf("From: %s\nTo: support@support.example.com\nSubject: Printer %d\nMessage-ID: <%s>\n\nMy printer is on fire.\n", from, i, id)
+		if err := send(t, g.addr, "relay@mx.attacker.example", []string{"support@support.example.com"}, raw); err != nil {
+			t.Fatalf("%s: %v", from, err)
+		}
+		var caseID int64
+		if err := g.db.Get(&caseID, `SELECT case_id FROM messages WHERE message_id = $1`, id); err != nil {
+			t.Fatalf("%s: not filed: %v", from, err)
+		}
+		for _, m := range box.next(t) {
+			for _, rcpt := range m.rcpts {
+				if rcpt != "alice@example.com" && rcpt != "bob@example.com" {
+					t.Errorf("mail from %s: casegate wrote to %s (%q)", from, rcpt, m.subject)
+				}
+			}
+		}
+		var why string
+		if err := g.db.Get(&why, `SELECT detail FROM events WHERE case_id = $1 AND kind = 'not-acknowledged'`, caseID); err != nil {
+			t.Errorf("mail from %s: no not-acknowledged event (%v)", from, err)
+		} else if !strings.Contains(why, "casegate's own addresses") && !strings.Contains(why, "staff address") {
+			t.Errorf("mail from %s: not acknowledged because %q", from, why)
+		}
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient NOT IN ('alice@example.com', 'bob@example.com')`); n != 0 {
+		t.Errorf("%d mails went to someone other than staff", n)
 	}
 }

@@ -288,6 +288,7 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		DB:        db,
 		Templates: tpl,
 		Support:   gomail.Address{Name: support.Name, Address: support.Address},
+		Domains:   c.SMTP.Domains,
 		Secret:    []byte(c.Staff.Secret),
 		Logger:    log,
 		// Reply tokens go stale (issue 15 item 2): token_ttl after the case
