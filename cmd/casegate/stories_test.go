@@ -863,3 +863,51 @@ func TestAtOnceMeansAtOnce(t *testing.T) {
 		t.Errorf("a resolution from the CLI took %v to reach the customer: the service was not woken", slowest)
 	}
 }
+
+// Issue 16 items 1, 2 and 7: a first mail that threatens the press gets
+// one answer, not two in the same second — the holding reply, which
+// carries the case number and says that a senior person has it and when
+// she will hear back — PR its digest, and staff a notification that shows
+// the risk, its words and that PR was alerted.
+func TestThreatInTheFirstMail(t *testing.T) {
+	// Within the office's hours, and on a Saturday: PR hears at once
+	// either way; the promise counts the office's business hours.
+	for _, when := range []struct{ at, promise string }{
+		{"2026-11-30 16:00", "by 12:00 CET tomorrow"},            // Monday, an hour before closing
+		{"2026-11-28 11:00", "by Monday 30 November, 13:00 CET"}, // Saturday
+	} {
+		t.Run(when.at, func(t *testing.T) { threatInTheFirstMail(t, berlinTime(t, when.at), when.promise) })
+	}
+}
+
+func threatInTheFirstMail(t *testing.T, at time.Time, promise string) {
+	clock := &movableClock{now: at}
+	g, box := startStory(t, clock, "", "")
+	if err := send(t, g.addr, ada, []string{"support@support.example.com"}, customerSays("support@support.example.com", "threat-1@customer.example", "",
+		"Printer on fire", "My printer caught fire. If this is not fixed today I will go to the press and call my lawyer.")); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	var priority, risk string
+	if err := g.db.QueryRow(`SELECT id, priority, risk FROM cases`).Scan(&id, &priority, &risk); err != nil || priority != "high" || risk != "high" {
+		t.Errorf("case %d: priority %q, risk %q (%v); want high, high", id, priority, risk, err)
+	}
+	mails := waitSent(t, box, 3)
+	holding := to(t, mails, ada+",pr@example.com")
+	if holding.subject != fmt.Sprintf("Re: Printer on fire [#%d]", id) {
+		t.Errorf("holding reply subject %q", holding.subject)
+	}
+	has(t, "holding reply", holding.text, fmt.Sprintf("Thank you for your message about your case #%d; we take it seriously", id),
+		"senior member of our team", promise)
+	hasNot(t, "holding reply", holding.text, "taking longer")
+	noInternals(t, "holding reply", holding.text)
+	if irt, _ := holding.h.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "threat-1@customer.example" {
+		t.Errorf("holding reply In-Reply-To %v, want her mail", irt)
+	}
+	if h := holding.h.Get("Auto-Submitted"); h != "auto-replied" {
+		t.Errorf("holding reply Auto-Submitted %q, want auto-replied (it answers her mail)", h)
+	}
+	has(t, "digest", to(t, mails, "pr@example.com").text, `rule "public-risk"`, `"go to the press" (3)`, `"lawyer" (3)`)
+	has(t, "staff notification", to(t, mails, staffList).text, "Priority: high", "Risk:     high", `"go to the press" (3)`, "PR:       alerted")
+	wantEvent(t, g, id, "acknowledged", "by the holding reply")
+}
