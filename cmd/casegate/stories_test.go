@@ -290,7 +290,7 @@ On Mon, Nov 30, 2026 at 02:30:00PM +0100, Example Support wrote:
 	seen.got(t, "ada", thanks)
 	staffTold := to(t, rated, staffList)
 	has(t, "staff notification of the rating", staffTold.text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Status: open",
-		"2 it still doesn't work")
+		"2 it still doesn't work", "Risk:     high", `"go to the press" (3)`, "PR:       alerted") // the risk stays visible
 	seen.got(t, "staff", staffTold)
 	var prTold []sentMail
 	for _, m := range rated {
