@@ -326,3 +326,38 @@ func TestNeverAnswerOurselves(t *testing.T) {
 		t.Errorf("%d mails went to someone other than staff", n)
 	}
 }
+
+// [classify] risk_priority, [escalation] holding_reply_within and
+// thanks_words reach threads.Options, with their defaults, and bad values
+// are refused naming the key.
+func TestCustomerSideConfigKeys(t *testing.T) {
+	dir := t.TempDir()
+	load := func(extra string) (*Config, error) {
+		path := filepath.Join(dir, "casegate.toml")
+		os.WriteFile(path, []byte(fmt.Sprintf(staffTestConfig, "postgres://x@127.0.0.1/x", "")+extra), 0o600)
+		return loadConfig(path, func(string) string { return "" })
+	}
+	c, err := load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := storeOptions(c, nil, nil, nil); o.RiskPriority != "high" || o.HoldingReplyWithin != 0 || o.ThanksWords != nil {
+		t.Errorf("defaults: risk priority %q, holding reply within %v, thanks words %v", o.RiskPriority, o.HoldingReplyWithin, o.ThanksWords)
+	}
+	c, err = load("[classify]\nrisk_priority = \"urgent\"\n[escalation]\nholding_reply_within = \"0s\"\nthanks_words = [\"cheers\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := storeOptions(c, nil, nil, nil); o.RiskPriority != "urgent" || o.HoldingReplyWithin >= 0 || fmt.Sprint(o.ThanksWords) != "[cheers]" {
+		t.Errorf("set: risk priority %q, holding reply within %v, thanks words %v", o.RiskPriority, o.HoldingReplyWithin, o.ThanksWords)
+	}
+	for extra, key := range map[string]string{
+		"[classify]\nrisk_priority = \"sky-high\"\n":         "classify.risk_priority",
+		"[escalation]\nholding_reply_within = \"-1h\"\n":     "escalation.holding_reply_within",
+		"[escalation]\nthanks_words = [\"thanks\", \" \"]\n": "escalation.thanks_words",
+	} {
+		if _, err := load(extra); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: %v, want a configuration error naming %s", extra, err, key)
+		}
+	}
+}

@@ -302,10 +302,15 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		AddCCParticipants: c.Staff.AddCCParticipants,
 		Safety:            safetyOptions(c),
 		Rules:             c.rules,
-		Now:               c.now,
-		Followup:          c.followupOptions(),
-		DefaultLanguage:   strings.ToLower(c.Templates.DefaultLanguage),
-		TimeZone:          c.Templates.zone,
+		// What counts (issue 16): the priority risk wording raises a case
+		// to, a holding reply's promise, what a bare thank-you says.
+		RiskPriority:       c.Classify.riskPriority,
+		HoldingReplyWithin: c.Escalation.holdingReplyWithin(),
+		ThanksWords:        c.Escalation.ThanksWords,
+		Now:                c.now,
+		Followup:           c.followupOptions(),
+		DefaultLanguage:    strings.ToLower(c.Templates.DefaultLanguage),
+		TimeZone:           c.Templates.zone,
 		// Group commit takes at most a quarter of the pool: the composer,
 		// the sender, the sweeper and the IMAP pollers need connections too.
 		Committers: min(4, max(1, c.Database.MaxConnections/4)),

@@ -401,7 +401,11 @@ func deliveredFile(t *testing.T, g *gateway, outboxMessageID, rcpt string) strin
 // question does, and four business hours later PR hears of it.
 func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
-	g, box := startStory(t, clock, "", "")
+	dbURL := pgtest.URL(t)
+	// [escalation] thanks_words adds a thank-you of this desk's own.
+	conf := strings.Replace(storyConfig(t, dbURL, "", ""), "\n[escalation]\n", "\n[escalation]\nthanks_words = [\"thanks\", \"cheers mate\"]\n", 1)
+	g, _ := runGateway(t, "", dbURL, conf, clock.Now)
+	box := &outbox{db: g.db}
 	c := openStoryCase(t, g, box, "clock-1@customer.example", "Printer on fire", "My printer is smoking.")
 
 	clock.Set(berlinTime(t, "2026-11-30 10:30"))
@@ -425,8 +429,10 @@ func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Set(berlinTime(t, "2026-11-30 11:10"))
-	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-4@customer.example", messageID(t, relayed), c.customerSubject, "Thanks!\n\nAda")); err != nil {
-		t.Fatal(err)
+	for i, thanks := range []string{"Thanks!\n\nAda", "Cheers mate!"} {
+		if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, fmt.Sprintf("clock-4-%d@customer.example", i), messageID(t, relayed), c.customerSubject, thanks)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitSent(t, box, 0)
 
@@ -441,6 +447,9 @@ func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 		if !slices.Contains(eventKinds(t, g, c.id), kind) {
 			t.Errorf("no %q event on the case: %v", kind, eventKinds(t, g, c.id))
 		}
+	}
+	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'thanks'`, c.id); n != 2 {
+		t.Errorf("%d thank-yous recognised, want 2", n)
 	}
 	if got := timers(t, g, c.id); slices.Contains(got, "first-response") {
 		t.Errorf("a status question, an out-of-office, a thank-you or a bounce restarted the first-response deadline: %v", got)
@@ -870,27 +879,39 @@ func TestAtOnceMeansAtOnce(t *testing.T) {
 // she will hear back — PR its digest, and staff a notification that shows
 // the risk, its words and that PR was alerted.
 func TestThreatInTheFirstMail(t *testing.T) {
+	same := func(conf string) string { return conf }
 	// Within the office's hours, and on a Saturday: PR hears at once
 	// either way; the promise counts the office's business hours.
-	for _, when := range []struct{ at, promise string }{
-		{"2026-11-30 16:00", "by 12:00 CET tomorrow"},            // Monday, an hour before closing
-		{"2026-11-28 11:00", "by Monday 30 November, 13:00 CET"}, // Saturday
+	for _, v := range []struct {
+		at, promise, priority string
+		conf                  func(string) string
+	}{
+		{"2026-11-30 16:00", "by 12:00 CET tomorrow", "high", same},            // Monday, an hour before closing
+		{"2026-11-28 11:00", "by Monday 30 November, 13:00 CET", "high", same}, // Saturday
+		// [classify] risk_priority and [escalation] holding_reply_within.
+		{"2026-11-30 16:00", "as soon as we can", "urgent", func(conf string) string {
+			conf = strings.Replace(conf, "\n[classify]\n", "\n[classify]\nrisk_priority = \"urgent\"\n", 1)
+			return strings.Replace(conf, "\n[escalation]\n", "\n[escalation]\nholding_reply_within = \"0s\"\n", 1)
+		}},
 	} {
-		t.Run(when.at, func(t *testing.T) { threatInTheFirstMail(t, berlinTime(t, when.at), when.promise) })
+		t.Run(v.at+" "+v.priority, func(t *testing.T) {
+			clock := &movableClock{now: berlinTime(t, v.at)}
+			dbURL := pgtest.URL(t)
+			g, _ := runGateway(t, "", dbURL, v.conf(storyConfig(t, dbURL, "", "")), clock.Now)
+			threatInTheFirstMail(t, g, &outbox{db: g.db}, v.promise, v.priority)
+		})
 	}
 }
 
-func threatInTheFirstMail(t *testing.T, at time.Time, promise string) {
-	clock := &movableClock{now: at}
-	g, box := startStory(t, clock, "", "")
+func threatInTheFirstMail(t *testing.T, g *gateway, box *outbox, promise, wantPriority string) {
 	if err := send(t, g.addr, ada, []string{"support@support.example.com"}, customerSays("support@support.example.com", "threat-1@customer.example", "",
 		"Printer on fire", "My printer caught fire. If this is not fixed today I will go to the press and call my lawyer.")); err != nil {
 		t.Fatal(err)
 	}
 	var id int64
 	var priority, risk string
-	if err := g.db.QueryRow(`SELECT id, priority, risk FROM cases`).Scan(&id, &priority, &risk); err != nil || priority != "high" || risk != "high" {
-		t.Errorf("case %d: priority %q, risk %q (%v); want high, high", id, priority, risk, err)
+	if err := g.db.QueryRow(`SELECT id, priority, risk FROM cases`).Scan(&id, &priority, &risk); err != nil || priority != wantPriority || risk != "high" {
+		t.Errorf("case %d: priority %q, risk %q (%v); want %s, high", id, priority, risk, err, wantPriority)
 	}
 	mails := waitSent(t, box, 3)
 	holding := to(t, mails, ada+",pr@example.com")
@@ -908,6 +929,6 @@ func threatInTheFirstMail(t *testing.T, at time.Time, promise string) {
 		t.Errorf("holding reply Auto-Submitted %q, want auto-replied (it answers her mail)", h)
 	}
 	has(t, "digest", to(t, mails, "pr@example.com").text, `rule "public-risk"`, `"go to the press" (3)`, `"lawyer" (3)`)
-	has(t, "staff notification", to(t, mails, staffList).text, "Priority: high", "Risk:     high", `"go to the press" (3)`, "PR:       alerted")
+	has(t, "staff notification", to(t, mails, staffList).text, "Priority: "+wantPriority, "Risk:     high", `"go to the press" (3)`, "PR:       alerted")
 	wantEvent(t, g, id, "acknowledged", "by the holding reply")
 }
