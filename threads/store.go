@@ -75,7 +75,7 @@ type Options struct {
 	// ([smtp] domains): support@ and support+…@ at each is casegate's own
 	// address, never answered. The support address's domain always is.
 	Domains []string
-	Secret  []byte       // HMAC key of reply tokens and bounce addresses
+	Secret  []byte // HMAC key of reply tokens and bounce addresses
 	// PreviousSecrets are keys rotated out: tokens they signed are
 	// recognised as stale (their senders are told), never obeyed.
 	PreviousSecrets [][]byte
