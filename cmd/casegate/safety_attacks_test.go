@@ -41,7 +41,8 @@ func TestStaleTokensAreNeverObeyed(t *testing.T) {
 	clock.Set(berlinTime(t, "2026-12-01 11:30"))
 	staffAnswers(t, g, c, c.staffRoot, "STALE2", "#reopen\n#priority urgent\n\nHello Ada,\n\none more thing.")
 	told := to(t, waitSent(t, box, 1), "alice@example.com")
-	has(t, "stale notice", told.text, "Commands not applied", "the address you wrote to is stale", "more than 24h0m0s ago")
+	has(t, "stale notice", told.text, "Commands not applied", "the address you wrote to is stale", "more than 24h0m0s ago",
+		fmt.Sprintf("reopen it first (casegate case reopen %d)", c.id))
 	if cr := getCase(t, g.db, c.id); cr.Status != "resolved" || cr.Priority != "normal" {
 		t.Errorf("a stale staff address was obeyed: %+v", cr)
 	}
@@ -82,28 +83,30 @@ func TestStaleTokensAreNeverObeyed(t *testing.T) {
 	clock.Add(time.Minute)
 	staffAnswers(t, g, d, d.staffRoot, "STALE3", "#close\n\nHello Ada,\n\nclosing this.")
 	told = to(t, waitSent(t, box, 1), "alice@example.com")
-	has(t, "stale notice", told.text, "the address you wrote to is stale (signed with a secret that has been rotated)")
+	has(t, "stale notice", told.text, "the address you wrote to is stale (signed with a secret that has been rotated)", "Reply to this mail instead")
 	if cr := getCase(t, g.db, d.id); cr.Status != "new" {
 		t.Errorf("an address signed with a rotated key was obeyed: %+v", cr)
 	}
-	// The new notification's address works.
-	if err := send(t, g.addr, ada, []string{d.customerToken}, customerSays(d.customerToken, "stale-5@customer.example", "", "Scanner", "Still jamming.")); err != nil {
-		t.Fatal(err)
+	// The notice's own Reply-To is the case's address under the new key:
+	// her reply to it is obeyed.
+	current := customerReplyAddress.FindString(told.h.Get("Reply-To"))
+	if current == d.staffToken || current == "" {
+		t.Fatalf("the stale notice's Reply-To %q is not a new staff address", told.h.Get("Reply-To"))
 	}
-	mails := waitSent(t, box, 2) // a new case: the old address is stale
-	wantEvent(t, g, d.id, "not-threaded", "stale reply token")
-	fresh2 := to(t, mails, staffList)
-	staff := customerReplyAddress.FindString(fresh2.h.Get("Reply-To"))
-	var freshID int64
-	g.db.Get(&freshID, `SELECT case_id FROM messages WHERE message_id = 'stale-5@customer.example'`)
 	clock.Add(time.Minute)
-	if err := send(t, g.addr, "alice@example.com", []string{staff}, staffReply("Alice Example <alice@example.com>", staff, messageID(t, fresh2), freshID, "STALE4", "#pending\n\nHello Ada,\n\nwhich model is it?")); err != nil {
+	if err := send(t, g.addr, "alice@example.com", []string{current}, staffReply("Alice Example <alice@example.com>", current, messageID(t, told), d.id, "STALE3B", "#pending\n\nHello Ada,\n\nwhich model is it?")); err != nil {
 		t.Fatal(err)
 	}
 	has(t, "relayed", to(t, waitSent(t, box, 1), ada).text, "which model is it?")
-	if cr := getCase(t, g.db, freshID); cr.Status != "pending" {
+	if cr := getCase(t, g.db, d.id); cr.Status != "pending" {
 		t.Errorf("the current key's staff address was not obeyed: %+v", cr)
 	}
+	// Her old address alone threads nothing after the rotation either.
+	if err := send(t, g.addr, ada, []string{d.customerToken}, customerSays(d.customerToken, "stale-5@customer.example", "", "Scanner", "Still jamming.")); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, box, 2) // a new case: acknowledgement and notification
+	wantEvent(t, g, d.id, "not-threaded", "stale reply token")
 }
 
 // wantEvent fails unless case id has an event of kind whose detail
