@@ -617,22 +617,32 @@ func TestCapsNeverDropWhatStaffCause(t *testing.T) {
 // timeline and in the report's first response, and is not relayed again —
 // Ada has it already.
 func TestStaffReplyFromOwnClientCounts(t *testing.T) {
-	for _, variant := range []string{"Cc", "Bcc"} {
+	for _, variant := range []string{"Cc", "Bcc", "Cc with a command"} {
 		t.Run(variant, func(t *testing.T) {
 			clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
 			g, box, cli := startStoryCLI(t, clock, "", "")
 			c := openStoryCase(t, g, box, "direct-1@customer.example", "Printer on fire", "My printer is smoking.")
 			clock.Set(berlinTime(t, "2026-11-30 10:30"))
 			head := fmt.Sprintf("From: Alice Example <alice@example.com>\nTo: Ada Lovelace <ada@customer.example>\nSubject: Re: Printer on fire %s\nMessage-ID: <direct-alice@example.com>\nIn-Reply-To: <%s>\nReferences: <%s>\n", c.tag, c.customerFirst, c.customerFirst)
-			if variant == "Cc" {
+			command := ""
+			if strings.HasPrefix(variant, "Cc") {
 				head += "Cc: Example Support <support@support.example.com>\n"
 			}
-			raw := head + "Content-Type: text/plain; charset=utf-8\n\nHello Ada,\n\nI called you: unplug it, a new one is on its way.\n\nAlice\n"
+			if strings.HasSuffix(variant, "command") {
+				command = "#resolve\n\n"
+			}
+			raw := head + "Content-Type: text/plain; charset=utf-8\n\n" + command + "Hello Ada,\n\nI called you: unplug it, a new one is on its way.\n\nAlice\n"
 			// Her server delivers one copy to Ada and one to support.
 			if err := send(t, g.addr, "alice@example.com", []string{"support@support.example.com"}, raw); err != nil {
 				t.Fatal(err)
 			}
-			waitSent(t, box, 0) // nothing relayed, nobody told
+			if command == "" {
+				waitSent(t, box, 0) // nothing relayed, nobody told
+			} else {
+				// Commands need the case's staff address: not applied, she is told.
+				has(t, "command error", to(t, waitSent(t, box, 1), "alice@example.com").text, "Commands not applied",
+					"commands work only in a reply to the case's staff address")
+			}
 			var onCase int64
 			if err := g.db.Get(&onCase, `SELECT case_id FROM messages WHERE message_id = 'direct-alice@example.com'`); err != nil || onCase != c.id {
 				t.Fatalf("the direct reply is on case %d (%v), want %d", onCase, err, c.id)
