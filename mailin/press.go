@@ -22,7 +22,7 @@ var DefaultPressWords = map[string]int{
 // weights: any match makes the risk medium, RiskHighScore makes it high.
 var DefaultRiskWords = map[string]int{
 	"tweet": 1, "twitter": 1, "post about this": 2, "social media": 1, "go public": 3,
-	"contact the press": 3, "tell the press": 3, "contact a journalist": 3, "the media": 2,
+	"go to the press": 3, "going to the press": 3, "contact the press": 3, "tell the press": 3, "contact a journalist": 3, "the media": 2,
 	"consumer advocate": 2, "ombudsman": 3, "lawyer": 3, "attorney": 3, "legal action": 3, "sue": 2,
 	"chargeback": 2, "review": 1, "bad review": 2, "bbb": 2, "better business bureau": 2, "trading standards": 2,
 }
@@ -110,11 +110,14 @@ func compileWords(key string, list map[string]int) (wordList, error) {
 	return wordList{words: out, first: first}, nil
 }
 
-// Classify sets in's Category, Risk and Evidence. Automatic mail
-// (auto-replies, bounces, lists) is left unclassified: an out-of-office
-// from a newsroom is not a press enquiry. A nil Classifier does nothing.
+// Classify sets in's Category, Risk and Evidence, for every message:
+// "automatic" (auto-replies, bulk, lists) only means nobody answers it
+// automatically — a journalist's mail sent with Precedence: bulk is still
+// a journalist's (issue 16 item 5). What the classification changes is
+// threads' business: automatic mail on an existing case changes nothing
+// there. A nil Classifier does nothing.
 func (c *Classifier) Classify(in *vocab.Inbound) {
-	if c == nil || in.Automatic {
+	if c == nil {
 		return
 	}
 	from := strings.ToLower(in.From.Address)

@@ -35,7 +35,10 @@ func TestClassify(t *testing.T) {
 		{"vip domain", "anyone@eu.partner.example", "Hi", "Call me.", false, vocab.CategoryVIP, "", "vip: partner.example"},
 		{"medium risk", "ada@customer.example", "Still broken", "I will leave a review.", false, "", vocab.RiskMedium, `"review" (1)`},
 		{"high risk", "ada@customer.example", "Still broken", "My lawyer will\ncontact the press.", false, "", vocab.RiskHigh, `"contact the press" (3), "lawyer" (3)`},
-		{"automatic mail is not classified", "noreply@daily-planet.example", "Out of office", "I am away; my lawyer", true, "", "", ""},
+		// Classification runs on every message (issue 16 item 5): a press
+		// release tool's Precedence: bulk makes mail automatic, not less
+		// a journalist's.
+		{"automatic mail is classified too", "lois@daily-planet.example", "Request for comment", "Sent with Precedence: bulk; my lawyer", true, vocab.CategoryJournalist, vocab.RiskHigh, "press_domains: daily-planet.example"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := &vocab.Inbound{From: mail.Address{Address: tc.from}, Subject: tc.subject, Text: tc.text, NewText: tc.text, Automatic: tc.automatic}

@@ -13,6 +13,9 @@ type HoldingReplyData struct {
 	// ReplyBy is when she will hear back, in her zone; nil means "as soon
 	// as we can".
 	ReplyBy *Moment
+	// Late: a deadline passed (the reply apologises); otherwise what she
+	// wrote brought in a senior person at once (it thanks her).
+	Late bool
 }
 
 // MergedData tells a customer that case MergedCase is now part of Case,

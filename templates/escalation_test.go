@@ -60,6 +60,24 @@ func TestHoldingReply(t *testing.T) {
 			}
 		}
 	}
+	// Late: a deadline passed (an apology); else what she wrote brought a
+	// senior person in at once (thanks).
+	for _, c := range []struct {
+		lang string
+		late bool
+		want string
+	}{
+		{"en", true, "I am sorry that your case #7 is taking longer than it should:"},
+		{"en", false, "Thank you for your message about your case #7; we take it seriously:"},
+		{"de", true, "es tut mir leid, dass Ihr Fall #7 länger dauert, als er sollte:"},
+		{"de", false, "danke für Ihre Nachricht zu Ihrem Fall #7; wir nehmen sie ernst:"},
+	} {
+		d.Late = c.late
+		r, err := s.RenderLang(HoldingReply, c.lang, d)
+		if err != nil || !strings.Contains(r.Text, c.want) {
+			t.Errorf("%s holding reply, late %v: %v, lacks %q:\n%s", c.lang, c.late, err, c.want, r.Text)
+		}
+	}
 	d.ReplyBy = nil
 	r, _ := s.RenderLang(HoldingReply, "en", d)
 	if !strings.Contains(r.Text, "as soon as we can") {

@@ -99,9 +99,13 @@ func (s *Store) AddNote(ctx context.Context, id int64, actor, text string) error
 
 // Merge joins case id into case into: into goes on with everything of id,
 // id is closed and points to it, and id's customer is told which number
-// to use.
+// to use. Either case missing is ErrNoCase; a merge that cannot be done
+// (into itself, a case merged before) is ErrBadMerge.
 func (s *Store) Merge(ctx context.Context, id, into int64, actor string) error {
 	return s.change(ctx, id, []int64{into}, func(d *decider, p *plan, c *caseState) error {
+		if into != id && p.snap.extra(into) == nil {
+			return fmt.Errorf("merge case %d into %d: case %d: %w", id, into, into, ErrNoCase)
+		}
 		if why := d.merge(p, c, into, actor); why != "" {
 			return fmt.Errorf("merge case %d into %d: %w: %s", id, into, ErrBadMerge, why)
 		}

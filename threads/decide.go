@@ -48,9 +48,9 @@ func (d *decider) isStaff(addr string) bool {
 }
 
 // isOwn reports whether addr is one of casegate's own addresses: the
-// support address in any +detail form (reply tokens, bounce addresses) and
-// the PR mailbox. None of them ever gets an automatic answer, or casegate
-// would answer itself.
+// support address in any +detail form (reply tokens, bounce addresses), at
+// any domain it receives mail at, and the PR mailbox. None of them ever
+// gets an automatic answer, or casegate would answer itself.
 func (d *decider) isOwn(addr string) bool {
 	addr = strings.ToLower(strings.TrimSpace(addr))
 	if addr == "" {
@@ -61,7 +61,7 @@ func (d *decider) isOwn(addr string) bool {
 	}
 	local, domain, _ := strings.Cut(addr, "@")
 	base, _, _ := strings.Cut(local, "+")
-	return domain == d.s.domain && base == d.s.supportBase
+	return d.s.ownDomains[domain] && base == d.s.supportBase
 }
 
 // staffList is the staff directory as mail recipients.
@@ -292,4 +292,14 @@ func formatAddress(a mail.Address) string {
 		return a.Address
 	}
 	return templates.HeaderValue(a.Name) + " <" + a.Address + ">"
+}
+
+// has reports whether p already sends a mail of kind.
+func (p *plan) has(kind templates.Kind) bool {
+	for _, m := range p.Intents {
+		if m.Kind == kind {
+			return true
+		}
+	}
+	return false
 }

@@ -69,6 +69,8 @@ func (d *decider) thread(in *vocab.Inbound, sn *snapshot) (c *caseState, how str
 		}
 	} else if sn.token.Case != 0 {
 		whyNot = append(whyNot, fmt.Sprintf("its reply token names case #%d, which does not exist", sn.token.Case))
+	} else if sn.token.Forged != 0 {
+		whyNot = append(whyNot, fmt.Sprintf("its reply address for case #%d does not verify (forged, mistyped, or signed with a key casegate no longer has)", sn.token.Forged))
 	}
 	if sn.Thread != nil {
 		return d.follow(sn.Thread, sn), sn.ThreadHow, nil
@@ -145,6 +147,10 @@ func (d *decider) openCase(p *plan, in *vocab.Inbound, whyNot []string) {
 		p.Events = append(p.Events, event{Case: t.ID, At: d.now, Kind: "not-threaded", Actor: "casegate",
 			Detail: fmt.Sprintf("a mail from %s with a stale reply token for this case opened case %s instead", from, newCaseRef)})
 	}
+	if f := p.snap.token.Forged; f != 0 && p.snap.extra(f) != nil {
+		p.Events = append(p.Events, event{Case: f, At: d.now, Kind: "not-threaded", Actor: "casegate",
+			Detail: fmt.Sprintf("a mail from %s to a reply address for this case that does not verify (forged or mistyped) opened case %s instead", from, newCaseRef)})
+	}
 	// Classification runs on every message; "automatic" only means that
 	// nobody answers it automatically.
 	detail := fmt.Sprintf("%s, risk %s", category, risk)
@@ -169,6 +175,11 @@ func (d *decider) openCase(p *plan, in *vocab.Inbound, whyNot []string) {
 	d.checkStaffClaim(p, c, in)
 	if in.Automatic {
 		d.messageEvent(p, "not-acknowledged", "casegate", "automatic mail is never answered (RFC 3834): "+in.Why)
+	} else if p.has(templates.HoldingReply) {
+		// A rule due at once sent her a holding reply (what she wrote
+		// brought in a senior person): one mail answers her, with the
+		// case number, not two in the same second.
+		d.event(p, "acknowledged", "casegate", "to "+from+" by the holding reply")
 	} else if ok, why := d.mayAnswer(p, c, from, answerToInbound, p.snap, false); !ok {
 		d.messageEvent(p, "not-acknowledged", "casegate", why)
 	} else {

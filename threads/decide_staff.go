@@ -164,6 +164,7 @@ func (p *plan) absorb(t *plan) {
 func (d *decider) staffResponded(c *caseState, action string) {
 	c.StaffRespondedAt = d.now
 	c.Book.Unanswered = nil
+	c.Book.PromisedBy = timeZero // what a holding reply promised is kept
 	c.Book.LastStaffAction = &staffAction{Kind: action, At: d.now}
 }
 
@@ -247,15 +248,22 @@ func (d *decider) replyCommandError(p *plan, c *caseState, in *vocab.Inbound, er
 }
 
 // replyStale tells a proven staff member that the staff address they wrote
-// to no longer works; nothing of their mail is applied or relayed.
+// to no longer works; nothing of their mail is applied or relayed. The
+// notice's own Reply-To is the case's staff address under the current
+// key: after a rotation, replying to it works; a case that ended longer
+// than token_ttl ago must be reopened first.
 func (d *decider) replyStale(p *plan, c *caseState, in *vocab.Inbound, why string) {
 	if ok, whyNot := d.mayAnswer(p, c, in.From.Address, answerToInbound, p.snap, true); !ok {
 		d.messageEvent(p, "command-error-skipped", "casegate", whyNot)
 		return
 	}
+	next := "Reply to this mail instead: its reply address is current"
+	if p.snap.token.Current {
+		next = fmt.Sprintf("To work on it again, reopen it first (casegate case reopen %d), or ask an admin", c.ID)
+	}
 	m := d.mail(p, templates.CommandError, mailout.AutoReplied, &templates.CommandErrorData{
 		Subject: stripSubjectPrefixes(c.Subject), Team: d.team(),
-		Errors: []string{"the address you wrote to is stale (" + why + "): nothing was applied and nothing was sent to the customer. Reply to the newest mail about the case, or ask an admin"},
+		Errors: []string{"the address you wrote to is stale (" + why + "): nothing was applied and nothing was sent to the customer. " + next},
 	})
 	m.To = []mail.Address{{Name: in.From.Name, Address: in.From.Address}}
 	m.ReplyTo = vocab.RoleStaff

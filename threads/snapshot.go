@@ -96,6 +96,10 @@ type tokenClaim struct {
 	// they were signed with a previous secret only (a rotated key).
 	Roles   []vocab.Role
 	Current bool
+	// Forged is the case a well-formed reply address names whose MAC no
+	// key of ours made (forged, mistyped, or signed with a key casegate
+	// no longer has): never obeyed, but said on the timelines.
+	Forged int64
 }
 
 func (t tokenClaim) has(r vocab.Role) bool {
@@ -140,6 +144,10 @@ func (s *Store) request(in *vocab.Inbound, set *Settings) (snapshotRequest, toke
 	if cmds := mergeTargets(in.NewText); len(cmds) > 0 && r.Staff {
 		r.Extra = cmds
 	}
+	if tok.Forged != 0 && tok.Case == 0 {
+		// Read whether it exists, for its timeline (decide_inbound.go).
+		r.Extra = append(r.Extra, tok.Forged)
+	}
 	r.Addresses = append(r.Addresses, set.Staff...)
 	return r, tok
 }
@@ -180,6 +188,9 @@ func (s *Store) readTokens(rcpts []string) tokenClaim {
 			continue
 		}
 		id, role, current, ok := parseReplyToken(s.secrets, detail)
+		if !ok && t.Forged == 0 {
+			t.Forged = tokenCaseNumber(detail)
+		}
 		if !ok || t.Case != 0 && id != t.Case {
 			continue
 		}

@@ -79,6 +79,9 @@ type bookkeeping struct {
 	// HoldingReplies lists the deadlines ("rule@since") that got a holding
 	// reply: at most one per deadline.
 	HoldingReplies []string `json:"holding_replies,omitempty"`
+	// PromisedBy is when the last holding reply said she will hear back;
+	// zero once staff answered. No second holding reply repeats it.
+	PromisedBy time.Time `json:"promised_by,omitzero"`
 	// RiskWords is what raised the risk (classification evidence), shown to
 	// staff on every later mail of the case.
 	RiskWords []string `json:"risk_words,omitempty"`

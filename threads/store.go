@@ -63,7 +63,11 @@ type Options struct {
 	// Outbox is where rendered mail goes (mailout owns it).
 	Outbox  *mailout.Outbox
 	Support mail.Address // the support address and the name mail is sent under
-	Secret  []byte       // HMAC key of reply tokens and bounce addresses
+	// Domains are the domains mail for the support mailbox arrives at
+	// ([smtp] domains): support@ and support+…@ at each is casegate's own
+	// address, never answered. The support address's domain always is.
+	Domains []string
+	Secret  []byte // HMAC key of reply tokens and bounce addresses
 	// PreviousSecrets are keys rotated out: tokens they signed are
 	// recognised as stale (their senders are told), never obeyed.
 	PreviousSecrets [][]byte
@@ -167,6 +171,7 @@ type Store struct {
 	supportBase string // local part of the support address, before any "+"
 	domain      string
 	secrets     [][]byte // the current secret first
+	ownDomains  map[string]bool
 	live        atomic.Pointer[Settings]
 
 	// Group commit (committer.go).
@@ -241,6 +246,10 @@ func NewStore(opts Options) (*Store, error) {
 	base, _, _ := strings.Cut(local, "+")
 	s := &Store{opts: opts, supportBase: strings.ToLower(base), domain: strings.ToLower(domain),
 		secrets: append([][]byte{opts.Secret}, opts.PreviousSecrets...), composeWake: make(chan struct{}, 1)}
+	s.ownDomains = map[string]bool{s.domain: true}
+	for _, dom := range opts.Domains {
+		s.ownDomains[strings.ToLower(strings.TrimSpace(dom))] = true
+	}
 	if err := sqlfile.Bind(queriesSQL, &s.q); err != nil {
 		return nil, fmt.Errorf("threads/queries.sql: %w", err)
 	}

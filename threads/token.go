@@ -56,3 +56,18 @@ func parseReplyToken(secrets [][]byte, detail string) (caseID int64, role vocab.
 	}
 	return 0, "", false, false
 }
+
+// tokenCaseNumber is the case number a reply address's detail names
+// ("1042-<mac>", "1042-note-<mac>"), whether its MAC verifies or not; 0
+// for details of another form (bounce addresses, anything else).
+func tokenCaseNumber(detail string) int64 {
+	idText, mac, found := strings.Cut(detail, "-")
+	if !found || mac == "" {
+		return 0
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
+}

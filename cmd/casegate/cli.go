@@ -35,7 +35,7 @@ func cliExitCode(err error) int {
 		errors.Is(err, views.ErrNoMessage), errors.Is(err, errNoAttachment):
 		return exitNotFound
 	case errors.Is(err, threads.ErrInvalidTransition), errors.Is(err, threads.ErrAlreadyRefiled), errors.Is(err, mailout.ErrAlreadySent),
-		errors.Is(err, threads.ErrNotStaff):
+		errors.Is(err, threads.ErrNotStaff), errors.Is(err, threads.ErrBadMerge):
 		return exitRefused
 	case errors.Is(err, views.ErrBadFilter), errors.Is(err, vocab.ErrBadPriority):
 		return 2

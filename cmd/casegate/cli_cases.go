@@ -75,9 +75,10 @@ actions:
   assign N ADDRESS            assign to a staff address ("-" unassigns)
   priority N LEVEL            low, normal, high or urgent
   note N TEXT…                add an internal note (never sent to the customer)
+  merge N INTO                join case N into case INTO (N's customer is told to use INTO)
 `
 
-// caseCommand is `casegate case show|resolve|reopen|assign|priority|note N …`.
+// caseCommand is `casegate case show|resolve|reopen|assign|priority|note|merge N …`.
 func caseCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, caseUsage)
@@ -97,6 +98,8 @@ func caseCommand(ctx context.Context, args []string, getenv func(string) string,
 		rest, err = f.parse(args[1:], "N [NAME|NUMBER]", 1, 2)
 	case "assign", "priority":
 		rest, err = f.parse(args[1:], "N VALUE", 2, 2)
+	case "merge":
+		rest, err = f.parse(args[1:], "N INTO", 2, 2)
 	case "note":
 		rest, err = f.parse(args[1:], "N TEXT…", 2, -1)
 	default:
@@ -137,6 +140,16 @@ func caseCommand(ctx context.Context, args []string, getenv func(string) string,
 		}
 	case "note":
 		err, done = a.store.AddNote(ctx, id, a.actor, strings.Join(rest[1:], " ")), "note added"
+	case "merge":
+		var into int64
+		if into, err = parseID("case", rest[1]); err != nil {
+			return err
+		}
+		if err = a.store.Merge(ctx, id, into, a.actor); err != nil {
+			return err
+		}
+		// Go on as the case that remains.
+		id, done = into, fmt.Sprintf("case #%d merged into it", id)
 	}
 	if err != nil {
 		return err

@@ -81,6 +81,13 @@ type AddressesConfig struct {
 type StaffConfig struct {
 	Secret     string `toml:"secret"`
 	SecretFile string `toml:"secret_file"`
+	// Rotation (staff.go): keys rotated out, whose tokens are recognised
+	// as stale and never obeyed, in the file or in files of their own.
+	PreviousSecrets     []string `toml:"previous_secrets"`
+	PreviousSecretFiles []string `toml:"previous_secret_files"`
+	// TokenTTL is how long after a case is resolved or closed its reply
+	// addresses still work; default 720h.
+	TokenTTL Duration `toml:"token_ttl"`
 	// Staff work by mail (staff.go).
 	TrustedNetworks   []string `toml:"trusted_networks"`    // CIDRs or addresses whose SMTP clients count as proof
 	AuthservID        string   `toml:"authserv_id"`         // the upstream MX whose Authentication-Results are trusted
@@ -201,6 +208,13 @@ func (c *Config) readSecretFiles() error {
 	}
 	if err := read("staff.secret_file", c.Staff.SecretFile, &c.Staff.Secret); err != nil {
 		return err
+	}
+	for _, file := range c.Staff.PreviousSecretFiles {
+		var previous string
+		if err := read("staff.previous_secret_files", file, &previous); err != nil {
+			return err
+		}
+		c.Staff.PreviousSecrets = append(c.Staff.PreviousSecrets, previous)
 	}
 	return read("outbound.password_file", c.Outbound.PasswordFile, &c.Outbound.Password)
 }

@@ -46,6 +46,11 @@ type ClassifyConfig struct {
 	RiskWords      map[string]int `toml:"risk_words"`      // default: mailin.DefaultRiskWords
 	RiskHighScore  int            `toml:"risk_high_score"` // default 3
 	VIP            []string       `toml:"vip"`
+	// RiskPriority is the priority public-risk wording (risk high) raises
+	// a case to; default "high", "normal" for no raise.
+	RiskPriority string `toml:"risk_priority"`
+
+	riskPriority vocab.Priority // RiskPriority, parsed
 }
 
 // RuleConfig is one [[rule]].
@@ -73,6 +78,25 @@ type CalendarConfig struct {
 type EscalationConfig struct {
 	SweepInterval Duration `toml:"sweep_interval"` // default 30s
 	BatchSize     int      `toml:"batch_size"`     // default 500
+	// HoldingReplyWithin is when a holding reply says she will hear back:
+	// this much business time of the rule's calendar; default 4h, "0s"
+	// for no time ("as soon as we can").
+	HoldingReplyWithin *Duration `toml:"holding_reply_within"`
+	// ThanksWords are what a bare thank-you says: such a mail needs no
+	// answer and restarts no deadline; default threads.DefaultThanksWords.
+	ThanksWords []string `toml:"thanks_words"`
+}
+
+// holdingReplyWithin is [escalation] holding_reply_within as
+// threads.Options takes it (negative: no promise; 0: the default).
+func (e EscalationConfig) holdingReplyWithin() time.Duration {
+	switch {
+	case e.HoldingReplyWithin == nil:
+		return 0
+	case e.HoldingReplyWithin.Duration == 0:
+		return -1
+	}
+	return e.HoldingReplyWithin.Duration
 }
 
 // ruleField names the key of a [[rule]] that threads.Rule.Validate
@@ -183,6 +207,22 @@ func (c *Config) validateEscalation() error {
 	}
 	if c.Escalation.BatchSize < 0 || c.Escalation.SweepInterval.Duration < 0 {
 		return bad("escalation", "sweep_interval and batch_size must be positive")
+	}
+	if w := c.Escalation.HoldingReplyWithin; w != nil && w.Duration < 0 {
+		return bad("escalation.holding_reply_within", "must not be negative (\"0s\" promises no time)")
+	}
+	for _, w := range c.Escalation.ThanksWords {
+		if strings.TrimSpace(w) == "" {
+			return bad("escalation.thanks_words", "an empty word would make every empty mail a thank-you")
+		}
+	}
+	c.Classify.riskPriority = vocab.PriorityHigh
+	if c.Classify.RiskPriority != "" {
+		p, err := vocab.ParsePriority(c.Classify.RiskPriority)
+		if err != nil {
+			return bad("classify.risk_priority", "%v", err)
+		}
+		c.Classify.riskPriority = p
 	}
 	return nil
 }

@@ -14,11 +14,12 @@ import (
 
 // SafetyConfig is [safety]: loops, bounces and sender authentication.
 type SafetyConfig struct {
-	MaxAutoRepliesPerDay int      `toml:"max_auto_replies_per_day"` // default 5
-	BounceSuppression    Duration `toml:"bounce_suppression"`       // default 168h
-	SPF                  bool     `toml:"spf"`                      // check SPF: only when casegate is the MX
-	DNSTimeout           Duration `toml:"dns_timeout"`              // default 10s
-	MaxDKIMSignatures    int      `toml:"max_dkim_signatures"`      // default 5
+	MaxAutoRepliesPerDay  int      `toml:"max_auto_replies_per_day"`  // default 5
+	MaxAutoRepliesPerCase int      `toml:"max_auto_replies_per_case"` // default 10
+	BounceSuppression     Duration `toml:"bounce_suppression"`        // default 168h
+	SPF                   bool     `toml:"spf"`                       // check SPF: only when casegate is the MX
+	DNSTimeout            Duration `toml:"dns_timeout"`               // default 10s
+	MaxDKIMSignatures     int      `toml:"max_dkim_signatures"`       // default 5
 }
 
 // validateSafety checks [safety] and the mail-safety keys of [smtp].
@@ -29,6 +30,9 @@ func (c *Config) validateSafety() error {
 	s := &c.Safety
 	if s.MaxAutoRepliesPerDay < 0 {
 		return bad("safety.max_auto_replies_per_day", "must not be negative")
+	}
+	if s.MaxAutoRepliesPerCase < 0 {
+		return bad("safety.max_auto_replies_per_case", "must not be negative")
 	}
 	if s.BounceSuppression.Duration < 0 {
 		return bad("safety.bounce_suppression", "must not be negative")
@@ -63,8 +67,9 @@ func (c *Config) validateSafety() error {
 // bounces.
 func safetyOptions(c *Config) threads.SafetyOptions {
 	return threads.SafetyOptions{
-		MaxAutoRepliesPerDay: c.Safety.MaxAutoRepliesPerDay,
-		BounceSuppression:    c.Safety.BounceSuppression.Duration,
+		MaxAutoRepliesPerDay:  c.Safety.MaxAutoRepliesPerDay,
+		MaxAutoRepliesPerCase: c.Safety.MaxAutoRepliesPerCase,
+		BounceSuppression:     c.Safety.BounceSuppression.Duration,
 	}
 }
 

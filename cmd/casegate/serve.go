@@ -341,8 +341,13 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		DB:        db,
 		Templates: tpl,
 		Support:   gomail.Address{Name: support.Name, Address: support.Address},
+		Domains:   c.SMTP.Domains,
 		Secret:    []byte(c.Staff.Secret),
 		Logger:    log,
+		// Reply tokens go stale (issue 15 item 2): token_ttl after the case
+		// ended, and when signed with a key rotated out.
+		PreviousSecrets: previousSecrets(c),
+		TokenTTL:        c.Staff.TokenTTL.Duration,
 
 		StaffAddresses:    staffAddresses(c),
 		PR:                c.prAddress(),
@@ -350,10 +355,15 @@ func storeOptions(c *Config, db *sqlx.DB, tpl *templates.Set, log *slog.Logger) 
 		AddCCParticipants: c.Staff.AddCCParticipants,
 		Safety:            safetyOptions(c),
 		Rules:             c.rules,
-		Now:               c.now,
-		Followup:          c.followupOptions(),
-		DefaultLanguage:   strings.ToLower(c.Templates.DefaultLanguage),
-		TimeZone:          c.Templates.zone,
+		// What counts (issue 16): the priority risk wording raises a case
+		// to, a holding reply's promise, what a bare thank-you says.
+		RiskPriority:       c.Classify.riskPriority,
+		HoldingReplyWithin: c.Escalation.holdingReplyWithin(),
+		ThanksWords:        c.Escalation.ThanksWords,
+		Now:                c.now,
+		Followup:           c.followupOptions(),
+		DefaultLanguage:    strings.ToLower(c.Templates.DefaultLanguage),
+		TimeZone:           c.Templates.zone,
 		// Group commit takes at most a quarter of the pool: the composer,
 		// the sender, the sweeper and the IMAP pollers need connections too.
 		Committers: min(4, max(1, c.Database.MaxConnections/4)),

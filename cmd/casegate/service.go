@@ -218,6 +218,8 @@ func restartNeeded(old, c *Config) []string {
 		{"addresses.support", old.Addresses.Support, c.Addresses.Support},
 		{"addresses.pr", old.Addresses.PR, c.Addresses.PR},
 		{"staff.secret", old.Staff.Secret, c.Staff.Secret},
+		{"staff.previous_secrets", old.Staff.PreviousSecrets, c.Staff.PreviousSecrets},
+		{"staff.token_ttl", old.Staff.TokenTTL, c.Staff.TokenTTL},
 		{"outbound", old.Outbound, c.Outbound},
 		{"log", old.Log, c.Log},
 	} {

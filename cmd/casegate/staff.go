@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // validateStaff checks the [staff] keys of staff work by mail.
@@ -23,7 +24,31 @@ func (c *Config) validateStaff() error {
 	if strings.ContainsAny(c.Staff.AuthservID, " \t;\r\n") {
 		return configErrorf("%s: staff.authserv_id: %q must be one host name (RFC 8601 §2.5)", c.path, c.Staff.AuthservID)
 	}
+	for i, p := range c.Staff.PreviousSecrets {
+		switch {
+		case len(p) < 16:
+			return configErrorf("%s: staff.previous_secrets: secret %d is shorter than 16 characters", c.path, i+1)
+		case p == c.Staff.Secret:
+			return configErrorf("%s: staff.previous_secrets: secret %d is the current secret; a previous secret must be one rotated out", c.path, i+1)
+		}
+	}
+	if c.Staff.TokenTTL.Duration < 0 {
+		return configErrorf("%s: staff.token_ttl: must not be negative", c.path)
+	}
+	if c.Staff.TokenTTL.Duration == 0 {
+		c.Staff.TokenTTL.Duration = 720 * time.Hour
+	}
 	return nil
+}
+
+// previousSecrets are the keys of [staff] previous_secrets (and the files
+// of previous_secret_files) as threads.Options takes them.
+func previousSecrets(c *Config) [][]byte {
+	var out [][]byte
+	for _, p := range c.Staff.PreviousSecrets {
+		out = append(out, []byte(p))
+	}
+	return out
 }
 
 // staffAddresses is the staff directory: the bare, lower-cased addresses of
