@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -21,7 +20,7 @@ import (
 // given and extra TOML, in a short temporary directory (unix socket paths
 // are limited to 108 bytes), on clock when not nil. It returns the
 // directory too.
-func startEdgeGateway(t *testing.T, staffKeys, extra string, clock *movableClock) (*gateway, string) {
+func startEdgeGateway(t *testing.T, staffKeys, extra string, clock *gatewaytest.Clock) (*gateway, string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "cg-edge-")
 	if err != nil {
@@ -42,23 +41,7 @@ func startEdgeGateway(t *testing.T, staffKeys, extra string, clock *movableClock
 // is a path, a unix socket. It returns the server's verdict, nil for 250.
 func deliver(t *testing.T, via, addr, src, from string, rcpts []string, raw string) error {
 	t.Helper()
-	var conn net.Conn
-	var err error
-	if strings.HasPrefix(addr, "/") {
-		conn, err = net.DialTimeout("unix", addr, 10*time.Second)
-	} else {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
-		conn, err = d.Dial("tcp", addr)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClient(conn)
-	if via == kindLMTP {
-		c = smtp.NewClientLMTP(conn)
-	}
-	defer c.Close()
-	return c.SendMail(from, rcpts, strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n")))
+	return gatewaytest.Client{LMTP: via == kindLMTP, Source: src}.Send(t, addr, from, rcpts, raw)
 }
 
 // openCaseFor files a first mail from customer through the SMTP listener
@@ -204,7 +187,7 @@ max_auto_replies_per_day = 2
 func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 	for _, via := range []string{kindSMTP, kindLMTP} {
 		t.Run(via, func(t *testing.T) {
-			clock := &movableClock{now: berlinTime(t, "2026-11-30 09:00")} // a Monday morning
+			clock := gatewaytest.NewClock(berlinTime(t, "2026-11-30 09:00")) // a Monday morning
 			g, _ := startEdgeGateway(t, "authserv_id = \"mx.example.com\"\ntrusted_networks = [\"127.0.0.1/32\"]",
 				scenarioConfig+"[lmtp]\nlisten = \"127.0.0.1:0\"\n", clock)
 			addr := g.addr
@@ -323,7 +306,7 @@ func replyToOr(m outMail) string {
 
 // startServiceConf runs a gateway with the configuration conf(dbURL) in a
 // short temporary directory, on clock when not nil.
-func startServiceConf(t *testing.T, conf func(dbURL string) string, clock *movableClock) *serviceGateway {
+func startServiceConf(t *testing.T, conf func(dbURL string) string, clock *gatewaytest.Clock) *serviceGateway {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "cg-edge-")
 	if err != nil {
@@ -466,7 +449,7 @@ func TestReadyzReportsFailingDelivery(t *testing.T) {
 	}
 	relayAddr := l.Addr().String()
 	l.Close() // nothing listens there yet: the relay is unreachable
-	clock := &movableClock{now: time.Now()}
+	clock := gatewaytest.NewClock(time.Now())
 	g := startServiceConf(t, func(dbURL string) string {
 		return strings.Replace(fmt.Sprintf(testConfig, dbURL), `maildir = "maildir"`,
 			fmt.Sprintf("smarthost = %q\nstarttls = false\nfailing_unready_after = \"10m\"", relayAddr), 1) + "[http]\nlisten = \"127.0.0.1:0\"\n"
@@ -483,18 +466,10 @@ func TestReadyzReportsFailingDelivery(t *testing.T) {
 		t.Errorf("/readyz with the relay unreachable = %q", body)
 	}
 
-	relay := &rejectingRelay{reject: map[string]bool{}, got: map[string][]string{}}
-	rl, err := net.Listen("tcp", relayAddr)
-	if err != nil {
-		t.Fatalf("the relay's port was taken meanwhile: %v", err)
-	}
-	srv := smtp.NewServer(relay)
-	srv.Domain = "relay.test"
-	go srv.Serve(rl)
-	t.Cleanup(func() { srv.Close() })
-	clock.Add(2 * time.Minute) // past the first retry's backoff
+	relay := gatewaytest.StartRelayAt(t, relayAddr) // fails the test if the port was taken meanwhile
+	clock.Add(2 * time.Minute)                      // past the first retry's backoff
 	g.waitReady(t, 200)
-	if len(relay.mails("ada@customer.example")) != 1 {
+	if len(relay.To(t, "ada@customer.example")) != 1 {
 		t.Errorf("the acknowledgement did not reach the relay")
 	}
 }
