@@ -134,15 +134,15 @@ type Gateway struct {
 	stopped bool
 }
 
-// Defaults of Options.
+// Defaults of Options (see there).
 const (
-	DefaultSupport = "Example Support <support@support.example.com>"
-	DefaultSecret  = "test-secret-0123456789"
+	defaultSupport = "Example Support <support@support.example.com>"
+	defaultSecret  = "test-secret-0123456789"
 )
 
 func (o Options) withDefaults() Options {
 	if o.Support == "" {
-		o.Support = DefaultSupport
+		o.Support = defaultSupport
 	}
 	if o.Staff == nil {
 		o.Staff = []string{"alice@example.com"}
@@ -151,7 +151,7 @@ func (o Options) withDefaults() Options {
 		o.PR = "pr@example.com"
 	}
 	if o.Secret == "" {
-		o.Secret = DefaultSecret
+		o.Secret = defaultSecret
 	}
 	if o.SweepInterval == 0 {
 		o.SweepInterval = 50 * time.Millisecond
@@ -216,10 +216,10 @@ func (g *Gateway) stopOnce() error {
 	return g.stop()
 }
 
-// StoreOptions are the threads options the gateway's Store runs with, as
+// storeOptions are the threads options the gateway's Store runs with, as
 // serve's storeOptions makes them from a configuration; Outbox and
 // AfterCommit are the gateway's own.
-func (g *Gateway) StoreOptions(db *sqlx.DB) threads.Options {
+func (g *Gateway) storeOptions(db *sqlx.DB) threads.Options {
 	o := g.opts
 	support, _ := mail.ParseAddress(o.Support) // checked at start
 	var pr gomail.Address
@@ -265,7 +265,7 @@ func (g *Gateway) SecondStore(t testing.TB) *threads.Store {
 	t.Helper()
 	db := sqlx.MustOpen("postgres", g.DatabaseURL)
 	t.Cleanup(func() { db.Close() })
-	s, err := threads.NewStore(g.StoreOptions(db))
+	s, err := threads.NewStore(g.storeOptions(db))
 	if err != nil {
 		t.Fatalf("gatewaytest: second store: %v", err)
 	}
@@ -320,7 +320,7 @@ func (g *Gateway) start(t testing.TB) error {
 				g.log.Error("outbox: telling staff of a failed delivery failed", "delivery", d.DeliveryID, "err", err)
 			}
 		}})
-	so := g.StoreOptions(db)
+	so := g.storeOptions(db)
 	so.Outbox = outbox
 	so.AfterCommit = sender.Wake
 	if store, err = threads.NewStore(so); err != nil {
