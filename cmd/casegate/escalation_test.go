@@ -11,7 +11,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -63,7 +62,7 @@ sweep_interval = "50ms"
 
 // startEscalationGateway runs casegate serve in-process with the rules
 // above on the clock; like startGateway otherwise.
-func startEscalationGateway(t *testing.T, dbURL string, clock *gatewaytest.Clock) *gateway {
+func startEscalationGateway(t *testing.T, dbURL string, clock *movableClock) *gateway {
 	t.Helper()
 	// Staff replies from loopback count as proven (trusted_networks), so a
 	// test can answer as staff through the listener.
@@ -119,7 +118,7 @@ func caseOf(t *testing.T, db *sqlx.DB) int64 {
 
 // rules check -case N reads a real case and prints its deadlines.
 func TestRulesCheckCase(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-27 19:30"))
+	clock := &movableClock{now: berlinTime(t, "2026-11-27 19:30")}
 	url := pgtest.URL(t)
 	g := startEscalationGateway(t, url, clock)
 	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, fridayMail); err != nil {

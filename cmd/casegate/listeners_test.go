@@ -20,7 +20,7 @@ import (
 // given and extra TOML, in a short temporary directory (unix socket paths
 // are limited to 108 bytes), on clock when not nil. It returns the
 // directory too.
-func startEdgeGateway(t *testing.T, staffKeys, extra string, clock *gatewaytest.Clock) (*gateway, string) {
+func startEdgeGateway(t *testing.T, staffKeys, extra string, clock *movableClock) (*gateway, string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "cg-edge-")
 	if err != nil {
@@ -187,7 +187,7 @@ max_auto_replies_per_day = 2
 func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 	for _, via := range []string{kindSMTP, kindLMTP} {
 		t.Run(via, func(t *testing.T) {
-			clock := gatewaytest.NewClock(berlinTime(t, "2026-11-30 09:00")) // a Monday morning
+			clock := &movableClock{now: berlinTime(t, "2026-11-30 09:00")} // a Monday morning
 			g, _ := startEdgeGateway(t, "authserv_id = \"mx.example.com\"\ntrusted_networks = [\"127.0.0.1/32\"]",
 				scenarioConfig+"[lmtp]\nlisten = \"127.0.0.1:0\"\n", clock)
 			addr := g.addr
@@ -306,7 +306,7 @@ func replyToOr(m outMail) string {
 
 // startServiceConf runs a gateway with the configuration conf(dbURL) in a
 // short temporary directory, on clock when not nil.
-func startServiceConf(t *testing.T, conf func(dbURL string) string, clock *gatewaytest.Clock) *serviceGateway {
+func startServiceConf(t *testing.T, conf func(dbURL string) string, clock *movableClock) *serviceGateway {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "cg-edge-")
 	if err != nil {
@@ -449,7 +449,7 @@ func TestReadyzReportsFailingDelivery(t *testing.T) {
 	}
 	relayAddr := l.Addr().String()
 	l.Close() // nothing listens there yet: the relay is unreachable
-	clock := gatewaytest.NewClock(time.Now())
+	clock := &movableClock{now: time.Now()}
 	g := startServiceConf(t, func(dbURL string) string {
 		return strings.Replace(fmt.Sprintf(testConfig, dbURL), `maildir = "maildir"`,
 			fmt.Sprintf("smarthost = %q\nstarttls = false\nfailing_unready_after = \"10m\"", relayAddr), 1) + "[http]\nlisten = \"127.0.0.1:0\"\n"
