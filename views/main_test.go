@@ -96,7 +96,6 @@ func inbound(id, from, subject, body string) *vocab.Inbound {
 	}
 }
 
-// ids lists the case numbers f selects.
 // ids lists the cases filter selects, once the search index holds every
 // message filed so far (the service's indexer does it after each filing).
 func (f *fixture) ids(t *testing.T, filter CaseFilter) []int64 {

@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -246,28 +245,6 @@ func TestAdminOutboxAndQuarantineWhileServiceRuns(t *testing.T) {
 	waitMaildir(t, g.maildir, 4) // and staff are told of the new case
 }
 
-// relayDouble is a real go-smtp server that accepts connections and
-// refuses every mail: enough for check-config's EHLO probe.
-type relayDouble struct{ ehlo chan string }
-
-func (r *relayDouble) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	select {
-	case r.ehlo <- c.Hostname():
-	default:
-	}
-	return relaySession{}, nil
-}
-
-type relaySession struct{}
-
-func (relaySession) Mail(string, *smtp.MailOptions) error {
-	return &smtp.SMTPError{Code: 550, Message: "test relay sends nothing"}
-}
-func (relaySession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (relaySession) Data(io.Reader) error                 { return nil }
-func (relaySession) Reset()                               {}
-func (relaySession) Logout() error                        { return nil }
-
 func TestCheckConfig(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	dir := t.TempDir()
@@ -335,35 +312,28 @@ func TestCheckConfig(t *testing.T) {
 	}
 
 	// -smarthost connects to the relay and says hello.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay := &relayDouble{ehlo: make(chan string, 1)}
-	srv := smtp.NewServer(relay)
-	srv.Domain = "relay.test"
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	relay := gatewaytest.StartRelay(t)
 	withRelay := func(addr string) string {
 		return strings.Replace(fmt.Sprintf(testConfig, dbURL), `maildir = "maildir"`, fmt.Sprintf("smarthost = %q\nstarttls = false", addr), 1)
 	}
-	out, err = check(write("relay.toml", withRelay(l.Addr().String())), "-smarthost")
-	if err != nil || !strings.Contains(out, "smarthost "+l.Addr().String()) {
+	out, err = check(write("relay.toml", withRelay(relay.Addr)), "-smarthost")
+	if err != nil || !strings.Contains(out, "smarthost "+relay.Addr) {
 		t.Errorf("-smarthost with a relay: %v\n%s", err, out)
 	}
-	select {
-	case <-relay.ehlo:
-	case <-time.After(10 * time.Second):
-		t.Error("the relay saw no connection")
+	for deadline := time.Now().Add(10 * time.Second); len(relay.Hellos()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("the relay saw no connection")
+			break
+		}
 	}
 	// A relay on loopback needs no TLS by default (the mail never leaves
 	// the machine); starttls = true still demands it, and this relay has
 	// none.
-	loopback := strings.Replace(withRelay(l.Addr().String()), "\nstarttls = false", "", 1)
+	loopback := strings.Replace(withRelay(relay.Addr), "\nstarttls = false", "", 1)
 	if out, err := check(write("loopback.toml", loopback), "-smarthost"); err != nil {
 		t.Errorf("-smarthost on loopback without a starttls key: %v\n%s", err, out)
 	}
-	demand := strings.Replace(withRelay(l.Addr().String()), "starttls = false", "starttls = true", 1)
+	demand := strings.Replace(withRelay(relay.Addr), "starttls = false", "starttls = true", 1)
 	if _, err := check(write("demand.toml", demand), "-smarthost"); err == nil || !strings.Contains(err.Error(), "outbound.smarthost") {
 		t.Errorf("-smarthost with starttls = true at a relay without STARTTLS: %v", err)
 	}

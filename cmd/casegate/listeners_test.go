@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -42,23 +41,7 @@ func startEdgeGateway(t *testing.T, staffKeys, extra string, clock *movableClock
 // is a path, a unix socket. It returns the server's verdict, nil for 250.
 func deliver(t *testing.T, via, addr, src, from string, rcpts []string, raw string) error {
 	t.Helper()
-	var conn net.Conn
-	var err error
-	if strings.HasPrefix(addr, "/") {
-		conn, err = net.DialTimeout("unix", addr, 10*time.Second)
-	} else {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
-		conn, err = d.Dial("tcp", addr)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClient(conn)
-	if via == kindLMTP {
-		c = smtp.NewClientLMTP(conn)
-	}
-	defer c.Close()
-	return c.SendMail(from, rcpts, strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n")))
+	return gatewaytest.Client{LMTP: via == kindLMTP, Source: src}.Send(t, addr, from, rcpts, raw)
 }
 
 // openCaseFor files a first mail from customer through the SMTP listener
@@ -483,18 +466,10 @@ func TestReadyzReportsFailingDelivery(t *testing.T) {
 		t.Errorf("/readyz with the relay unreachable = %q", body)
 	}
 
-	relay := &rejectingRelay{reject: map[string]bool{}, got: map[string][]string{}}
-	rl, err := net.Listen("tcp", relayAddr)
-	if err != nil {
-		t.Fatalf("the relay's port was taken meanwhile: %v", err)
-	}
-	srv := smtp.NewServer(relay)
-	srv.Domain = "relay.test"
-	go srv.Serve(rl)
-	t.Cleanup(func() { srv.Close() })
-	clock.Add(2 * time.Minute) // past the first retry's backoff
+	relay := gatewaytest.StartRelayAt(t, relayAddr) // fails the test if the port was taken meanwhile
+	clock.Add(2 * time.Minute)                      // past the first retry's backoff
 	g.waitReady(t, 200)
-	if len(relay.mails("ada@customer.example")) != 1 {
+	if len(relay.To(t, "ada@customer.example")) != 1 {
 		t.Errorf("the acknowledgement did not reach the relay")
 	}
 }

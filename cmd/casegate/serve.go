@@ -14,7 +14,6 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"golang.org/x/sync/errgroup"
 
 	"casegate"
@@ -282,7 +281,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	// Intents committed by other processes (admin commands) wake the
 	// composer through LISTEN casegate_intents; its own filings wake it
 	// directly.
-	notified := listenIntents(senderCtx, c.Database.URL, log)
+	notified := threads.ListenIntents(senderCtx, c.Database.URL, log)
 	composerCtx, stopComposer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopComposer()
 	composerDone := make(chan error, 1)
@@ -410,35 +409,4 @@ func transportName(c *Config) string {
 		return "maildir " + c.resolve(c.Outbound.Maildir)
 	}
 	return "smarthost " + c.Outbound.Smarthost
-}
-
-// listenIntents returns a channel that receives a value whenever another
-// process commits intents (NOTIFY casegate_intents), and after a
-// reconnection (when a notification may have been missed). A NOTIFY is a
-// wake-up only: the composer's poll is what makes sure nothing waits.
-func listenIntents(ctx context.Context, dsn string, log *slog.Logger) <-chan struct{} {
-	out := make(chan struct{}, 1)
-	l := pq.NewListener(dsn, time.Second, time.Minute, func(ev pq.ListenerEventType, err error) {
-		if err != nil {
-			log.Warn("listen: connection to PostgreSQL for notifications", "err", err)
-		}
-	})
-	if err := l.Listen("casegate_intents"); err != nil {
-		log.Warn("listen: LISTEN casegate_intents failed; admin commands' mail waits for the next poll", "err", err)
-	}
-	go func() {
-		defer l.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-l.Notify: // nil after a reconnection: look anyway
-				select {
-				case out <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
-	return out
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"casegate"
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -419,31 +420,7 @@ func TestMetricsHealthAndLMTP(t *testing.T) {
 // does, returning the per-recipient replies.
 func sendLMTP(t *testing.T, sock string, rcpts []string, raw string) (map[string]*smtp.DataResponse, error) {
 	t.Helper()
-	conn, err := net.DialTimeout("unix", sock, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	if err := c.Hello("mta.example"); err != nil {
-		return nil, err
-	}
-	if err := c.Mail("ada@customer.example", nil); err != nil {
-		return nil, err
-	}
-	for _, r := range rcpts {
-		if err := c.Rcpt(r, nil); err != nil {
-			return nil, err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := io.WriteString(w, strings.ReplaceAll(raw, "\n", "\r\n")); err != nil {
-		return nil, err
-	}
-	return w.CloseWithLMTPResponse()
+	return gatewaytest.Client{Hello: "mta.example"}.SendLMTP(t, sock, "ada@customer.example", rcpts, raw)
 }
 
 // The watchdog is fed only while the listeners accept and the sender runs:

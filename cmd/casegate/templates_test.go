@@ -135,3 +135,33 @@ func TestTemplatesTimeZone(t *testing.T) {
 		t.Errorf("bad zone: err = %v, want one naming templates.timezone", err)
 	}
 }
+
+// `casegate templates check` lists the language variants of customer mail
+// (the German follow-up) and names an override directory and each file
+// taken from it; a broken override is a configuration error naming the
+// file and line. (The follow-up in the customer's language, as mail, is
+// threads' TestFollowupInTheCustomersLanguage.)
+func TestTemplatesCheckListsVariantsAndOverrides(t *testing.T) {
+	path := writeConfig(t, "\n[escalation]\nsweep_interval = \"50ms\"\n[followup]\ndelay = \"48h\"\nclose_after = \"96h\"\nreopen_at_or_below = 2\n")
+
+	// templates check with an override directory.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rating-thanks.txt.tmpl"), []byte("Subject: Thanks [#{{.Case}}]\n\n{{.Score}}\n"), 0o644)
+	cfg, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(cfg), "[followup]", fmt.Sprintf("[templates]\ndir = %q\n[followup]", dir), 1)), 0o600)
+	var out strings.Builder
+	if err := run(context.Background(), []string{"templates", "check", "-config", path}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatalf("templates check: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"followup [de]", "rating-thanks ", filepath.Join(dir, "rating-thanks.txt.tmpl"), "HTML default/followup.html.tmpl", "1 from " + dir} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("templates check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "followup.txt.tmpl"), []byte("Subject: x\n\nfine\n{{.Nope}}\n"), 0o644)
+	out.Reset()
+	err := run(context.Background(), []string{"templates", "check", "-config", path}, func(string) string { return "" }, &out, &out)
+	if ce, ok := err.(*configError); !ok || !strings.Contains(ce.Error(), "followup.txt.tmpl:4:") {
+		t.Errorf("broken template: err = %v, want a configuration error naming followup.txt.tmpl:4", err)
+	}
+}
