@@ -35,8 +35,10 @@ func readDSN(in *vocab.Inbound) {
 	if len(dsn.Recipients) == 0 {
 		// Delivery-status fields in the text: a report whose MIME
 		// structure was lost (no Content-Type, or no delimiter).
-		if m := dsnFieldsInText.FindStringIndex(in.Text); m != nil {
-			dsn.Recipients = parseDeliveryStatus([]byte(in.Text[m[0]:]))
+		if hasDSNField(in.Text) {
+			if m := dsnFieldsInText.FindStringIndex(in.Text); m != nil {
+				dsn.Recipients = parseDeliveryStatus([]byte(in.Text[m[0]:]))
+			}
 		}
 	}
 	if len(dsn.Recipients) == 0 {
@@ -118,6 +120,25 @@ var (
 )
 
 var dsnFieldsInText = regexp.MustCompile(`(?im)^(Reporting-MTA|Original-Envelope-Id|Final-Recipient):`)
+
+// hasDSNField is a quick test before dsnFieldsInText: whether text holds
+// one of its field names at all, in any case. A case-insensitive regexp
+// over a whole text costs more than the rest of reading most mail.
+func hasDSNField(text string) bool {
+	for i := strings.IndexByte(text, ':'); i >= 0; {
+		for _, f := range [...]string{"reporting-mta", "original-envelope-id", "final-recipient"} {
+			if i >= len(f) && strings.EqualFold(text[i-len(f):i], f) {
+				return true
+			}
+		}
+		next := strings.IndexByte(text[i+1:], ':')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return false
+}
 
 var bounceSubject = regexp.MustCompile(`(?i)undeliver|delivery (status|failure|notification|has failed)|returned mail|failure notice|non.?deliver|mail delivery failed|rejected|could not be delivered|delivery problem`)
 

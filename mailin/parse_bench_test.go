@@ -50,15 +50,26 @@ func benchMail() []byte {
 	return []byte(b.String())
 }
 
-// BenchmarkParse measures Parse of one realistic multipart mail.
+// BenchmarkParse measures Parse of one realistic multipart mail: as a
+// reply, and as the first mail of a case, which also has its language
+// detected.
 func BenchmarkParse(b *testing.B) {
-	raw := benchMail()
-	if in := Parse(raw); len(in.Attachments) != 1 || !strings.Contains(in.Text, "blue kettle") {
-		b.Fatalf("bench mail misread: %d attachments, text %.40q", len(in.Attachments), in.Text)
-	}
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for b.Loop() {
-		Parse(raw)
+	reply := benchMail()
+	first := []byte(strings.NewReplacer("In-Reply-To: <case-1042@example.com>\r\n", "",
+		"References: <case-1042@example.com>\r\n", "", "Re=3A_", "").Replace(string(reply)))
+	for _, c := range []struct {
+		name string
+		raw  []byte
+	}{{"reply", reply}, {"first", first}} {
+		b.Run(c.name, func(b *testing.B) {
+			if in := Parse(c.raw); len(in.Attachments) != 1 || !strings.Contains(in.Text, "blue kettle") {
+				b.Fatalf("bench mail misread: %d attachments, text %.40q", len(in.Attachments), in.Text)
+			}
+			b.SetBytes(int64(len(c.raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				Parse(c.raw)
+			}
+		})
 	}
 }

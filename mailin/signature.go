@@ -104,7 +104,7 @@ func endsInProse(lines []string, window, end int, name map[string]bool) bool {
 			paragraph = false
 			continue
 		}
-		if isDelimiter(t) || paragraph && classifyLine(t) == kindDisclaimer {
+		if isDelimiter(t) || paragraph && isDisclaimer(t) {
 			return false
 		}
 	}
@@ -170,26 +170,36 @@ func classifyLine(l string) lineKind {
 		return kindSentFrom
 	case first == '[' && imageLine.MatchString(t):
 		return kindImage
-	case containsAny(lower, disclaimerStems) && disclaimerKey.MatchString(t):
+	case isDisclaimerLower(t, lower):
 		return kindDisclaimer
 	}
 	words := wordCount(t)
 	if words <= 8 && (emailOrURL.MatchString(t) || contactLabel.MatchString(t)) {
 		return kindContact
 	}
-	if digits(t) >= 7 {
+	nd := digits(t)
+	if nd >= 7 {
 		if m := phoneNumber.FindString(t); m != "" && digits(m) >= 7 && wordCount(phoneNumber.ReplaceAllString(t, "")) <= 4 {
 			return kindContact
 		}
 	}
 	runes := utf8.RuneCountInString(t)
-	if runes <= 70 && (postcodeCity.MatchString(t) || streetNumber.MatchString(t)) && !sentenceLike(t) {
+	// Every postcode and street number has a digit: most lines have none,
+	// and these Unicode patterns are the costliest of all.
+	if runes <= 70 && nd > 0 && (postcodeCity.MatchString(t) || streetNumber.MatchString(t)) && !sentenceLike(t) {
 		return kindAddress
 	}
 	if runes <= 60 && words <= 8 && !sentenceLike(t) {
 		return kindShort
 	}
 	return kindText
+}
+
+// isDisclaimer reports whether the trimmed line t is legal boilerplate.
+func isDisclaimer(t string) bool { return isDisclaimerLower(t, strings.ToLower(t)) }
+
+func isDisclaimerLower(t, lower string) bool {
+	return containsAny(lower, disclaimerStems) && disclaimerKey.MatchString(t)
 }
 
 // sentFromStarts are the words sentFromLine starts with, lower case.

@@ -19,8 +19,16 @@ func isStatusRequest(in *vocab.Inbound) bool {
 		s = strings.Trim(strings.TrimSpace(s), ".!?:")
 		return strings.EqualFold(s, "status")
 	}
-	subject := strings.TrimSpace(caseNumberMention.ReplaceAllString(stripSubjectPrefixes(in.Subject), ""))
-	return word(subject) || word(caseNumberMention.ReplaceAllString(in.Unsigned(), ""))
+	// "status" and a case number or two fit in a few words: a longer text
+	// is not a status request, and is not run through the regexp.
+	short := func(s string) bool { return len(s) <= 200 && strings.Contains(strings.ToLower(s), "status") }
+	if short(in.Subject) {
+		if word(caseNumberMention.ReplaceAllString(stripSubjectPrefixes(in.Subject), "")) {
+			return true
+		}
+	}
+	text := in.Unsigned()
+	return short(text) && word(caseNumberMention.ReplaceAllString(text, ""))
 }
 
 var replyPrefix = regexp.MustCompile(`(?i)^\s*((re|fwd?|aw|wg|sv|vs)\s*(\[\d+\])?\s*:\s*)+`)
