@@ -112,6 +112,10 @@ type IMAPOptions struct {
 	// AuthBackoff is the delay after the server rejects the login, so a
 	// wrong password is reported, not hammered; default 15 minutes.
 	AuthBackoff time.Duration
+	// UnreadyAfter is how long a mailbox this instance polls may go without
+	// a working session (connected, logged in, read) before Problems
+	// reports it; default 15 minutes. A refused login is reported at once.
+	UnreadyAfter time.Duration
 
 	DB     *sqlx.DB // state, quarantine and advisory locks
 	Filer  Filer
@@ -144,6 +148,18 @@ type imapHooks struct {
 type IMAPPoller struct {
 	opts IMAPOptions
 	q    imapQueries
+
+	mu     sync.Mutex
+	health map[string]*mailboxHealth // by mailbox
+}
+
+// mailboxHealth is what Problems reports of one mailbox.
+type mailboxHealth struct {
+	standby      bool      // another instance holds the mailbox's lock
+	working      bool      // the current session reads the mailbox
+	failingSince time.Time // the first failure since the last working session (or the start)
+	lastErr      string
+	loginRefused bool
 }
 
 // Advisory lock class of IMAP mailboxes ("imap"); the second key is
@@ -190,6 +206,7 @@ func NewIMAPPoller(opts IMAPOptions) (*IMAPPoller, error) {
 	def(&opts.MinBackoff, time.Second)
 	def(&opts.MaxBackoff, 5*time.Minute)
 	def(&opts.AuthBackoff, 15*time.Minute)
+	def(&opts.UnreadyAfter, 15*time.Minute)
 	if opts.MoveTo == "" {
 		opts.MoveTo = "Processed"
 	}
@@ -214,7 +231,10 @@ func NewIMAPPoller(opts IMAPOptions) (*IMAPPoller, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	p := &IMAPPoller{opts: opts}
+	p := &IMAPPoller{opts: opts, health: map[string]*mailboxHealth{}}
+	for _, mb := range opts.Mailboxes {
+		p.health[mb] = &mailboxHealth{failingSince: opts.Now()}
+	}
 	if err := sqlfile.Bind(mailinQueriesSQL, &p.q); err != nil {
 		return nil, fmt.Errorf("mailin/queries.sql: %w", err)
 	}
@@ -240,6 +260,50 @@ func (p *IMAPPoller) Run(ctx context.Context) error {
 	return nil
 }
 
+// Problems lists the mailboxes of this account that do not work, for
+// /readyz: a login the server refused, or no working session for
+// UnreadyAfter. A mailbox another instance polls is not a problem.
+func (p *IMAPPoller) Problems(now time.Time) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, mb := range p.opts.Mailboxes {
+		h := p.health[mb]
+		switch {
+		case h.standby || h.working:
+		case h.loginRefused:
+			out = append(out, fmt.Sprintf("imap %s/%s: the server refused the login", p.opts.Name, mb))
+		case now.Sub(h.failingSince) >= p.opts.UnreadyAfter:
+			out = append(out, fmt.Sprintf("imap %s/%s: no working session since %s (%s)", p.opts.Name, mb,
+				h.failingSince.UTC().Format(time.RFC3339), h.lastErr))
+		}
+	}
+	return out
+}
+
+// mark updates a mailbox's health under the poller's lock.
+func (p *IMAPPoller) mark(mailbox string, f func(h *mailboxHealth)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(p.health[mailbox])
+}
+
+// failed records a session that ended in err.
+func (p *IMAPPoller) failed(mailbox string, err error) {
+	now := p.opts.Now()
+	p.mark(mailbox, func(h *mailboxHealth) {
+		if h.working || h.standby {
+			h.failingSince = now
+		}
+		h.working, h.standby = false, false
+		var le *loginError
+		h.loginRefused = errors.As(err, &le)
+		if err != nil {
+			h.lastErr = err.Error()
+		}
+	})
+}
+
 func (p *IMAPPoller) source(mailbox string) string {
 	return "imap:" + p.opts.Name + "/" + mailbox
 }
@@ -259,6 +323,9 @@ func (p *IMAPPoller) runMailbox(ctx context.Context, mailbox string) {
 		}
 		p.pollWhileLocked(ctx, log, lock, mailbox)
 		discardConn(lock)
+		if ctx.Err() == nil {
+			p.failed(mailbox, errors.New("lost the database connection holding the mailbox lock"))
+		}
 	}
 }
 
@@ -272,12 +339,18 @@ func (p *IMAPPoller) lock(ctx context.Context, log *slog.Logger, mailbox string)
 			var held bool
 			err = conn.QueryRowContext(ctx, p.q.TryLock.SQL, imapLockClass, p.opts.Name+"/"+mailbox).Scan(&held)
 			if err == nil && held {
+				p.mark(mailbox, func(h *mailboxHealth) {
+					if h.standby {
+						h.standby, h.failingSince = false, p.opts.Now()
+					}
+				})
 				return conn, nil
 			}
 			discardConn(conn)
 			if err == nil && !standing {
 				log.Info("imap: another instance polls this mailbox; standing by to take over")
 				standing = true
+				p.mark(mailbox, func(h *mailboxHealth) { h.standby, h.working = true, false })
 			}
 		}
 		if err != nil && ctx.Err() == nil {
@@ -331,6 +404,7 @@ func (p *IMAPPoller) pollWhileLocked(ctx context.Context, log *slog.Logger, lock
 		if ctx.Err() != nil {
 			return
 		}
+		p.failed(st.name, err)
 		if progressed {
 			b.reset()
 		}

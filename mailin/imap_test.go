@@ -883,3 +883,69 @@ func TestIMAPQuarantinesMessageTheDatabaseRefuses(t *testing.T) {
 	}
 	assertExactlyOnce(t, e.db, 2)
 }
+
+// What /readyz says of a mailbox (Problems): nothing while it works or
+// while another instance polls it; a refused login at once; a server
+// that is down once it has been down for UnreadyAfter; nothing again
+// once the server is back.
+func TestIMAPProblemsForReadiness(t *testing.T) {
+	e := newIMAPEnv(t)
+	run := func(opts IMAPOptions) *IMAPPoller {
+		t.Helper()
+		p, err := NewIMAPPoller(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); p.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return p
+	}
+	problems := func(p *IMAPPoller) string { return strings.Join(p.Problems(time.Now()), "; ") }
+
+	opts := e.options(t)
+	opts.UnreadyAfter = time.Second
+	opts.Logger = testLogger(t, slog.LevelError)
+	a := run(opts)
+	waitFor(t, 30*time.Second, "the mailbox to work", func() bool { return problems(a) == "" })
+	e.dovecot.Append(t, "INBOX", testMessage(1, "ready"))
+	waitFor(t, 30*time.Second, "the message to be filed", func() bool { return countInbound(t, e.db) == 1 })
+	if p := problems(a); p != "" {
+		t.Errorf("a working mailbox: %s", p)
+	}
+
+	// A second instance stands by: not a problem.
+	dbB, err := sqlx.Open("postgres", e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dbB.Close() })
+	optsB := opts
+	optsB.DB = dbB
+	b := run(optsB)
+	time.Sleep(1500 * time.Millisecond) // past UnreadyAfter
+	if p := problems(b); p != "" {
+		t.Errorf("an instance standing by: %s", p)
+	}
+
+	// The server goes down: a problem once UnreadyAfter has passed, and
+	// none once it is back.
+	e.dovecot.Stop()
+	waitFor(t, 30*time.Second, "the outage to be reported", func() bool {
+		return strings.Contains(problems(a), "imap test/INBOX: no working session since")
+	})
+	e.dovecot.Restart()
+	waitFor(t, 60*time.Second, "the mailbox to work again", func() bool { return problems(a) == "" })
+
+	// A refused login is reported without waiting.
+	wrong := opts
+	wrong.Name = "wrong"
+	wrong.Password = "wrong"
+	wrong.UnreadyAfter = time.Hour
+	wrong.AuthBackoff = time.Hour
+	c := run(wrong)
+	waitFor(t, 30*time.Second, "the refused login to be reported", func() bool {
+		return problems(c) == "imap wrong/INBOX: the server refused the login"
+	})
+}

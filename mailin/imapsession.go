@@ -106,7 +106,10 @@ func (p *IMAPPoller) session(ctx context.Context, log *slog.Logger, st *mailboxS
 			if err != nil {
 				return progressed, err
 			}
-			progressed = true
+			if !progressed {
+				progressed = true
+				p.mark(st.name, func(h *mailboxHealth) { h.working, h.loginRefused, h.lastErr = true, false, "" })
+			}
 			if n == 0 {
 				break
 			}

@@ -30,6 +30,9 @@ type IMAPConfig struct {
 	Trusted         bool     `toml:"trusted"`       // an internal source (staff authority still needs a token)
 	MaxMessageBytes int64    `toml:"max_message_bytes"`
 	Concurrency     int      `toml:"concurrency"` // default 16: messages filed at once
+	// FailingUnreadyAfter: /readyz reports a mailbox with no working
+	// session for this long; default 15m.
+	FailingUnreadyAfter Duration `toml:"failing_unready_after"`
 }
 
 // validateIMAP checks the [[imap]] blocks, fills in defaults and reads
@@ -119,6 +122,9 @@ func (c *Config) validateIMAP() error {
 		if a.MaxMessageBytes == 0 {
 			a.MaxMessageBytes = c.SMTP.MaxMessageBytes
 		}
+		if a.FailingUnreadyAfter.Duration < 0 {
+			return bad("failing_unready_after", "%v: must not be negative", a.FailingUnreadyAfter.Duration)
+		}
 		if a.Concurrency < 0 || a.Concurrency > 256 {
 			return bad("concurrency", "%d: use 1 to 256 (default 16)", a.Concurrency)
 		}
@@ -146,6 +152,7 @@ func newIMAPPollers(c *Config, db *sqlx.DB, filer mailin.Filer, log *slog.Logger
 			Classifier:      c.classifier,
 			MaxMessageBytes: a.MaxMessageBytes,
 			Concurrency:     a.Concurrency,
+			UnreadyAfter:    a.FailingUnreadyAfter.Duration,
 			DB:              db,
 			Filer:           filer,
 			Logger:          log,

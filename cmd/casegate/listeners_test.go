@@ -474,6 +474,25 @@ func TestReadyzReportsFailingDelivery(t *testing.T) {
 	}
 }
 
+// /readyz names an [[imap]] mailbox that has had no working session for
+// its failing_unready_after (here: the server is not there at all).
+func TestReadyzReportsFailingIMAPMailbox(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imapAddr := l.Addr().String()
+	l.Close() // nothing listens there
+	g := startServiceConf(t, func(dbURL string) string {
+		return fmt.Sprintf(testConfig, dbURL) + "[http]\nlisten = \"127.0.0.1:0\"\n" +
+			fmt.Sprintf("[[imap]]\nname = \"shop\"\naddress = %q\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"\nfailing_unready_after = \"2s\"\n", imapAddr)
+	}, nil)
+	body := g.waitReady(t, 503)
+	if !strings.Contains(body, "imap shop/INBOX: no working session since") || !strings.Contains(body, "connection refused") {
+		t.Errorf("/readyz with the IMAP server unreachable = %q", body)
+	}
+}
+
 // Issue 15, item 9, through the gateway: the [smtp] session limits apply
 // to SMTP and LMTP alike. Hogs beyond the per-IP cap get 421 4.7.0, a drip
 // feed is cut off with 421 4.4.2 on either listener, meanwhile normal mail

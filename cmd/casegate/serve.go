@@ -247,7 +247,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	if a := svc.httpAddr(); a != nil {
 		addrs = append(addrs, a)
 	}
-	svc.mailListeners, svc.submission = mailListeners, sub
+	svc.mailListeners, svc.submission, svc.imap = mailListeners, sub, pollers
 
 	// Listeners stop first (draining sessions), then the sender, then the
 	// database closes (deferred above).

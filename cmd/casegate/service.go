@@ -42,6 +42,7 @@ type service struct {
 	// Set by serve before Run (listeners.go): what /readyz reports on
 	// one by one, and the submission logins a reload replaces.
 	mailListeners []*mailListener
+	imap          []*mailin.IMAPPoller
 	delivery      *deliveryHealth
 	submission    *mailin.Submission
 }
@@ -280,6 +281,9 @@ func (s *service) readinessProblems(ctx context.Context) []string {
 		if p := ml.problem(); p != "" {
 			problems = append(problems, p)
 		}
+	}
+	for _, p := range s.imap {
+		problems = append(problems, p.Problems(time.Now())...)
 	}
 	if !s.sending.Load() {
 		problems = append(problems, "outbox sender: not running")
