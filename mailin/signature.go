@@ -207,9 +207,14 @@ var sentFromStarts = []string{"sent", "envoyé", "enviado", "inviato", "verzonde
 	"outlook für", "diese nachricht wurde von meinem"}
 
 // disclaimerStems are strings every match of disclaimerKey contains.
-var disclaimerStems = []string{"confidential", "intended", "privileged", "disclaimer", "vertraulich", "irrtümlich",
-	"geschäftsführ", "handelsregister", "registergericht", "amtsgericht", "hrb", "sitz der gesellschaft", "ust",
-	"vat ", "registered", "company ", "please consider the environment", "bitte denken sie an die umwelt"}
+// They are as specific as the pattern allows ("ust-id", not "ust", which
+// every "just" and "must" contains), so that ordinary prose rarely reaches
+// the costly pattern.
+var disclaimerStems = []string{"confidential", "intended for", "intended solely", "intended recipient", "privileged",
+	"disclaimer", "vertraulich", "irrtümlich", "geschäftsführ", "handelsregister", "registergericht", "amtsgericht",
+	"hrb", "sitz der gesellschaft", "ust-id", "ustid", "vat no", "vat number", "vat reg", "registered in",
+	"registered office", "registered number", "company no", "company number", "please consider the environment",
+	"bitte denken sie an die umwelt"}
 
 func hasAnyPrefix(s string, prefixes []string) bool {
 	for _, p := range prefixes {
