@@ -16,9 +16,10 @@ WHERE d.id IN (
 RETURNING d.id, d.outbox_id, d.recipient, d.attempts, o.message_id, o.raw, o.automatic, o.created_at;
 
 -- name: mark-sent
--- A delivery went through: recorded right after its handoff, so a crash
--- afterwards does not send it again.
-UPDATE deliveries SET status = 'sent', sent_at = $2, last_error = '' WHERE id = $1;
+-- Deliveries went through: each recorded right after its handoff, so a
+-- crash afterwards does not send it again. $1 the deliveries handed off
+-- while the previous record was being written (often one), $2 now.
+UPDATE deliveries SET status = 'sent', sent_at = $2, last_error = '' WHERE id = ANY ($1);
 
 -- name: mark-failed
 UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3 WHERE id = $1;

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Transport delivers one mail to one recipient. Smarthost and Maildir are
@@ -71,6 +72,56 @@ type FailedDelivery struct {
 type Sender struct {
 	opts SenderOptions
 	wake chan struct{}
+	sent sentRecords
+}
+
+// sentRecords writes the "sent" records of deliveries handed off at the
+// same time in one statement: the first delivery to arrive writes, those
+// that arrive meanwhile wait and go in the next statement together. Each
+// delivery's attempt still returns only once its own record is written,
+// so a record is never put off to the end of a batch (a crash would then
+// send the batch's mail again), and Parallel deliveries under way cost one
+// round trip, not Parallel.
+type sentRecords struct {
+	mu      sync.Mutex
+	writing bool
+	waiting []sentRecord
+}
+
+type sentRecord struct {
+	id   int64
+	done chan error
+}
+
+// recordSent records delivery id as sent and returns when that record is
+// written (or failed).
+func (s *Sender) recordSent(ctx context.Context, id int64) error {
+	r := &s.sent
+	done := make(chan error, 1)
+	r.mu.Lock()
+	r.waiting = append(r.waiting, sentRecord{id, done})
+	if r.writing {
+		r.mu.Unlock()
+		return <-done
+	}
+	r.writing = true
+	for len(r.waiting) > 0 {
+		batch := r.waiting
+		r.waiting = nil
+		r.mu.Unlock()
+		ids := make([]int64, len(batch))
+		for i, b := range batch {
+			ids[i] = b.id
+		}
+		_, err := s.opts.Outbox.q.MarkSent.Exec(ctx, s.opts.DB, pq.Array(ids), s.opts.Now())
+		for _, b := range batch {
+			b.done <- err
+		}
+		r.mu.Lock()
+	}
+	r.writing = false
+	r.mu.Unlock()
+	return <-done
 }
 
 // NewSender returns a Sender; call Run to start it.
@@ -200,7 +251,7 @@ func (s *Sender) attempt(ctx context.Context, d claimed) {
 	switch {
 	case err == nil:
 		result = "sent"
-		_, err = q.MarkSent.Exec(ctx, s.opts.DB, d.ID, now)
+		err = s.recordSent(ctx, d.ID)
 		log.Info("outbox: delivered")
 	case IsPermanent(err) || now.Sub(d.CreatedAt) >= s.opts.GiveUpAfter:
 		reason := err.Error()

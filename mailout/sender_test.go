@@ -382,4 +382,14 @@ func TestSenderReusesConnections(t *testing.T) {
 	if sessions > 4 {
 		t.Errorf("%d connections for 40 mails with 4 in parallel: connections are not reused", sessions)
 	}
+	// Deliveries handed off at the same moment share their "sent" record's
+	// statement; each is recorded all the same, so nothing goes twice.
+	var sent int
+	if err := db.Get(&sent, `SELECT count(*) FROM deliveries WHERE status = 'sent' AND sent_at IS NOT NULL`); err != nil || sent != 40 {
+		t.Errorf("%d deliveries recorded as sent (%v), want 40", sent, err)
+	}
+	c.Advance(time.Hour) // past every lease
+	if n, _ := s.RunOnce(context.Background()); n != 0 || len(r.messages()) != 40 {
+		t.Errorf("a later run claimed %d deliveries and the relay has %d mails, want 0 and 40", n, len(r.messages()))
+	}
 }
