@@ -183,3 +183,13 @@ func (g *gateway) profile(ctx context.Context, d time.Duration, path string) err
 	}
 	return f.Close()
 }
+
+// listening reports whether something accepts connections on addr.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}

@@ -34,6 +34,7 @@ type env struct {
 	pgBin    string // PostgreSQL binaries (pgbench)
 	quick    bool   // smoke run: tiny sizes, one run each
 	profile  string // directory for CPU profiles of the gateway, or ""
+	nested   bool   // count statements inside functions too (diagnosis)
 	smtpConc []int  // connection counts of scenario 1
 	runs     int
 	work     string // scratch directory
@@ -46,9 +47,11 @@ func main() {
 	flag.StringVar(&e.pgBin, "pgbin", "", "PostgreSQL bin directory (pgbench)")
 	flag.BoolVar(&e.quick, "quick", false, "smoke run: small sizes, one run each")
 	flag.StringVar(&e.profile, "profile", "", "write CPU profiles of the gateway under load to this directory")
+	flag.BoolVar(&e.nested, "nested", false, "diagnosis: have PostgreSQL count the statements inside casegate's functions at 32 connections (slows it down)")
 	conc := flag.String("smtp-conc", "1,8,32", "connection counts of the SMTP ingest scenario")
 	out := flag.String("out", "bench/results", "directory for the report")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
+	runs := flag.Int("runs", 3, "runs of each measurement (medians are reported)")
 	flag.Parse()
 	if e.adminURL == "" || e.casegate == "" {
 		log.Fatal("bench: -pg and -casegate are required (use make bench)")
@@ -60,7 +63,7 @@ func main() {
 		}
 		e.smtpConc = append(e.smtpConc, n)
 	}
-	e.runs = 3
+	e.runs = *runs
 	if e.quick {
 		e.runs = 1
 	}
@@ -70,7 +73,7 @@ func main() {
 	}
 	defer os.RemoveAll(e.work)
 
-	r := &report{Started: time.Now().UTC(), Quick: e.quick, Machine: machine()}
+	r := &report{Started: time.Now().UTC(), Quick: e.quick, Machine: machine(), ingest: map[int]float64{}}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		if s != "" {
@@ -104,9 +107,13 @@ var scenarios = []struct {
 }{
 	{"smtp", runSMTPIngest},
 	{"ceiling", runCeilings},
+	{"imap", runIMAPDrain},
 	{"outbox", runOutbox},
+	{"sweep", runSweep},
 	{"threading", runThreading},
 	{"largemail", runLargeMail},
+	{"sustained", runSustained},
+	{"onesender", runOneSender},
 }
 
 // freshDatabase creates an empty database and returns its URL.
@@ -149,7 +156,13 @@ type figure struct {
 	Target string    `json:"target,omitempty"` // e.g. ">= 1000"
 	Met    *bool     `json:"met,omitempty"`
 	Note   string    `json:"note,omitempty"`
+	// Beside is the ceiling or comparison measured in the same run, for
+	// the summary of targets.
+	Beside string `json:"beside,omitempty"`
 }
+
+// withBeside sets what the figure is compared with (Beside).
+func withBeside(f figure, beside string) figure { f.Beside = beside; return f }
 
 func newFigure(name, unit string, runs []float64) figure {
 	s := append([]float64(nil), runs...)
@@ -183,16 +196,32 @@ type report struct {
 	Sections []section `json:"sections"`
 	Failures []string  `json:"failures,omitempty"`
 
-	ingest32 float64 // scenario 1's median at 32 connections, for the ceiling ratio
+	ingest32  float64         // scenario 1's median at 32 connections, for the ceiling ratio
+	pgbench32 []float64       // the pgbench runs at 32 clients between scenario 1's runs
+	ingest    map[int]float64 // scenario 1's median by connections
 }
 
 type section struct {
 	Title   string   `json:"title"`
 	Figures []figure `json:"figures"`
 	Notes   []string `json:"notes,omitempty"`
+	// Skipped says why the scenario measured nothing in this run.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 func (r *report) add(s section) { r.Sections = append(r.Sections, s) }
+
+// besides notes a comparison beside the figure named name, measured by a
+// later scenario.
+func (r *report) besides(name, beside string) {
+	for i := range r.Sections {
+		for j := range r.Sections[i].Figures {
+			if r.Sections[i].Figures[j].Name == name {
+				r.Sections[i].Figures[j].Beside = beside
+			}
+		}
+	}
+}
 
 func (r *report) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -220,8 +249,28 @@ func (r *report) markdown() string {
 		b.WriteString(" — **quick smoke run, figures not meaningful**")
 	}
 	b.WriteString("\n\nMedians of several runs, with min–max.\n")
+	b.WriteString("\n## Targets (issue 17), each beside its ceiling from the same run\n\n| target | median | min–max | target | met | beside it | section |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sections {
-		fmt.Fprintf(&b, "\n## %s\n\n| figure | median | min–max | target | met |\n|---|---|---|---|---|\n", s.Title)
+		number, title, _ := strings.Cut(s.Title, " ")
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | not measured: %s |  |  |  |  | %s |\n", title, s.Skipped, strings.TrimSuffix(number, "."))
+		}
+		for _, f := range s.Figures {
+			if f.Met == nil {
+				continue
+			}
+			met := map[bool]string{true: "yes", false: "**no**"}[*f.Met]
+			fmt.Fprintf(&b, "| %s | %s %s | %s–%s | %s | %s | %s | %s |\n", f.Name, num(f.Median), f.Unit, num(f.Min), num(f.Max), f.Target, met, f.Beside, strings.TrimSuffix(number, "."))
+		}
+	}
+	for _, s := range r.Sections {
+		fmt.Fprintf(&b, "\n## %s\n\n", s.Title)
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "Not measured: %s\n", s.Skipped)
+		}
+		if len(s.Figures) > 0 {
+			b.WriteString("| figure | median | min–max | target | met |\n|---|---|---|---|---|\n")
+		}
 		for _, f := range s.Figures {
 			met := ""
 			if f.Met != nil {

@@ -7,6 +7,10 @@
 # on 127.0.0.1:PORT and a socket in DIR only: a host PostgreSQL (port 5432,
 # /run/postgresql) is never used or touched.
 #
+# CASEGATE_PG_FSYNC (default on) sets fsync; CASEGATE_PG_OPTIONS adds
+# server options to the start, e.g. "-c shared_preload_libraries=pg_stat_statements"
+# (make bench counts statements with it). Both apply when the server starts.
+#
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the
 # postgres user. When that user cannot reach DIR (a checkout under a
 # private home directory), the cluster lives in a private directory it owns
@@ -48,7 +52,7 @@ start)
 			{ cat "$dir/initdb.log" >&2; exit 1; }
 	fi
 	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${CASEGATE_PG_FSYNC:-on}" >/dev/null ||
+		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${CASEGATE_PG_FSYNC:-on} ${CASEGATE_PG_OPTIONS:-}" >/dev/null ||
 		{ tail -n 20 "$dir/log" >&2; exit 1; }
 	;;
 stop)

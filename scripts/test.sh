@@ -20,7 +20,10 @@ trap cleanup EXIT
 
 # Tests may lose data on an OS crash: fsync off makes them faster. The
 # invariants under test (commit before 250) do not depend on it.
-CASEGATE_PG_FSYNC=off scripts/postgres.sh start "$tmp/pg" "$port"
+# pg_stat_statements: the bench's smoke test (bench/) counts statements
+# as make bench does.
+CASEGATE_PG_FSYNC=off CASEGATE_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements" \
+	scripts/postgres.sh start "$tmp/pg" "$port"
 export CASEGATE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 
 go vet ./...

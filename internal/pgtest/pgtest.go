@@ -210,7 +210,10 @@ func startCluster() (*Cluster, error) {
 }
 
 func (c *Cluster) start() error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", c.Port, c.Dir)
+	// CASEGATE_PG_OPTIONS adds server options, as for scripts/postgres.sh
+	// (the bench's smoke test loads pg_stat_statements with it).
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 %s",
+		c.Port, c.Dir, os.Getenv("CASEGATE_PG_OPTIONS"))
 	out, err := c.pgctl("start", "-w", "-t", "60", "-l", filepath.Join(c.Dir, "log"), "-o", opts)
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.Dir, "log"))
