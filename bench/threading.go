@@ -188,7 +188,7 @@ func genericThreadPlan(ctx context.Context, db *sqlx.DB) ([]string, error) {
 		return []string{"    (casegate_thread's first query was not found: its shape changed)"}, nil
 	}
 	q := strings.Replace(m[1], " INTO thread", "", 1)
-	for i, param := range []string{"refs", "sender", "staff"} {
+	for i, param := range []string{"ref_ids", "sender", "staff"} {
 		q = regexp.MustCompile(`\b`+param+`\b`).ReplaceAllLiteralString(q, fmt.Sprintf("$%d", i+1))
 	}
 	conn, err := db.Connx(ctx)
@@ -197,14 +197,14 @@ func genericThreadPlan(ctx context.Context, db *sqlx.DB) ([]string, error) {
 	}
 	defer conn.Close()
 	for _, q := range []string{
-		`PREPARE thread_lookup(jsonb, text, boolean) AS ` + q,
+		`PREPARE thread_lookup(text[], text, boolean) AS ` + q,
 		`SET plan_cache_mode = force_generic_plan`,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("%w: %s", err, q)
 		}
 	}
-	rows, err := conn.QueryContext(ctx, `EXPLAIN EXECUTE thread_lookup('["a@x", "b@x"]', 'c@customer.example', false)`)
+	rows, err := conn.QueryContext(ctx, `EXPLAIN EXECUTE thread_lookup('{a@x,b@x}', 'c@customer.example', false)`)
 	if err != nil {
 		return nil, err
 	}
