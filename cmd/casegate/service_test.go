@@ -19,7 +19,6 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/jmoiron/sqlx"
 
-	"casegate"
 	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
@@ -280,15 +279,8 @@ func TestReloadAppliesGoodConfigAndRefusesBad(t *testing.T) {
 
 func TestMetricsHealthAndLMTP(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
-	admin := sqlx.MustOpen("postgres", cluster.URL("postgres"))
-	admin.MustExec(`CREATE DATABASE casegate`)
-	admin.Close()
-	db := sqlx.MustOpen("postgres", cluster.URL("casegate"))
-	if _, err := casegate.Migrate(context.Background(), db.DB); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	g := startService(t, cluster.URL("casegate"), "[lmtp]\nlisten = \"./lmtp.sock\"\n[http]\nlisten = \"127.0.0.1:0\"\n")
+	url := cluster.CreateDatabase(t, "casegate")
+	g := startService(t, url, "[lmtp]\nlisten = \"./lmtp.sock\"\n[http]\nlisten = \"127.0.0.1:0\"\n")
 	if len(g.addrs) != 3 {
 		t.Fatalf("addresses = %v, want SMTP, LMTP, HTTP", g.addrs)
 	}
