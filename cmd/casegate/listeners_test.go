@@ -49,7 +49,7 @@ func deliver(t *testing.T, via, addr, src, from string, rcpts []string, raw stri
 // Message-ID.
 func openCaseFor(t *testing.T, g *gateway, box *outbox, customer string) (caseID int64, staffToken, notificationID string) {
 	t.Helper()
-	raw := strings.NewReplacer("Ada Lovelace <ada@customer.example>", customer, "first-1@", customer+"-1@").Replace(customerMail)
+	raw := strings.NewReplacer("Ada Lovelace <ada@customer.example>", customer, "first-1@", customer+"-1@").Replace(gatewaytest.CustomerMail)
 	if err := send(t, g.addr, customer, []string{"support@support.example.com"}, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestForgedAuthenticationResultsAreNeverObeyed(t *testing.T) {
 			}
 			box := &outbox{db: g.db}
 			attack := func(caseID int64, token, parent, from, head, id string) string {
-				return head + staffReply(from, token, parent, caseID, id,
+				return head + gatewaytest.StaffReply(from, token, parent, caseID, id,
 					"#priority urgent\n#assign bob@example.com\n\nYour refund is approved: http://refund.evil.example/")
 			}
 			for i, v := range variants {
@@ -187,7 +187,7 @@ max_auto_replies_per_day = 2
 func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 	for _, via := range []string{kindSMTP, kindLMTP} {
 		t.Run(via, func(t *testing.T) {
-			clock := &movableClock{now: berlinTime(t, "2026-11-30 09:00")} // a Monday morning
+			clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 09:00")} // a Monday morning
 			g, _ := startEdgeGateway(t, "authserv_id = \"mx.example.com\"\ntrusted_networks = [\"127.0.0.1/32\"]",
 				scenarioConfig+"[lmtp]\nlisten = \"127.0.0.1:0\"\n", clock)
 			addr := g.addr
@@ -216,7 +216,7 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 			}
 
 			t.Run("classification: a journalist reaches PR at once", func(t *testing.T) {
-				in("127.0.0.3", "lois@daily-planet.example", []string{"support@support.example.com"}, journalistMail)
+				in("127.0.0.3", "lois@daily-planet.example", []string{"support@support.example.com"}, gatewaytest.JournalistMail)
 				var c struct {
 					ID       int64  `db:"id"`
 					Category string `db:"category"`
@@ -240,20 +240,20 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 
 			t.Run("staff authority with proof", func(t *testing.T) {
 				caseID, token, parent := newCase("ada@customer.example", "Printer on fire", "It burns.")
-				in("127.0.0.1", "alice@example.com", []string{token}, staffReply("Alice Example <alice@example.com>", token, parent, caseID, "PROOF",
+				in("127.0.0.1", "alice@example.com", []string{token}, gatewaytest.StaffReply("Alice Example <alice@example.com>", token, parent, caseID, "PROOF",
 					"#priority urgent\n\nHello Ada, unplug it."))
 				if c := getCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
 					t.Errorf("proven staff reply not applied: %+v", c)
 				}
 				relayed := box.expect(t, "ada@customer.example")["ada@customer.example"]
-				if relayed.text != relayedText(caseID, "Hello Ada, unplug it.") {
+				if relayed.text != gatewaytest.RelayedText(caseID, "Hello Ada, unplug it.") {
 					t.Errorf("relayed %q", relayed.text)
 				}
 			})
 
 			t.Run("forged authority", func(t *testing.T) {
 				caseID, token, parent := newCase("bea@customer.example", "Scanner jammed", "It jams.")
-				in("127.0.0.2", "alice@example.com", []string{token}, forgedPass+staffReply("Alice Example <alice@example.com>", token, parent, caseID, "FORGED",
+				in("127.0.0.2", "alice@example.com", []string{token}, forgedPass+gatewaytest.StaffReply("Alice Example <alice@example.com>", token, parent, caseID, "FORGED",
 					"#priority urgent\n\nRefund approved."))
 				if c := getCase(t, g.db, caseID); c != (caseRow{"new", "normal", ""}) {
 					t.Errorf("forged staff reply applied: %+v", c)
@@ -359,7 +359,7 @@ func TestLMTPSocketHasOneOwner(t *testing.T) {
 		return fmt.Sprintf(testConfig, dbURL) + fmt.Sprintf("[lmtp]\nlisten = %q\n[http]\nlisten = \"127.0.0.1:0\"\n", sock)
 	}
 	lmtpMail := func(id string) string {
-		return strings.NewReplacer("first-1", id, "Printer on fire", "Scanner "+id).Replace(customerMail)
+		return strings.NewReplacer("first-1", id, "Printer on fire", "Scanner "+id).Replace(gatewaytest.CustomerMail)
 	}
 
 	// A stale socket, as a crash leaves it: taken over.
@@ -454,7 +454,7 @@ func TestReadyzReportsFailingDelivery(t *testing.T) {
 		return strings.Replace(fmt.Sprintf(testConfig, dbURL), `maildir = "maildir"`,
 			fmt.Sprintf("smarthost = %q\nstarttls = false\nfailing_unready_after = \"10m\"", relayAddr), 1) + "[http]\nlisten = \"127.0.0.1:0\"\n"
 	}, clock)
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
 	g.waitMetric(t, `casegate_delivery_attempts_total{result="deferred"}`, 2) // acknowledgement, staff notification
@@ -555,7 +555,7 @@ func TestBoundedSessionsKeepTheGatewayServing(t *testing.T) {
 	go func() { s, d := drip(smtpAddr, "EHLO"); drips <- result{s, d} }()
 	go func() { s, d := drip(lmtpAddr, "LHLO"); drips <- result{s, d} }()
 	for i := 0; i < 6; i++ {
-		raw := strings.NewReplacer("first-1", fmt.Sprint("normal-", i), "Printer on fire", fmt.Sprint("Question ", i)).Replace(customerMail)
+		raw := strings.NewReplacer("first-1", fmt.Sprint("normal-", i), "Printer on fire", fmt.Sprint("Question ", i)).Replace(gatewaytest.CustomerMail)
 		if err := deliver(t, kindSMTP, smtpAddr, "127.0.0.1", "ada@customer.example", []string{"support@support.example.com"}, raw); err != nil {
 			t.Errorf("normal mail %d beside the hogs and drips: %v", i, err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -23,7 +24,7 @@ import (
 // applied or relayed; a customer's stale address does not thread her mail
 // by itself, and both cases' timelines say why.
 func TestStaleTokensAreNeverObeyed(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	dbURL := pgtest.URL(t)
 	oldSecret, newSecret := "test-secret-0123456789", "rotated-secret-9876543210"
 	conf := func(keys string) string {
@@ -32,16 +33,16 @@ func TestStaleTokensAreNeverObeyed(t *testing.T) {
 	g, _ := runGateway(t, "", dbURL, conf(`token_ttl = "24h"`), clock.Now)
 	box := &outbox{db: g.db}
 	c := openStoryCase(t, g, box, "stale-1@customer.example", "Printer on fire", "My printer is smoking.")
-	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:30"))
 	staffAnswers(t, g, c, c.staffRoot, "STALE1", "#resolve\n\nHello Ada,\n\nwe replaced it.")
 	relayed := to(t, waitSent(t, box, 1), ada)
 
 	// A day and an hour after the resolution, Alice answers the old
 	// notification: stale. She is told; nothing is applied or relayed.
-	clock.Set(berlinTime(t, "2026-12-01 11:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-01 11:30"))
 	staffAnswers(t, g, c, c.staffRoot, "STALE2", "#reopen\n#priority urgent\n\nHello Ada,\n\none more thing.")
 	told := to(t, waitSent(t, box, 1), "alice@example.com")
-	has(t, "stale notice", told.text, "Commands not applied", "the address you wrote to is stale", "more than 24h0m0s ago",
+	gatewaytest.Has(t, "stale notice", told.text, "Commands not applied", "the address you wrote to is stale", "more than 24h0m0s ago",
 		fmt.Sprintf("reopen it first (casegate case reopen %d)", c.id))
 	if cr := getCase(t, g.db, c.id); cr.Status != "resolved" || cr.Priority != "normal" {
 		t.Errorf("a stale staff address was obeyed: %+v", cr)
@@ -66,7 +67,7 @@ func TestStaleTokensAreNeverObeyed(t *testing.T) {
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND message_id = 'stale-3@customer.example'`, c.id); n != 1 {
 		t.Error("her reply with In-Reply-To did not thread")
 	}
-	has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", c.id))
+	gatewaytest.Has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", c.id))
 
 	// Someone leaves: the admin rotates the secret, keeping the old one in
 	// previous_secret_files. Every address signed before is stale.
@@ -83,21 +84,21 @@ func TestStaleTokensAreNeverObeyed(t *testing.T) {
 	clock.Add(time.Minute)
 	staffAnswers(t, g, d, d.staffRoot, "STALE3", "#close\n\nHello Ada,\n\nclosing this.")
 	told = to(t, waitSent(t, box, 1), "alice@example.com")
-	has(t, "stale notice", told.text, "the address you wrote to is stale (signed with a secret that has been rotated)", "Reply to this mail instead")
+	gatewaytest.Has(t, "stale notice", told.text, "the address you wrote to is stale (signed with a secret that has been rotated)", "Reply to this mail instead")
 	if cr := getCase(t, g.db, d.id); cr.Status != "new" {
 		t.Errorf("an address signed with a rotated key was obeyed: %+v", cr)
 	}
 	// The notice's own Reply-To is the case's address under the new key:
 	// her reply to it is obeyed.
-	current := customerReplyAddress.FindString(told.h.Get("Reply-To"))
+	current := gatewaytest.CustomerReplyAddress.FindString(told.h.Get("Reply-To"))
 	if current == d.staffToken || current == "" {
 		t.Fatalf("the stale notice's Reply-To %q is not a new staff address", told.h.Get("Reply-To"))
 	}
 	clock.Add(time.Minute)
-	if err := send(t, g.addr, "alice@example.com", []string{current}, staffReply("Alice Example <alice@example.com>", current, messageID(t, told), d.id, "STALE3B", "#pending\n\nHello Ada,\n\nwhich model is it?")); err != nil {
+	if err := send(t, g.addr, "alice@example.com", []string{current}, gatewaytest.StaffReply("Alice Example <alice@example.com>", current, messageID(t, told), d.id, "STALE3B", "#pending\n\nHello Ada,\n\nwhich model is it?")); err != nil {
 		t.Fatal(err)
 	}
-	has(t, "relayed", to(t, waitSent(t, box, 1), ada).text, "which model is it?")
+	gatewaytest.Has(t, "relayed", to(t, waitSent(t, box, 1), ada).text, "which model is it?")
 	if cr := getCase(t, g.db, d.id); cr.Status != "pending" {
 		t.Errorf("the current key's staff address was not obeyed: %+v", cr)
 	}
@@ -210,7 +211,7 @@ func outboxTo(t *testing.T, g *gateway, addr string) int {
 // already had, status replies, and later a holding reply share it — and
 // staff hear of it once. Staff's own command errors are capped alike.
 func TestForgedStatusFloodIsCapped(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "")
 	c := openStoryCase(t, g, box, "victim-1@customer.example", "Printer on fire", "My printer is smoking.") // 1 automatic mail
 	var forged []string
@@ -240,14 +241,14 @@ func TestForgedStatusFloodIsCapped(t *testing.T) {
 
 	// Four business hours later the holding reply shares the cap: PR gets
 	// its digest, the victim nothing more.
-	clock.Set(berlinTime(t, "2026-11-30 14:01"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 14:01"))
 	to(t, waitSent(t, box, 1), "pr@example.com")
 	wantEvent(t, g, c.id, "escalation-skipped", "holding_reply: ada@customer.example already got 5 automatic mails in 24 hours (cap 5)")
 
 	// Command errors count too: Alice's seven malformed replies get five.
 	var bad []string
 	for i := 0; i < 7; i++ {
-		bad = append(bad, staffReply("Alice Example <alice@example.com>", c.staffToken, c.staffRoot, c.id, fmt.Sprintf("BAD%d", i), "#frobnicate"))
+		bad = append(bad, gatewaytest.StaffReply("Alice Example <alice@example.com>", c.staffToken, c.staffRoot, c.id, fmt.Sprintf("BAD%d", i), "#frobnicate"))
 	}
 	if err := flood(g.addr, "alice@example.com", c.staffToken, bad, 4); err != nil {
 		t.Fatal(err)
@@ -264,7 +265,7 @@ func TestForgedStatusFloodIsCapped(t *testing.T) {
 // address, a flood on one case gets it at most max_auto_replies_per_case
 // automatic answers in 24 hours.
 func TestForgedStatusFloodPerCaseCap(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "[safety]\nmax_auto_replies_per_day = 100\nmax_auto_replies_per_case = 3\n")
 	c := openStoryCase(t, g, box, "victim-2@customer.example", "Printer on fire", "My printer is smoking.")
 	var forged []string
@@ -286,7 +287,7 @@ func TestForgedStatusFloodPerCaseCap(t *testing.T) {
 // and display-name form gets no automatic reply (the first turn of a
 // loop); it is filed and staff hear of it as of any new case.
 func TestNeverAnswerOurselves(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	dbURL := pgtest.URL(t)
 	conf := strings.Replace(storyConfig(t, dbURL, "", ""), `domains = ["support.example.com"]`, `domains = ["support.example.com", "Support.Example.ORG"]`, 1)
 	g, _ := runGateway(t, "", dbURL, conf, clock.Now)

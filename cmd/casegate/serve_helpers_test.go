@@ -68,41 +68,6 @@ func to(t *testing.T, ms []sentMail, rcpts string) sentMail {
 	return found[0]
 }
 
-// has fails unless every want is in text (white space folded).
-func has(t *testing.T, what, text string, want ...string) {
-	t.Helper()
-	folded := strings.Join(strings.Fields(text), " ")
-	for _, w := range want {
-		if !strings.Contains(folded, strings.Join(strings.Fields(w), " ")) {
-			t.Errorf("%s lacks %q:\n%s", what, w, text)
-		}
-	}
-}
-
-// hasNot fails if any of bad is in text.
-func hasNot(t *testing.T, what, text string, bad ...string) {
-	t.Helper()
-	for _, b := range bad {
-		if strings.Contains(text, b) {
-			t.Errorf("%s contains %q:\n%s", what, b, text)
-		}
-	}
-}
-
-// noInternals: customer mail names no rule and shows no UTC time by default.
-func noInternals(t *testing.T, what, text string) {
-	t.Helper()
-	hasNot(t, what, text, "first-response", "resolution due", "UTC", "due ", "a few days")
-}
-
-var customerReplyAddress = regexp.MustCompile(`support\+\d+-[0-9a-f]+@support\.example\.com`)
-
-// resolvedText is a relayed reply that resolved the case: the staff text,
-// then the resolution line.
-func resolvedText(caseID int64, text string) string {
-	return relayedText(caseID, text+"\n\nWe have marked your case as resolved. If something is still not right,\njust reply to this email and it opens again.")
-}
-
 func statusOf(t *testing.T, db *sqlx.DB, id int64) string {
 	t.Helper()
 	return gatewaytest.GetCase(t, db, id).Status
@@ -123,33 +88,3 @@ func field(t *testing.T, re *regexp.Regexp, raw string) string {
 	}
 	return m[1]
 }
-
-const dsnTemplate = `From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>
-To: <%s>
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <%s>
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
-
---BOUNDARY
-Content-Type: text/plain
-
-This is the mail system at host mx.customer.example.
-Your message could not be delivered to one or more recipients.
-
---BOUNDARY
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.customer.example
-Arrival-Date: Sun, 22 Nov 2026 10:00:05 +0000
-
-Final-Recipient: rfc822; ada@customer.example
-Original-Recipient: rfc822;ada@customer.example
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <ada@customer.example>: Recipient address
-    rejected: User unknown in local recipient table
-
---BOUNDARY--
-`

@@ -186,16 +186,6 @@ func rendered(t *testing.T, db *sqlx.DB) {
 	gatewaytest.Rendered(t, db)
 }
 
-const customerMail = `From: Ada Lovelace <ada@customer.example>
-To: support@support.example.com
-Subject: Printer on fire
-Message-ID: <first-1@customer.example>
-Date: Sun, 22 Nov 2026 10:00:00 +0000
-Content-Type: text/plain; charset=utf-8
-
-My printer is on fire. Please help.
-`
-
 func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
 	dir := t.TempDir()

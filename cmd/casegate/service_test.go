@@ -165,7 +165,7 @@ func TestReadinessAndWatchdogNotifications(t *testing.T) {
 		t.Fatal("serve was up without READY=1 sent")
 	}
 	// The gateway answers right after READY=1.
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatalf("send after READY: %v", err)
 	}
 	// The main loop keeps feeding the watchdog: several pings in a few
@@ -213,7 +213,7 @@ func TestReloadAppliesGoodConfigAndRefusesBad(t *testing.T) {
 	}
 	sendOn := func(id string) {
 		t.Helper()
-		raw := strings.ReplaceAll(strings.Replace(customerMail, "first-1", id, 1), "\n", "\r\n")
+		raw := strings.ReplaceAll(strings.Replace(gatewaytest.CustomerMail, "first-1", id, 1), "\n", "\r\n")
 		raw = strings.Replace(raw, "Printer on fire", "Printer "+id, 1)
 		if err := client.SendMail("ada@customer.example", []string{"support@support.example.com"}, strings.NewReader(raw)); err != nil {
 			t.Fatalf("send %s on the old connection: %v", id, err)
@@ -316,13 +316,13 @@ func TestMetricsHealthAndLMTP(t *testing.T) {
 
 	// One mail by SMTP, its duplicate, one by LMTP to two recipients: LMTP
 	// answers once per recipient (RFC 2033 §4.2).
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
-	lmtpMail := strings.Replace(strings.Replace(customerMail, "first-1", "lmtp-1", 1), "Printer on fire", "Scanner jammed", 1)
+	lmtpMail := strings.Replace(strings.Replace(gatewaytest.CustomerMail, "first-1", "lmtp-1", 1), "Printer on fire", "Scanner jammed", 1)
 	resp, err := sendLMTP(t, sock, []string{"support@support.example.com", "support+hello@support.example.com"}, lmtpMail)
 	if err != nil {
 		t.Fatalf("LMTP: %v", err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/emersion/go-message/mail"
@@ -111,45 +110,6 @@ type caseRow struct {
 func getCase(t *testing.T, db *sqlx.DB, id int64) caseRow {
 	t.Helper()
 	return caseRow(gatewaytest.GetCase(t, db, id))
-}
-
-// fill replaces the placeholders of a test mail.
-func fill(s string, kv ...string) string {
-	return strings.NewReplacer(kv...).Replace(s)
-}
-
-// muttReply is a reply as mutt 2.2 writes it (text/plain, inline
-// disposition, "On …, … wrote:" attribution, signature below the quote).
-const muttReply = `Date: Sun, 22 Nov 2026 10:03:11 +0000
-From: Alice Example <alice@example.com>
-To: Example Support <TOKEN>
-Subject: Re: [#CASE] New case: Printer on fire
-Message-ID: <20261122100311.GA4711@example.com>
-References: <PARENT>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=us-ascii
-Content-Disposition: inline
-In-Reply-To: <PARENT>
-User-Agent: Mutt/2.2.12 (2023-09-09)
-
-BODY
-
-On Sun, Nov 22, 2026 at 10:00:00AM +0000, Example Support wrote:
-> New case #CASE: Printer on fire
-> From:     Ada Lovelace <ada@customer.example>
-
--- 
-Alice Example, Example Corp support
-`
-
-// staffReply fills muttReply; id makes its Message-ID unique.
-func staffReply(from, token, parent string, caseID int64, id, body string) string {
-	return fill(muttReply, "Alice Example <alice@example.com>", from, "TOKEN", token, "PARENT", parent,
-		"CASE", fmt.Sprint(caseID), "GA4711", id, "BODY", body)
-}
-
-func relayedText(caseID int64, text string) string {
-	return fmt.Sprintf("%s\n\n-- \nExample Support\nCase #%d: reply to this email to add to it.\n", text, caseID)
 }
 
 // mailTo keeps the mails addressed (To) to addr.

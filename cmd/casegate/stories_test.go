@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -152,7 +153,7 @@ const staffList = "alice@example.com,bob@example.com"
 // days later the follow-up asks; she rates 2, it still does not work: the
 // case reopens, she is thanked, staff and PR are told.
 func TestAngryCustomerStory(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")} // a Monday
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")} // a Monday
 	g, box := startStory(t, clock, "", "")
 	seen := newThreadLog()
 
@@ -173,41 +174,41 @@ func TestAngryCustomerStory(t *testing.T) {
 	if want := "Re: Printer on fire " + tag; ack.subject != want {
 		t.Errorf("acknowledgement subject %q, want %q", ack.subject, want)
 	}
-	has(t, "acknowledgement", ack.text, "Hello Ada Lovelace,", fmt.Sprintf("case #%d", caseID))
+	gatewaytest.Has(t, "acknowledgement", ack.text, "Hello Ada Lovelace,", fmt.Sprintf("case #%d", caseID))
 	seen.got(t, "ada", ack)
-	customerToken := customerReplyAddress.FindString(ack.h.Get("Reply-To"))
+	customerToken := gatewaytest.CustomerReplyAddress.FindString(ack.h.Get("Reply-To"))
 	staffSubject := tag + " Printer on fire"
 	if notification.subject != staffSubject {
 		t.Errorf("staff notification subject %q, want %q", notification.subject, staffSubject)
 	}
-	has(t, "staff notification", notification.text, fmt.Sprintf("New case #%d", caseID), "My printer has been smoking")
-	hasNot(t, "staff notification", notification.text, "Risk:", "PR:") // no risk yet, PR not alerted
+	gatewaytest.Has(t, "staff notification", notification.text, fmt.Sprintf("New case #%d", caseID), "My printer has been smoking")
+	gatewaytest.HasNot(t, "staff notification", notification.text, "Risk:", "PR:") // no risk yet, PR not alerted
 	staffRoot := messageID(t, notification)
 	seen.wrote("staff", staffRoot)
-	staffToken := customerReplyAddress.FindString(notification.h.Get("Reply-To"))
+	staffToken := gatewaytest.CustomerReplyAddress.FindString(notification.h.Get("Reply-To"))
 
 	// Monday 14:01, four business hours on, nobody has answered: PR gets
 	// the digest, she a holding reply with PR in copy — once.
-	clock.Set(berlinTime(t, "2026-11-30 14:01"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 14:01"))
 	late := waitSent(t, box, 2)
 	digest, holding := to(t, late, "pr@example.com"), to(t, late, ada+",pr@example.com")
 	if digest.subject != staffSubject {
 		t.Errorf("digest subject %q, want %q", digest.subject, staffSubject)
 	}
-	has(t, "first-response digest", digest.text, `rule "first-response"`, "Ada Lovelace", "My printer has been smoking")
+	gatewaytest.Has(t, "first-response digest", digest.text, `rule "first-response"`, "Ada Lovelace", "My printer has been smoking")
 	seen.got(t, "staff", digest)
 	if holding.subject != "Re: Printer on fire "+tag {
 		t.Errorf("holding reply subject %q", holding.subject)
 	}
-	has(t, "holding reply", holding.text, "Hello Ada Lovelace,", fmt.Sprintf("case #%d", caseID), "is taking longer than it should",
+	gatewaytest.Has(t, "holding reply", holding.text, "Hello Ada Lovelace,", fmt.Sprintf("case #%d", caseID), "is taking longer than it should",
 		"senior member of our team", "by 10:01 CET tomorrow")
-	noInternals(t, "holding reply", holding.text)
+	gatewaytest.NoInternals(t, "holding reply", holding.text)
 	seen.got(t, "ada", holding)
 	clock.Add(5 * time.Minute)
 	waitSent(t, box, 0) // at most one holding reply per deadline
 
 	// Monday 14:30. She writes again: she will go to the press.
-	clock.Set(berlinTime(t, "2026-11-30 14:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 14:30"))
 	const threat = "ada-2@customer.example"
 	if err := send(t, g.addr, ada, []string{customerToken}, customerSays(customerToken, threat, messageID(t, holding), "Re: Printer on fire "+tag,
 		"Nobody has called me back. If I do not hear from you today I will go to the press.")); err != nil {
@@ -223,10 +224,10 @@ func TestAngryCustomerStory(t *testing.T) {
 	if toStaff.subject != staffSubject {
 		t.Errorf("staff notification subject %q, want %q", toStaff.subject, staffSubject)
 	}
-	has(t, "staff notification of the threat", toStaff.text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Priority: high",
+	gatewaytest.Has(t, "staff notification of the threat", toStaff.text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Priority: high",
 		"Risk:     high", `"go to the press" (3)`, "PR:       alerted", "I will go to the press")
 	seen.got(t, "staff", toStaff)
-	has(t, "public-risk digest", toPR.text, `rule "public-risk"`, "high", `"go to the press"`)
+	gatewaytest.Has(t, "public-risk digest", toPR.text, `rule "public-risk"`, "high", `"go to the press"`)
 	seen.got(t, "staff", toPR)
 	// She was told at 14:01 when she will hear back; that has not passed,
 	// so she is not told again.
@@ -235,7 +236,7 @@ func TestAngryCustomerStory(t *testing.T) {
 	}
 
 	// Monday 15:00. Alice answers from mutt and resolves: one mail.
-	clock.Set(berlinTime(t, "2026-11-30 15:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 15:00"))
 	sendWithMutt(t, g.addr, "Alice Example <alice@example.com>", fmt.Sprintf(`To: Example Support <%s>
 Subject: Re: %s
 In-Reply-To: <%s>
@@ -260,10 +261,10 @@ On Mon, Nov 30, 2026 at 02:30:00PM +0100, Example Support wrote:
 	if relayed.subject != "Re: Printer on fire "+tag {
 		t.Errorf("relayed subject %q", relayed.subject)
 	}
-	if want := resolvedText(caseID, "Dear Ada,\n\nI am sorry you waited. Please unplug the printer; we have sent you a\nreplacement, which arrives tomorrow morning."); relayed.text != want {
+	if want := gatewaytest.ResolvedText(caseID, "Dear Ada,\n\nI am sorry you waited. Please unplug the printer; we have sent you a\nreplacement, which arrives tomorrow morning."); relayed.text != want {
 		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.text, want)
 	}
-	hasNot(t, "relayed reply", relayed.raw, "alice@", "1234567", "Alice")
+	gatewaytest.HasNot(t, "relayed reply", relayed.raw, "alice@", "1234567", "Alice")
 	seen.got(t, "ada", relayed)
 	if c := getCase(t, g.db, caseID); c.Status != "resolved" {
 		t.Errorf("after #resolve: %+v", c)
@@ -271,10 +272,10 @@ On Mon, Nov 30, 2026 at 02:30:00PM +0100, Example Support wrote:
 
 	// Thursday 15:00, three days later: the follow-up asks, in her zone,
 	// with the true interval.
-	clock.Set(berlinTime(t, "2026-12-03 15:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-03 15:00"))
 	followup := to(t, waitSent(t, box, 1), ada+",pr@example.com")
-	has(t, "follow-up", followup.text, "On Monday 30 November (3 days ago) we resolved", "a number from 1 (not at all) to 5 (completely)")
-	noInternals(t, "follow-up", followup.text)
+	gatewaytest.Has(t, "follow-up", followup.text, "On Monday 30 November (3 days ago) we resolved", "a number from 1 (not at all) to 5 (completely)")
+	gatewaytest.NoInternals(t, "follow-up", followup.text)
 	seen.got(t, "ada", followup)
 
 	// She rates 2: it still does not work.
@@ -286,10 +287,10 @@ On Mon, Nov 30, 2026 at 02:30:00PM +0100, Example Support wrote:
 	seen.wrote("ada", rating)
 	rated := waitSent(t, box, 4)
 	thanks := to(t, rated, ada+",pr@example.com")
-	has(t, "rating thanks", thanks.text, "(2 of 5)", "open again")
+	gatewaytest.Has(t, "rating thanks", thanks.text, "(2 of 5)", "open again")
 	seen.got(t, "ada", thanks)
 	staffTold := to(t, rated, staffList)
-	has(t, "staff notification of the rating", staffTold.text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Status: open",
+	gatewaytest.Has(t, "staff notification of the rating", staffTold.text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Status: open",
 		"2 it still doesn't work", "Risk:     high", `"go to the press" (3)`, "PR:       alerted") // the risk stays visible
 	seen.got(t, "staff", staffTold)
 	var prTold []sentMail
@@ -337,8 +338,8 @@ func openStoryCase(t *testing.T, g *gateway, box *outbox, id, subject, text stri
 	c.tag = fmt.Sprintf("[#%d]", c.id)
 	opened := waitSent(t, box, 2)
 	c.ack, c.notification = to(t, opened, ada), to(t, opened, staffList)
-	c.customerToken = customerReplyAddress.FindString(c.ack.h.Get("Reply-To"))
-	c.staffToken = customerReplyAddress.FindString(c.notification.h.Get("Reply-To"))
+	c.customerToken = gatewaytest.CustomerReplyAddress.FindString(c.ack.h.Get("Reply-To"))
+	c.staffToken = gatewaytest.CustomerReplyAddress.FindString(c.notification.h.Get("Reply-To"))
 	c.customerFirst, c.staffRoot = id, messageID(t, c.notification)
 	c.customerSubject, c.staffSubj = "Re: "+subject+" "+c.tag, c.tag+" "+subject
 	return c
@@ -348,7 +349,7 @@ func openStoryCase(t *testing.T, g *gateway, box *outbox, id, subject, text stri
 // (loopback proves her), answering the mail with Message-ID parent.
 func staffAnswers(t *testing.T, g *gateway, c storyCase, parent, id, body string) {
 	t.Helper()
-	if err := send(t, g.addr, "alice@example.com", []string{c.staffToken}, staffReply("Alice Example <alice@example.com>", c.staffToken, parent, c.id, id, body)); err != nil {
+	if err := send(t, g.addr, "alice@example.com", []string{c.staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", c.staffToken, parent, c.id, id, body)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -400,7 +401,7 @@ func deliveredFile(t *testing.T, g *gateway, outboxMessageID, rcpt string) strin
 // automatically, her out-of-office, a bare thank-you or a bounce; a new
 // question does, and four business hours later PR hears of it.
 func TestOnlyNewWordsRestartTheClock(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	dbURL := pgtest.URL(t)
 	// [escalation] thanks_words adds a thank-you of this desk's own.
 	conf := strings.Replace(storyConfig(t, dbURL, "", ""), "\n[escalation]\n", "\n[escalation]\nthanks_words = [\"thanks\", \"cheers mate\"]\n", 1)
@@ -408,27 +409,27 @@ func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 	box := &outbox{db: g.db}
 	c := openStoryCase(t, g, box, "clock-1@customer.example", "Printer on fire", "My printer is smoking.")
 
-	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:30"))
 	staffAnswers(t, g, c, c.staffRoot, "CLOCK1", "Hello Ada,\n\nplease unplug it; a technician calls you today.")
 	relayed := to(t, waitSent(t, box, 1), ada)
 	if got := timers(t, g, c.id); slices.Contains(got, "first-response") {
 		t.Fatalf("after the staff reply the first-response deadline still runs: %v", got)
 	}
 
-	clock.Set(berlinTime(t, "2026-11-30 11:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 11:00"))
 	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-2@customer.example", messageID(t, relayed), c.customerSubject, "status")); err != nil {
 		t.Fatal(err)
 	}
 	status := to(t, waitSent(t, box, 1), ada)
-	has(t, "status reply", status.text, "Last from us: we answered you today at 10:30 CET")
+	gatewaytest.Has(t, "status reply", status.text, "Last from us: we answered you today at 10:30 CET")
 
-	clock.Set(berlinTime(t, "2026-11-30 11:05"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 11:05"))
 	ooo := customerSays(c.customerToken, "clock-3@customer.example", messageID(t, status), "Automatic reply: "+c.customerSubject,
 		"I am out of the office until Wednesday.")
 	if err := send(t, g.addr, ada, []string{c.customerToken}, "Auto-Submitted: auto-replied\n"+ooo); err != nil {
 		t.Fatal(err)
 	}
-	clock.Set(berlinTime(t, "2026-11-30 11:10"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 11:10"))
 	for i, thanks := range []string{"Thanks!\n\nAda", "Cheers mate!"} {
 		if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, fmt.Sprintf("clock-4-%d@customer.example", i), messageID(t, relayed), c.customerSubject, thanks)); err != nil {
 			t.Fatal(err)
@@ -437,12 +438,12 @@ func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 	waitSent(t, box, 0)
 
 	// The relayed reply bounces (her mailbox is full for good).
-	clock.Set(berlinTime(t, "2026-11-30 11:15"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 11:15"))
 	verp := field(t, returnPathField, deliveredFile(t, g, messageID(t, relayed), ada))
-	if err := send(t, g.addr, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "clock-dsn@mx.customer.example")); err != nil {
+	if err := send(t, g.addr, "", []string{verp}, gatewaytest.DSN(verp, "clock-dsn@mx.customer.example")); err != nil {
 		t.Fatal(err)
 	}
-	has(t, "bounce notice", to(t, waitSent(t, box, 1), staffList).text, "bounce")
+	gatewaytest.Has(t, "bounce notice", to(t, waitSent(t, box, 1), staffList).text, "bounce")
 	for _, kind := range []string{"status-sent", "automatic", "thanks", "bounced"} {
 		if !slices.Contains(eventKinds(t, g, c.id), kind) {
 			t.Errorf("no %q event on the case: %v", kind, eventKinds(t, g, c.id))
@@ -455,25 +456,25 @@ func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 		t.Errorf("a status question, an out-of-office, a thank-you or a bounce restarted the first-response deadline: %v", got)
 	}
 	// A business day later: nothing escalated, nobody was told.
-	clock.Set(berlinTime(t, "2026-12-01 17:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-01 17:00"))
 	waitSent(t, box, 0)
 	if n := count(t, g.db, `SELECT count(*) FROM escalations WHERE case_id = $1`, c.id); n != 0 {
 		t.Errorf("%d escalations after only status, automatic mail, thanks and a bounce", n)
 	}
 
 	// Wednesday 09:00 she asks something new: that needs an answer.
-	clock.Set(berlinTime(t, "2026-12-02 09:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-02 09:00"))
 	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-5@customer.example", messageID(t, relayed), c.customerSubject,
 		"The technician did not call. Which model should I order now?")); err != nil {
 		t.Fatal(err)
 	}
-	has(t, "staff notification", to(t, waitSent(t, box, 1), staffList).text, "Which model should I order now?")
+	gatewaytest.Has(t, "staff notification", to(t, waitSent(t, box, 1), staffList).text, "Which model should I order now?")
 	if got := timers(t, g, c.id); !slices.Contains(got, "first-response") {
 		t.Fatalf("a new question did not start the first-response deadline: %v", got)
 	}
-	clock.Set(berlinTime(t, "2026-12-02 13:01"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-02 13:01"))
 	// PR hears of it; the holding reply is not sent to a hard-bounced address.
-	has(t, "first-response digest", to(t, waitSent(t, box, 1), "pr@example.com").text, `rule "first-response"`)
+	gatewaytest.Has(t, "first-response digest", to(t, waitSent(t, box, 1), "pr@example.com").text, `rule "first-response"`)
 	var skipped string
 	if err := g.db.Get(&skipped, `SELECT detail FROM events WHERE case_id = $1 AND kind = 'escalation-skipped'`, c.id); err != nil || !strings.Contains(skipped, "hard-bounced") {
 		t.Errorf("escalation-skipped event: %q, %v", skipped, err)
@@ -484,19 +485,19 @@ func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 // the case as automatic mail and changes nothing: the case stays resolved
 // and the follow-up still comes.
 func TestOutOfOfficeAfterResolutionChangesNothing(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "")
 	c := openStoryCase(t, g, box, "ooo-1@customer.example", "Printer on fire", "My printer is smoking.")
-	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:30"))
 	staffAnswers(t, g, c, c.staffRoot, "OOO1", "#resolve\n\nHello Ada,\n\nwe replaced it.")
 	relayed := to(t, waitSent(t, box, 1), ada)
-	has(t, "relayed reply", relayed.text, "We have marked your case as resolved")
+	gatewaytest.Has(t, "relayed reply", relayed.text, "We have marked your case as resolved")
 	before := timers(t, g, c.id)
 	if !slices.Equal(before, []string{"followup:ask"}) {
 		t.Fatalf("after the resolution the timers are %v, want the follow-up", before)
 	}
 
-	clock.Set(berlinTime(t, "2026-11-30 10:31"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:31"))
 	for i, head := range []string{"Auto-Submitted: auto-replied\n", "X-Auto-Response-Suppress: All\nPrecedence: auto_reply\n", "Auto-Submitted: auto-generated\n"} {
 		ooo := customerSays(c.customerToken, fmt.Sprintf("ooo-%d@customer.example", i+2), messageID(t, relayed), "Out of office: "+c.customerSubject,
 			"I am out of the office until 7 December. For urgent matters call my deputy.")
@@ -522,8 +523,8 @@ func TestOutOfOfficeAfterResolutionChangesNothing(t *testing.T) {
 		t.Errorf("an out-of-office reply cancelled the follow-up or reopened the case")
 	}
 	// Three days later the follow-up asks as planned.
-	clock.Set(berlinTime(t, "2026-12-03 10:30"))
-	has(t, "follow-up", to(t, waitSent(t, box, 1), ada).text, "Did this fix it?")
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-03 10:30"))
+	gatewaytest.Has(t, "follow-up", to(t, waitSent(t, box, 1), ada).text, "Did this fix it?")
 }
 
 // Issue 16 item 5: a journalist's mail sent with Precedence: bulk (as
@@ -531,7 +532,7 @@ func TestOutOfOfficeAfterResolutionChangesNothing(t *testing.T) {
 // at once and staff their notification; being automatic only means it
 // gets no acknowledgement.
 func TestBulkJournalistMailReachesPRAndStaff(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "")
 	for i, head := range []string{"Precedence: bulk\n", "Precedence: list\nList-Unsubscribe: <mailto:unsubscribe@lists.newswire.example>\n"} {
 		raw := fmt.Sprintf(`From: Jo Bloggs <jo@newswire.example>
@@ -559,8 +560,8 @@ Reporter, Evening Post
 		}
 		mails := waitSent(t, box, 2) // no acknowledgement
 		digest, notification := to(t, mails, "pr@example.com"), to(t, mails, staffList)
-		has(t, "digest", digest.text, `rule "press"`, "journalist", "Jo Bloggs")
-		has(t, "staff notification", notification.text, fmt.Sprintf("New case #%d", id), "Category: journalist", "PR:       alerted", "We are running a story")
+		gatewaytest.Has(t, "digest", digest.text, `rule "press"`, "journalist", "Jo Bloggs")
+		gatewaytest.Has(t, "staff notification", notification.text, fmt.Sprintf("New case #%d", id), "Category: journalist", "PR:       alerted", "We are running a story")
 		var why string
 		if err := g.db.Get(&why, `SELECT detail FROM events WHERE case_id = $1 AND kind = 'not-acknowledged'`, id); err != nil || !strings.Contains(why, "RFC 3834") {
 			t.Errorf("%s: not-acknowledged event %q, %v", head, why, err)
@@ -572,7 +573,7 @@ Reporter, Evening Post
 // staff cause. Her own status questions use the cap up; the resolution
 // notice staff's #resolve causes still reaches her.
 func TestCapsNeverDropWhatStaffCause(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "[safety]\nmax_auto_replies_per_day = 3\n")
 	c := openStoryCase(t, g, box, "cap-1@customer.example", "Printer on fire", "My printer is smoking.") // 1: the acknowledgement
 	for i := 2; i <= 5; i++ {
@@ -593,7 +594,7 @@ func TestCapsNeverDropWhatStaffCause(t *testing.T) {
 	if replies != 2 {
 		t.Errorf("%d status replies, want 2 under the cap of 3", replies)
 	}
-	has(t, "cap notice", to(t, asked, staffList).text, "has reached the daily limit of automatic replies")
+	gatewaytest.Has(t, "cap notice", to(t, asked, staffList).text, "has reached the daily limit of automatic replies")
 	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'status-skipped' AND detail LIKE '%cap 3%'`, c.id); n != 2 {
 		t.Errorf("%d capped status questions recorded, want 2", n)
 	}
@@ -605,7 +606,7 @@ func TestCapsNeverDropWhatStaffCause(t *testing.T) {
 	if notice.subject != c.customerSubject+" resolved" {
 		t.Errorf("resolution notice subject %q", notice.subject)
 	}
-	has(t, "resolution notice", notice.text, "resolved")
+	gatewaytest.Has(t, "resolution notice", notice.text, "resolved")
 	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'resolution-notice-skipped'`, c.id); n != 0 {
 		t.Error("the resolution notice was held back by the cap")
 	}
@@ -619,10 +620,10 @@ func TestCapsNeverDropWhatStaffCause(t *testing.T) {
 func TestStaffReplyFromOwnClientCounts(t *testing.T) {
 	for _, variant := range []string{"Cc", "Bcc", "Cc with a command"} {
 		t.Run(variant, func(t *testing.T) {
-			clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+			clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 			g, box, cli := startStoryCLI(t, clock, "", "")
 			c := openStoryCase(t, g, box, "direct-1@customer.example", "Printer on fire", "My printer is smoking.")
-			clock.Set(berlinTime(t, "2026-11-30 10:30"))
+			clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:30"))
 			head := fmt.Sprintf("From: Alice Example <alice@example.com>\nTo: Ada Lovelace <ada@customer.example>\nSubject: Re: Printer on fire %s\nMessage-ID: <direct-alice@example.com>\nIn-Reply-To: <%s>\nReferences: <%s>\n", c.tag, c.customerFirst, c.customerFirst)
 			command := ""
 			if strings.HasPrefix(variant, "Cc") {
@@ -640,7 +641,7 @@ func TestStaffReplyFromOwnClientCounts(t *testing.T) {
 				waitSent(t, box, 0) // nothing relayed, nobody told
 			} else {
 				// Commands need the case's staff address: not applied, she is told.
-				has(t, "command error", to(t, waitSent(t, box, 1), "alice@example.com").text, "Commands not applied",
+				gatewaytest.Has(t, "command error", to(t, waitSent(t, box, 1), "alice@example.com").text, "Commands not applied",
 					"commands work only in a reply to the case's staff address")
 			}
 			var onCase int64
@@ -674,14 +675,14 @@ func TestStaffReplyFromOwnClientCounts(t *testing.T) {
 				t.Errorf("report first response %+v, want one of 30 minutes", fr)
 			}
 			// Four business hours on: nothing escalates.
-			clock.Set(berlinTime(t, "2026-11-30 15:00"))
+			clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 15:00"))
 			waitSent(t, box, 0)
 			// Her status reply says staff answered.
 			if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "direct-2@customer.example", "direct-alice@example.com", "status", "status")); err != nil {
 				t.Fatal(err)
 			}
 			status := to(t, waitSent(t, box, 1), ada)
-			has(t, "status reply", status.text, "Last from us: we answered you today at 10:30 CET")
+			gatewaytest.Has(t, "status reply", status.text, "Last from us: we answered you today at 10:30 CET")
 			// The status reply threads under Alice's mail, which Ada has.
 			if irt, _ := status.h.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "direct-2@customer.example" {
 				t.Errorf("status reply In-Reply-To %v", irt)
@@ -708,7 +709,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 	if notice.subject != a.customerSubject {
 		t.Errorf("merge notice subject %q, want %q", notice.subject, a.customerSubject)
 	}
-	has(t, "merge notice", notice.text, fmt.Sprintf("Your case #%d is about the same matter as case #%d", b.id, a.id), fmt.Sprintf("Please use #%d from now on", a.id))
+	gatewaytest.Has(t, "merge notice", notice.text, fmt.Sprintf("Your case #%d is about the same matter as case #%d", b.id, a.id), fmt.Sprintf("Please use #%d from now on", a.id))
 	var mergedInto int64
 	var status string
 	if err := g.db.QueryRow(`SELECT merged_into, status FROM cases WHERE id = $1`, b.id).Scan(&mergedInto, &status); err != nil || mergedInto != a.id || status != "closed" {
@@ -725,7 +726,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 	if err := send(t, g.addr, ada, []string{b.customerToken}, customerSays(b.customerToken, "merge-b2@customer.example", messageID(t, b.ack), b.customerSubject, "Any news?")); err != nil {
 		t.Fatal(err)
 	}
-	has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", a.id), "Any news?")
+	gatewaytest.Has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", a.id), "Any news?")
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND message_id = 'merge-b2@customer.example'`, a.id); n != 1 {
 		t.Error("a reply to the merged case did not join the case that remains")
 	}
@@ -736,7 +737,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 	if want := fmt.Sprintf("case #%d: case #%d merged into it", a.id, c.id); !strings.Contains(out, want) {
 		t.Errorf("case merge said %q, want %q", out, want)
 	}
-	has(t, "merge notice", to(t, waitSent(t, box, 1), ada).text, fmt.Sprintf("Please use #%d from now on", a.id))
+	gatewaytest.Has(t, "merge notice", to(t, waitSent(t, box, 1), ada).text, fmt.Sprintf("Please use #%d from now on", a.id))
 	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'merged' AND actor = 'cli:tester'`, a.id); n == 0 {
 		t.Error("no merged event by the CLI user")
 	}
@@ -762,7 +763,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 		if err := send(t, g.addr, ada, []string{"support@support.example.com"}, customerSays("support@support.example.com", id, "", m.subject, m.text)); err != nil {
 			t.Fatal(err)
 		}
-		has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", a.id))
+		gatewaytest.Has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", a.id))
 		var how string
 		if err := g.db.Get(&how, `SELECT e.detail FROM events e JOIN messages m ON m.id = e.message_id WHERE m.message_id = $1 AND m.case_id = $2 AND e.kind = 'received'`, id, a.id); err != nil || how != "threaded by case number" {
 			t.Errorf("mail naming #%d in %q: %q, %v", a.id, m.subject, how, err)
@@ -778,7 +779,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 // reply address whose token is forged — both cases' timelines say why, so
 // staff can merge with confidence. (Stale tokens: TestStaleTokensAreNeverObeyed.)
 func TestNewCaseSaysWhyNotThreaded(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "")
 	a := openStoryCase(t, g, box, "why-1@customer.example", "Printer on fire", "My printer is smoking.")
 	for _, m := range []struct{ from, rcpt, id, subject, onNew, onOld string }{
@@ -905,7 +906,7 @@ func TestThreatInTheFirstMail(t *testing.T) {
 		}},
 	} {
 		t.Run(v.at+" "+v.priority, func(t *testing.T) {
-			clock := &movableClock{now: berlinTime(t, v.at)}
+			clock := &movableClock{now: gatewaytest.BerlinTime(t, v.at)}
 			dbURL := pgtest.URL(t)
 			g, _ := runGateway(t, "", dbURL, v.conf(storyConfig(t, dbURL, "", "")), clock.Now)
 			threatInTheFirstMail(t, g, &outbox{db: g.db}, v.promise, v.priority)
@@ -928,17 +929,17 @@ func threatInTheFirstMail(t *testing.T, g *gateway, box *outbox, promise, wantPr
 	if holding.subject != fmt.Sprintf("Re: Printer on fire [#%d]", id) {
 		t.Errorf("holding reply subject %q", holding.subject)
 	}
-	has(t, "holding reply", holding.text, fmt.Sprintf("Thank you for your message about your case #%d; we take it seriously", id),
+	gatewaytest.Has(t, "holding reply", holding.text, fmt.Sprintf("Thank you for your message about your case #%d; we take it seriously", id),
 		"senior member of our team", promise)
-	hasNot(t, "holding reply", holding.text, "taking longer")
-	noInternals(t, "holding reply", holding.text)
+	gatewaytest.HasNot(t, "holding reply", holding.text, "taking longer")
+	gatewaytest.NoInternals(t, "holding reply", holding.text)
 	if irt, _ := holding.h.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "threat-1@customer.example" {
 		t.Errorf("holding reply In-Reply-To %v, want her mail", irt)
 	}
 	if h := holding.h.Get("Auto-Submitted"); h != "auto-replied" {
 		t.Errorf("holding reply Auto-Submitted %q, want auto-replied (it answers her mail)", h)
 	}
-	has(t, "digest", to(t, mails, "pr@example.com").text, `rule "public-risk"`, `"go to the press" (3)`, `"lawyer" (3)`)
-	has(t, "staff notification", to(t, mails, staffList).text, "Priority: "+wantPriority, "Risk:     high", `"go to the press" (3)`, "PR:       alerted")
+	gatewaytest.Has(t, "digest", to(t, mails, "pr@example.com").text, `rule "public-risk"`, `"go to the press" (3)`, `"lawyer" (3)`)
+	gatewaytest.Has(t, "staff notification", to(t, mails, staffList).text, "Priority: "+wantPriority, "Risk:     high", `"go to the press" (3)`, "PR:       alerted")
 	wantEvent(t, g, id, "acknowledged", "by the holding reply")
 }

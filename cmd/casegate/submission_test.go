@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"casegate/internal/gatewaytest"
 	"casegate/mailin"
 )
 
@@ -116,7 +117,7 @@ func TestStaffRepliesThroughSubmission(t *testing.T) {
 		if err := c.Auth(sasl.NewPlainClient("", login, password)); err != nil {
 			return err
 		}
-		return c.SendMail(login, []string{token}, strings.NewReader(strings.ReplaceAll(staffReply(from, token, parent, caseID, id, body), "\n", "\r\n")))
+		return c.SendMail(login, []string{token}, strings.NewReader(strings.ReplaceAll(gatewaytest.StaffReply(from, token, parent, caseID, id, body), "\n", "\r\n")))
 	}
 
 	// Bob logs in and writes as Alice: filed, nothing applied, staff told.
@@ -137,7 +138,7 @@ func TestStaffRepliesThroughSubmission(t *testing.T) {
 	if c := getCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
 		t.Errorf("Alice's authenticated reply not applied: %+v", c)
 	}
-	if m := box.expect(t, "ada@customer.example")["ada@customer.example"]; m.text != relayedText(caseID, "Hello Ada, we are on it.") {
+	if m := box.expect(t, "ada@customer.example")["ada@customer.example"]; m.text != gatewaytest.RelayedText(caseID, "Hello Ada, we are on it.") {
 		t.Errorf("relayed %q", m.text)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE source = 'submission' AND auth_summary LIKE 'smtp.auth=%'`); n != 2 {
