@@ -22,17 +22,9 @@ import (
 // directory too.
 func startEdgeGateway(t *testing.T, staffKeys, extra string, clock *movableClock) (*gateway, string) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "cg-edge-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortTempDir(t, "cg-edge-")
 	dbURL := pgtest.URL(t)
-	var now func() time.Time
-	if clock != nil {
-		now = clock.Now
-	}
-	g, _ := runGateway(t, dir, dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys)+extra, now)
+	g, _ := runGateway(t, dir, dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys)+extra, clock.nowFunc())
 	return g, dir
 }
 
@@ -308,18 +300,8 @@ func replyToOr(m outMail) string {
 // short temporary directory, on clock when not nil.
 func startServiceConf(t *testing.T, conf func(dbURL string) string, clock *movableClock) *serviceGateway {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "cg-edge-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	dbURL := pgtest.URL(t)
-	var now func() time.Time
-	if clock != nil {
-		now = clock.Now
-	}
-	gw, c := runGateway(t, dir, dbURL, conf(dbURL), now)
-	return &serviceGateway{dir: dir, config: c.path, addrs: gw.addrs, maildir: gw.maildir, db: gw.db, stop: gw.stop}
+	return startServiceOn(t, dbURL, conf(dbURL), clock)
 }
 
 // withSMTPKeys adds keys to testConfig's [smtp] table.
@@ -349,11 +331,7 @@ func (g *serviceGateway) waitReady(t *testing.T, code int) string {
 // anyway, /readyz says so; and casegate removes only the socket file it
 // made, never one another process put there.
 func TestLMTPSocketHasOneOwner(t *testing.T) {
-	sockDir, err := os.MkdirTemp("", "cg-sock-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sockDir := shortTempDir(t, "cg-sock-")
 	sock := filepath.Join(sockDir, "lmtp.sock")
 	conf := func(dbURL string) string {
 		return fmt.Sprintf(testConfig, dbURL) + fmt.Sprintf("[lmtp]\nlisten = %q\n[http]\nlisten = \"127.0.0.1:0\"\n", sock)

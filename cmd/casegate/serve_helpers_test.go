@@ -31,6 +31,15 @@ func (c *movableClock) clock() *gatewaytest.Clock {
 	return c.c
 }
 
+// nowFunc is the clock for runGateway: c.Now, or nil (the wall clock)
+// when c is nil.
+func (c *movableClock) nowFunc() func() time.Time {
+	if c == nil {
+		return nil
+	}
+	return c.Now
+}
+
 func (c *movableClock) Now() time.Time      { return c.clock().Now() }
 func (c *movableClock) Set(t time.Time)     { c.clock().Set(t) }
 func (c *movableClock) Add(d time.Duration) { c.clock().Add(d) }

@@ -36,14 +36,16 @@ type serviceGateway struct {
 
 func startService(t *testing.T, dbURL, extra string) *serviceGateway {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "cg-svc-") // short: unix socket paths are limited to 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	gw, c := runGateway(t, dir, dbURL, fmt.Sprintf(testConfig, dbURL)+extra, nil)
-	g := &serviceGateway{dir: dir, config: c.path, addrs: gw.addrs, maildir: gw.maildir, db: gw.db, stop: gw.stop}
-	return g
+	return startServiceOn(t, dbURL, fmt.Sprintf(testConfig, dbURL)+extra, nil)
+}
+
+// startServiceOn runs a gateway on dbURL with the configuration conf in a
+// short temporary directory, on clock when not nil.
+func startServiceOn(t *testing.T, dbURL, conf string, clock *movableClock) *serviceGateway {
+	t.Helper()
+	dir := shortTempDir(t, "cg-svc-")
+	gw, c := runGateway(t, dir, dbURL, conf, clock.nowFunc())
+	return &serviceGateway{dir: dir, config: c.path, addrs: gw.addrs, maildir: gw.maildir, db: gw.db, stop: gw.stop}
 }
 
 func (g *serviceGateway) smtp() string { return g.addrs[0].String() }
@@ -100,11 +102,7 @@ func (g *serviceGateway) waitMetric(t *testing.T, series string, want float64) {
 // fakeNotifySocket is systemd's end of sd_notify: a unixgram socket named
 // by NOTIFY_SOCKET, with the watchdog enabled for this process.
 func fakeNotifySocket(t *testing.T, watchdog time.Duration) <-chan string {
-	dir, err := os.MkdirTemp("", "cg-notify-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortTempDir(t, "cg-notify-")
 	path := filepath.Join(dir, "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
@@ -196,8 +194,7 @@ const reloadTemplate = "Subject: %s [#{{.Case}}]\n\nWe have your mail about {{.S
 
 func TestReloadAppliesGoodConfigAndRefusesBad(t *testing.T) {
 	dbURL := pgtest.URL(t)
-	dir, _ := os.MkdirTemp("", "cg-tpl-")
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortTempDir(t, "cg-tpl-")
 	tpl := filepath.Join(dir, "acknowledgement.txt.tmpl")
 	os.WriteFile(tpl, []byte(fmt.Sprintf(reloadTemplate, "First version")), 0o644)
 	g := startService(t, dbURL, fmt.Sprintf("[templates]\ndir = %q\n[http]\nlisten = \"127.0.0.1:0\"\n", dir))

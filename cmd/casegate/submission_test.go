@@ -77,11 +77,7 @@ func hashPasswordLine(t *testing.T, login, password string) string {
 // else is not; no AUTH in clear, no mail without AUTH; repeated failed
 // logins are refused for a while; a reload picks up a changed users file.
 func TestStaffRepliesThroughSubmission(t *testing.T) {
-	dir, err := os.MkdirTemp("", "cg-sub-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortTempDir(t, "cg-sub-")
 	clientTLS := writeTestCert(t, dir)
 	users := filepath.Join(dir, "users")
 	os.WriteFile(users, []byte(hashPasswordLine(t, "Alice@Example.com", "correct horse")+hashPasswordLine(t, "bob@example.com", "battery staple")), 0o600)
