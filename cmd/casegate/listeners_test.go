@@ -39,16 +39,16 @@ func deliver(t *testing.T, via, addr, src, from string, rcpts []string, raw stri
 // openCaseFor files a first mail from customer through the SMTP listener
 // and returns the case with the staff reply address and the notification's
 // Message-ID.
-func openCaseFor(t *testing.T, g *gateway, box *outbox, customer string) (caseID int64, staffToken, notificationID string) {
+func openCaseFor(t *testing.T, g *gateway, box *gatewaytest.Outbox, customer string) (caseID int64, staffToken, notificationID string) {
 	t.Helper()
 	raw := strings.NewReplacer("Ada Lovelace <ada@customer.example>", customer, "first-1@", customer+"-1@").Replace(gatewaytest.CustomerMail)
 	if err := send(t, g.addr, customer, []string{"support@support.example.com"}, raw); err != nil {
 		t.Fatal(err)
 	}
 	g.db.Get(&caseID, `SELECT id FROM cases WHERE customer = $1`, customer)
-	got := box.expect(t, customer, "alice@example.com,bob@example.com")
+	got := box.Expect(t, customer, "alice@example.com,bob@example.com")
 	n := got["alice@example.com,bob@example.com"]
-	return caseID, replyTo(t, n), msgID(t, n)
+	return caseID, n.ReplyTo(t), n.MessageID(t)
 }
 
 // The top of a message as a trusted relay (Postfix with DKIM/DMARC milters,
@@ -106,7 +106,7 @@ func TestForgedAuthenticationResultsAreNeverObeyed(t *testing.T) {
 			case listener.lmtp != "":
 				addr = g.addrs[1].String()
 			}
-			box := &outbox{db: g.db}
+			box := gatewaytest.NewOutbox(g.db)
 			attack := func(caseID int64, token, parent, from, head, id string) string {
 				return head + gatewaytest.StaffReply(from, token, parent, caseID, id,
 					"#priority urgent\n#assign bob@example.com\n\nYour refund is approved: http://refund.evil.example/")
@@ -118,12 +118,12 @@ func TestForgedAuthenticationResultsAreNeverObeyed(t *testing.T) {
 					if err := deliver(t, listener.via, addr, "127.0.0.2", "alice@example.com", []string{token}, attack(caseID, token, parent, v.from, listener.relayTop+v.head, fmt.Sprint("ATT", i))); err != nil {
 						t.Fatalf("the attack was not accepted for filing: %v", err)
 					}
-					if c := getCase(t, g.db, caseID); c != (caseRow{"new", "normal", ""}) {
+					if c := gatewaytest.GetCase(t, g.db, caseID); c != (gatewaytest.Case{Status: "new", Priority: "normal"}) {
 						t.Errorf("forged authority obeyed: case is %+v", c)
 					}
-					for _, m := range box.next(t) {
-						if strings.Contains(strings.Join(m.rcpts, ","), customer) || strings.Contains(m.text, "refund.evil") && !strings.Contains(m.text, "Not accepted as staff") {
-							t.Errorf("mail sent on the forged authority: to %v, %q", m.rcpts, m.subject)
+					for _, m := range box.Next(t) {
+						if strings.Contains(strings.Join(m.Rcpts, ","), customer) || strings.Contains(m.Text, "refund.evil") && !strings.Contains(m.Text, "Not accepted as staff") {
+							t.Errorf("mail sent on the forged authority: to %v, %q", m.Rcpts, m.Subject)
 						}
 					}
 					if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = $1`, customer); n != 1 {
@@ -151,7 +151,7 @@ func TestForgedAuthenticationResultsAreNeverObeyed(t *testing.T) {
 				if err := deliver(t, listener.via, addr, "127.0.0.1", "alice@example.com", []string{token}, raw); err != nil {
 					t.Fatal(err)
 				}
-				if c := getCase(t, g.db, caseID); c != (caseRow{"open", "urgent", "bob@example.com"}) {
+				if c := gatewaytest.GetCase(t, g.db, caseID); c != (gatewaytest.Case{Status: "open", Priority: "urgent", Assignee: "bob@example.com"}) {
 					t.Errorf("trusted reply: case is %+v", c)
 				}
 				if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = $1`, customer); n != 2 {
@@ -186,7 +186,7 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 			if via == kindLMTP {
 				addr = g.addrs[1].String()
 			}
-			box := &outbox{db: g.db}
+			box := gatewaytest.NewOutbox(g.db)
 			in := func(src, from string, rcpts []string, raw string) {
 				t.Helper()
 				if err := deliver(t, via, addr, src, from, rcpts, raw); err != nil {
@@ -199,9 +199,9 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 					customer, subject, strings.ReplaceAll(subject, " ", "-"), customer, text)
 				in("127.0.0.3", customer, []string{"support@support.example.com"}, raw)
 				g.db.Get(&caseID, `SELECT max(id) FROM cases WHERE customer = $1`, customer)
-				for _, m := range box.next(t) {
-					if strings.Contains(m.text, "New case #") && strings.HasPrefix(replyToOr(m), fmt.Sprintf("support+%d-", caseID)) {
-						staffToken, notificationID = replyTo(t, m), msgID(t, m)
+				for _, m := range box.Next(t) {
+					if strings.Contains(m.Text, "New case #") && strings.HasPrefix(replyToOr(m), fmt.Sprintf("support+%d-", caseID)) {
+						staffToken, notificationID = m.ReplyTo(t), m.MessageID(t)
 					}
 				}
 				return caseID, staffToken, notificationID
@@ -218,9 +218,9 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 					t.Errorf("category = %q, want journalist", c.Category)
 				}
 				digest := false
-				for _, m := range box.next(t) {
-					digest = digest || m.subject == fmt.Sprintf("[#%d] Exploding printers", c.ID) && strings.Contains(m.text, `Escalated: case #`) &&
-						strings.Contains(m.text, `rule "press"`) && strings.Join(m.rcpts, ",") == "pr@example.com"
+				for _, m := range box.Next(t) {
+					digest = digest || m.Subject == fmt.Sprintf("[#%d] Exploding printers", c.ID) && strings.Contains(m.Text, `Escalated: case #`) &&
+						strings.Contains(m.Text, `rule "press"`) && strings.Join(m.Rcpts, ",") == "pr@example.com"
 				}
 				if !digest {
 					t.Errorf("no digest to PR with the filing")
@@ -234,12 +234,12 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 				caseID, token, parent := newCase("ada@customer.example", "Printer on fire", "It burns.")
 				in("127.0.0.1", "alice@example.com", []string{token}, gatewaytest.StaffReply("Alice Example <alice@example.com>", token, parent, caseID, "PROOF",
 					"#priority urgent\n\nHello Ada, unplug it."))
-				if c := getCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
+				if c := gatewaytest.GetCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
 					t.Errorf("proven staff reply not applied: %+v", c)
 				}
-				relayed := box.expect(t, "ada@customer.example")["ada@customer.example"]
-				if relayed.text != gatewaytest.RelayedText(caseID, "Hello Ada, unplug it.") {
-					t.Errorf("relayed %q", relayed.text)
+				relayed := box.Expect(t, "ada@customer.example")["ada@customer.example"]
+				if relayed.Text != gatewaytest.RelayedText(caseID, "Hello Ada, unplug it.") {
+					t.Errorf("relayed %q", relayed.Text)
 				}
 			})
 
@@ -247,10 +247,10 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 				caseID, token, parent := newCase("bea@customer.example", "Scanner jammed", "It jams.")
 				in("127.0.0.2", "alice@example.com", []string{token}, forgedPass+gatewaytest.StaffReply("Alice Example <alice@example.com>", token, parent, caseID, "FORGED",
 					"#priority urgent\n\nRefund approved."))
-				if c := getCase(t, g.db, caseID); c != (caseRow{"new", "normal", ""}) {
+				if c := gatewaytest.GetCase(t, g.db, caseID); c != (gatewaytest.Case{Status: "new", Priority: "normal"}) {
 					t.Errorf("forged staff reply applied: %+v", c)
 				}
-				box.expect(t, "alice@example.com,bob@example.com") // "Not accepted as staff", nothing to the customer
+				box.Expect(t, "alice@example.com,bob@example.com") // "Not accepted as staff", nothing to the customer
 				if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'forged-authentication-results'`, caseID); n != 1 {
 					t.Errorf("the forgery is not on the timeline")
 				}
@@ -274,8 +274,8 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 				deadline := time.Now().Add(20 * time.Second)
 				want := fmt.Sprintf(`[#%d] Invoice wrong, rule "first-response"`, caseID)
 				for found := false; !found; {
-					for _, m := range box.next(t) {
-						found = found || m.subject == fmt.Sprintf("[#%d] Invoice wrong", caseID) && strings.Contains(m.text, `by the rule "first-response"`)
+					for _, m := range box.Next(t) {
+						found = found || m.Subject == fmt.Sprintf("[#%d] Invoice wrong", caseID) && strings.Contains(m.Text, `by the rule "first-response"`)
 					}
 					if !found && time.Now().After(deadline) {
 						t.Fatalf("no %q", want)
@@ -288,8 +288,8 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 }
 
 // replyToOr is m's Reply-To address, or "".
-func replyToOr(m outMail) string {
-	list, err := m.h.AddressList("Reply-To")
+func replyToOr(m gatewaytest.Mail) string {
+	list, err := m.Header.AddressList("Reply-To")
 	if err != nil || len(list) != 1 {
 		return ""
 	}

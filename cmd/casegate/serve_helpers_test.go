@@ -2,20 +2,19 @@ package main
 
 import (
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
 
 	"casegate/internal/gatewaytest"
 )
 
 // Helpers of the tests here that run on casegate serve itself (and of the
-// stories, until they move beside the code too), as thin wrappers over
-// internal/gatewaytest where it has the same thing.
+// stories, until they move beside the code too). What internal/gatewaytest
+// has (Outbox, Mail, To, GetCase, the test mails and checks of
+// fixtures.go) they use from there.
 
 // movableClock is a serve gateway's clock, moved by the test: a
 // gatewaytest.Clock started at now on first use, so that a test may write
@@ -43,39 +42,6 @@ func (c *movableClock) nowFunc() func() time.Time {
 func (c *movableClock) Now() time.Time      { return c.clock().Now() }
 func (c *movableClock) Set(t time.Time)     { c.clock().Set(t) }
 func (c *movableClock) Add(d time.Duration) { c.clock().Add(d) }
-
-// sentMail is one queued mail with its parts decoded.
-type sentMail struct {
-	raw, subject, text, html string
-	rcpts                    []string
-	h                        mail.Header
-}
-
-// waitSent reads the mails queued after the last read of box, waiting
-// (bounded) until there are n, and fails on more (gatewaytest.Outbox.Wait).
-func waitSent(t *testing.T, box *outbox, n int) []sentMail {
-	t.Helper()
-	var out []sentMail
-	for _, m := range box.reader().Wait(t, n) {
-		out = append(out, sentMail{raw: m.Raw, subject: m.Subject, text: m.Text, html: m.HTML, rcpts: m.Rcpts, h: m.Header})
-	}
-	return out
-}
-
-// to returns the one mail among ms addressed to rcpts (comma-separated).
-func to(t *testing.T, ms []sentMail, rcpts string) sentMail {
-	t.Helper()
-	var found []sentMail
-	for _, m := range ms {
-		if strings.Join(m.rcpts, ",") == rcpts {
-			found = append(found, m)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d mails to %s, want 1", len(found), rcpts)
-	}
-	return found[0]
-}
 
 func statusOf(t *testing.T, db *sqlx.DB, id int64) string {
 	t.Helper()

@@ -5,9 +5,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/jmoiron/sqlx"
 
-	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -41,75 +39,6 @@ func startStaffGateway(t *testing.T, staffKeys string) *gateway {
 	dbURL := pgtest.URL(t)
 	g, _ := runGateway(t, "", dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys), nil)
 	return g
-}
-
-// outMail is one mail casegate queued, as its recipients will get it.
-type outMail struct {
-	raw     string
-	rcpts   []string // envelope recipients
-	h       mail.Header
-	subject string
-	text    string // the text part, LF line endings
-	files   map[string][]byte
-}
-
-// outbox reads the mail casegate queued since the last call, through
-// gatewaytest.Outbox.
-type outbox struct {
-	db *sqlx.DB
-	r  *gatewaytest.Outbox
-}
-
-func (o *outbox) reader() *gatewaytest.Outbox {
-	if o.r == nil {
-		o.r = gatewaytest.NewOutbox(o.db)
-	}
-	return o.r
-}
-
-func (o *outbox) next(t *testing.T) []outMail {
-	t.Helper()
-	var out []outMail
-	for _, m := range o.reader().Next(t) {
-		out = append(out, asOutMail(m))
-	}
-	return out
-}
-
-// expect reads the next mails and checks they go to the given envelope
-// recipients (sorted, comma-separated), one mail each, in any order.
-func (o *outbox) expect(t *testing.T, rcpts ...string) map[string]outMail {
-	t.Helper()
-	got := map[string]outMail{}
-	for k, m := range o.reader().Expect(t, rcpts...) {
-		got[k] = asOutMail(m)
-	}
-	return got
-}
-
-func asOutMail(m gatewaytest.Mail) outMail {
-	return outMail{raw: m.Raw, rcpts: m.Rcpts, h: m.Header, subject: m.Subject, text: m.Text, files: m.Files}
-}
-
-func msgID(t *testing.T, m outMail) string {
-	t.Helper()
-	return gatewaytest.Mail{Header: m.h}.MessageID(t)
-}
-
-func replyTo(t *testing.T, m outMail) string {
-	t.Helper()
-	return gatewaytest.Mail{Header: m.h}.ReplyTo(t)
-}
-
-type caseRow struct {
-	Status   string `db:"status"`
-	Priority string `db:"priority"`
-	Assignee string `db:"assignee"`
-}
-
-func getCase(t *testing.T, db *sqlx.DB, id int64) caseRow {
-	t.Helper()
-	return caseRow(gatewaytest.GetCase(t, db, id))
 }
 
 // mailTo keeps the mails addressed (To) to addr.

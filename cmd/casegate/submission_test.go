@@ -91,7 +91,7 @@ func TestStaffRepliesThroughSubmission(t *testing.T) {
 	}, nil)
 	submission := g.addrs[1].String()
 	gw := &gateway{addr: g.smtp(), db: g.db}
-	box := &outbox{db: g.db}
+	box := gatewaytest.NewOutbox(g.db)
 	caseID, token, parent := openCaseFor(t, gw, box, "ada@customer.example")
 	dialFrom := func(src string) *smtp.Client {
 		t.Helper()
@@ -120,22 +120,22 @@ func TestStaffRepliesThroughSubmission(t *testing.T) {
 	if err := submit("bob@example.com", "battery staple", "Alice Example <alice@example.com>", "BOB", "#priority urgent\n\nRefund approved."); err != nil {
 		t.Fatal(err)
 	}
-	if c := getCase(t, g.db, caseID); c.Priority != "normal" {
+	if c := gatewaytest.GetCase(t, g.db, caseID); c.Priority != "normal" {
 		t.Errorf("a login as someone else counted as proof: %+v", c)
 	}
-	notice := box.expect(t, "alice@example.com,bob@example.com")["alice@example.com,bob@example.com"]
-	if !strings.Contains(notice.text, "Not accepted as staff") {
-		t.Errorf("notice: %q\n%s", notice.subject, notice.text)
+	notice := box.Expect(t, "alice@example.com,bob@example.com")["alice@example.com,bob@example.com"]
+	if !strings.Contains(notice.Text, "Not accepted as staff") {
+		t.Errorf("notice: %q\n%s", notice.Subject, notice.Text)
 	}
 	// Alice logs in as herself: her reply is staff's.
 	if err := submit("alice@example.com", "correct horse", "Alice Example <alice@example.com>", "ALICE", "#priority urgent\n\nHello Ada, we are on it."); err != nil {
 		t.Fatal(err)
 	}
-	if c := getCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
+	if c := gatewaytest.GetCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
 		t.Errorf("Alice's authenticated reply not applied: %+v", c)
 	}
-	if m := box.expect(t, "ada@customer.example")["ada@customer.example"]; m.text != gatewaytest.RelayedText(caseID, "Hello Ada, we are on it.") {
-		t.Errorf("relayed %q", m.text)
+	if m := box.Expect(t, "ada@customer.example")["ada@customer.example"]; m.Text != gatewaytest.RelayedText(caseID, "Hello Ada, we are on it.") {
+		t.Errorf("relayed %q", m.Text)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE source = 'submission' AND auth_summary LIKE 'smtp.auth=%'`); n != 2 {
 		t.Errorf("submitted messages with their login = %d, want 2", n)
