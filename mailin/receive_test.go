@@ -1,81 +1,19 @@
 package mailin_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/jmoiron/sqlx"
 
-	"casegate"
 	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
-
-const customerMail = `From: Ada Lovelace <ada@customer.example>
-To: support@support.example.com
-Subject: Printer on fire
-Message-ID: <first-1@customer.example>
-Date: Sun, 22 Nov 2026 10:00:00 +0000
-Content-Type: text/plain; charset=utf-8
-
-My printer is on fire. Please help.
-`
-
-// openCase files customerMail and returns the case, the customer's and
-// staff's reply addresses and the notification's Message-ID (staff are
-// alice@ and bob@example.com).
-func openCase(t *testing.T, g *gatewaytest.Gateway) (caseID int64, customerToken, staffToken, notificationID string) {
-	t.Helper()
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
-		t.Fatal(err)
-	}
-	g.DB.Get(&caseID, `SELECT max(id) FROM cases`)
-	got := g.Outbox.Expect(t, "ada@customer.example", "alice@example.com,bob@example.com")
-	n := got["alice@example.com,bob@example.com"]
-	return caseID, got["ada@customer.example"].ReplyTo(t), n.ReplyTo(t), n.MessageID(t)
-}
-
-// relayedText is a staff reply as the customer gets it.
-func relayedText(caseID int64, text string) string {
-	return fmt.Sprintf("%s\n\n-- \nExample Support\nCase #%d: reply to this email to add to it.\n", text, caseID)
-}
-
-// notNotifications waits until the relay holds n mails besides the staff
-// notifications of new customer mail and returns them.
-func notNotifications(t *testing.T, g *gatewaytest.Gateway, n int) []gatewaytest.Mail {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var out []gatewaytest.Mail
-		for _, m := range g.Relay.Mails(t) {
-			if !staffNotification.MatchString(m.Raw) {
-				out = append(out, m)
-			}
-		}
-		if len(out) == n {
-			return out
-		}
-		if len(out) > n || time.Now().After(deadline) {
-			t.Fatalf("the relay has %d mails besides staff notifications, want %d", len(out), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// staffNotification matches the first line of the staff notification of
-// new customer mail.
-var staffNotification = regexp.MustCompile(`(?m)^(New case|The customer wrote on case) #\d+: `)
-
-// notNotification keeps outbox rows other than staff notifications.
-const notNotification = ` WHERE position(E'\nNew case #' in convert_from(raw, 'UTF8')) = 0 AND position(E'\nThe customer wrote on case #' in convert_from(raw, 'UTF8')) = 0`
 
 func TestRecipientsAndSizeChecked(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{MaxMessageBytes: 200000})
@@ -87,12 +25,12 @@ func TestRecipientsAndSizeChecked(t *testing.T) {
 		{"postmaster@support.example.com", 550},        // our domain, no such mailbox
 		{"support+1000-forged@support.example.com", 0}, // accepted; the forged token is ignored when threading
 	} {
-		err := g.Send(t, "x@customer.example", []string{tc.rcpt}, customerMail)
+		err := g.Send(t, "x@customer.example", []string{tc.rcpt}, gatewaytest.CustomerMail)
 		if gatewaytest.SMTPCode(err) != tc.code {
 			t.Errorf("RCPT %s: err = %v, want code %d", tc.rcpt, err, tc.code)
 		}
 	}
-	big := customerMail + strings.Repeat("x", 78) + "\n"
+	big := gatewaytest.CustomerMail + strings.Repeat("x", 78) + "\n"
 	big = strings.Replace(big, "first-1", "big-1", 1) + strings.Repeat(strings.Repeat("y", 78)+"\n", 3000)
 	if err := g.Send(t, "x@customer.example", []string{"support@support.example.com"}, big); gatewaytest.SMTPCode(err) != 552 {
 		t.Errorf("oversize message: err = %v, want 552", err)
@@ -107,19 +45,12 @@ func TestRecipientsAndSizeChecked(t *testing.T) {
 // the sender's retry after it is back is filed exactly once.
 func TestDatabaseDownGivesTemporaryFailure(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
-	admin := sqlx.MustOpen("postgres", cluster.URL("postgres"))
-	admin.MustExec(`CREATE DATABASE casegate`)
-	admin.Close()
-	db := sqlx.MustOpen("postgres", cluster.URL("casegate"))
-	if _, err := casegate.Migrate(context.Background(), db.DB); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	g := gatewaytest.Start(t, gatewaytest.Options{DatabaseURL: cluster.URL("casegate")})
+	url := cluster.CreateDatabase(t, "casegate")
+	g := gatewaytest.Start(t, gatewaytest.Options{DatabaseURL: url})
 
 	// PostgreSQL stops while the message is being uploaded, so it is gone
 	// exactly when DATA ends and filing begins.
-	err := sendStoppingAtDataEnd(t, g.Addr, customerMail, func() { cluster.Stop(t) })
+	err := sendStoppingAtDataEnd(t, g.Addr, gatewaytest.CustomerMail, func() { cluster.Stop(t) })
 	if code := gatewaytest.SMTPCode(err); code != 451 {
 		t.Fatalf("with PostgreSQL down: err = %v, want a 4xx reply", err)
 	}
@@ -127,7 +58,7 @@ func TestDatabaseDownGivesTemporaryFailure(t *testing.T) {
 	// The client retries, possibly more than once.
 	var lastErr error
 	for i := 0; i < 50; i++ {
-		if lastErr = g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); lastErr == nil {
+		if lastErr = g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); lastErr == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -135,7 +66,7 @@ func TestDatabaseDownGivesTemporaryFailure(t *testing.T) {
 	if lastErr != nil {
 		t.Fatalf("after PostgreSQL is back: %v", lastErr)
 	}
-	g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail)
+	g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail)
 	if n := g.Count(t, `SELECT count(*) FROM messages WHERE direction = 'inbound'`); n != 1 {
 		t.Errorf("inbound messages = %d, want exactly 1", n)
 	}
@@ -145,7 +76,7 @@ func TestDatabaseDownGivesTemporaryFailure(t *testing.T) {
 // A message that went round too often is quarantined as a loop, once.
 func TestMailLoopIsQuarantined(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{})
-	loop := strings.Repeat("Received: from relay.example by relay.example; Sun, 22 Nov 2026 10:00:00 +0000\n", 60) + customerMail
+	loop := strings.Repeat("Received: from relay.example by relay.example; Sun, 22 Nov 2026 10:00:00 +0000\n", 60) + gatewaytest.CustomerMail
 	for i := 0; i < 2; i++ { // a re-delivery adds nothing
 		if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, loop); err != nil {
 			t.Fatalf("send %d: %v", i, err)
@@ -158,7 +89,7 @@ func TestMailLoopIsQuarantined(t *testing.T) {
 	if !strings.Contains(reason, "mail loop: 60 Received") {
 		t.Errorf("reason = %q", reason)
 	}
-	if n := g.Count(t, `SELECT count(*) FROM cases`) + g.Count(t, `SELECT count(*) FROM outbox`+notNotification); n != 0 {
+	if n := g.Count(t, `SELECT count(*) FROM cases`) + g.Count(t, `SELECT count(*) FROM outbox`+gatewaytest.NotNotification); n != 0 {
 		t.Errorf("a looping message opened a case or queued mail")
 	}
 }
@@ -209,11 +140,11 @@ Authentication-Results: mx.example.com; dkim=pass header.d=example.com; dmarc=pa
 	if n := g.Count(t, `SELECT count(*) FROM events WHERE kind = 'unauthenticated-staff'`); n != 1 {
 		t.Errorf("unauthenticated-staff events = %d, want 1", n)
 	}
-	mails := notNotifications(t, g, 1)
+	mails := g.Relay.WaitNotNotifications(t, 1)
 	if !strings.Contains(mails[0].Raw, "Unauthenticated staff mail from alice@example.com") {
 		t.Errorf("staff notice:\n%s", mails[0].Raw)
 	}
-	if n := g.Count(t, `SELECT count(*) FROM outbox`+notNotification); n != 1 {
+	if n := g.Count(t, `SELECT count(*) FROM outbox`+gatewaytest.NotNotification); n != 1 {
 		t.Errorf("outbox rows = %d, want 1 (the staff notice; no acknowledgement to the claimed address)", n)
 	}
 
@@ -260,7 +191,7 @@ func TestStaffRepliesFromMailClients(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{Staff: []string{"Alice Example <alice@example.com>", "bob@example.com"},
 		PR: "PR Desk <pr@example.com>", TrustedNetworks: []string{"127.0.0.0/8"}})
 	box := g.Outbox
-	caseID, _, staffToken, notificationID := openCase(t, g)
+	caseID, _, staffToken, notificationID := g.OpenCustomerCase(t)
 	for _, client := range []string{"gmail", "outlook", "apple_mail", "thunderbird"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "corpus", "mailgun-talon", "tests", "fixtures", "standard_replies", client+".eml"))
 		if err != nil {
@@ -279,8 +210,8 @@ Date: Sun, 22 Nov 2026 11:00:00 +0000
 		// Thunderbird answers below the quote (bottom-posting): the new
 		// text is found there too (mailin.SplitReply).
 		m := box.Expect(t, "ada@customer.example")["ada@customer.example"]
-		if m.Text != relayedText(caseID, "Hello") {
-			t.Errorf("%s: relayed %q, want %q", client, m.Text, relayedText(caseID, "Hello"))
+		if m.Text != gatewaytest.RelayedText(caseID, "Hello") {
+			t.Errorf("%s: relayed %q, want %q", client, m.Text, gatewaytest.RelayedText(caseID, "Hello"))
 		}
 	}
 }

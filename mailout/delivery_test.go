@@ -18,16 +18,6 @@ import (
 	"casegate/mailout"
 )
 
-const customerMail = `From: Ada Lovelace <ada@customer.example>
-To: support@support.example.com
-Subject: Printer on fire
-Message-ID: <first-1@customer.example>
-Date: Sun, 22 Nov 2026 10:00:00 +0000
-Content-Type: text/plain; charset=utf-8
-
-My printer is on fire. Please help.
-`
-
 // A customer address that does not exist: the acknowledgement fails for
 // good and staff get one notice naming the case, the address and the
 // relay's answer. Staff mail that fails (bob's mailbox is gone too) causes
@@ -99,7 +89,7 @@ func TestOutboundMailIsDKIMSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := gatewaytest.Start(t, gatewaytest.Options{Sign: signer.Sign})
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
 	ack := g.Relay.WaitTo(t, "ada@customer.example", 1)[0].Raw

@@ -12,19 +12,13 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
 
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 	"casegate/views"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 func berlin(t *testing.T) *time.Location {
 	loc, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -33,7 +27,7 @@ func berlin(t *testing.T) *time.Location {
 	return loc
 }
 
-func newMailer(t *testing.T, db *sqlx.DB, c *clock) *Mailer {
+func newMailer(t *testing.T, db *sqlx.DB, c *gatewaytest.Clock) *Mailer {
 	t.Helper()
 	r, err := views.New(db, c.Now)
 	if err != nil {
@@ -68,8 +62,8 @@ func TestWeeklyReportGoesOncePerWeek(t *testing.T) {
 	db := pgtest.DB(t)
 	ctx := context.Background()
 	loc := berlin(t)
-	c := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, loc)} // a Monday
-	db.MustExec(`INSERT INTO cases (subject, customer, opened_at, updated_at) VALUES ('Printer on fire', 'ada@customer.example', $1, $1)`, c.now.Add(-48*time.Hour))
+	c := gatewaytest.NewClock(time.Date(2026, 11, 30, 9, 0, 0, 0, loc)) // a Monday
+	db.MustExec(`INSERT INTO cases (subject, customer, opened_at, updated_at) VALUES ('Printer on fire', 'ada@customer.example', $1, $1)`, c.Now().Add(-48*time.Hour))
 	a, b := newMailer(t, db, c), newMailer(t, db, c) // two instances
 
 	if sent, err := a.SendDue(ctx); err != nil || !sent {

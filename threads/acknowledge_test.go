@@ -10,7 +10,7 @@ import (
 
 func TestMailBecomesCaseAndIsAcknowledged(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{})
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 
@@ -28,7 +28,7 @@ func TestMailBecomesCaseAndIsAcknowledged(t *testing.T) {
 	}
 	var raw []byte
 	g.DB.Get(&raw, `SELECT raw FROM messages WHERE direction = 'inbound'`)
-	if want := strings.ReplaceAll(customerMail, "\n", "\r\n"); string(raw) != want {
+	if want := strings.ReplaceAll(gatewaytest.CustomerMail, "\n", "\r\n"); string(raw) != want {
 		t.Errorf("raw bytes not kept exactly:\n%q\nwant\n%q", raw, want)
 	}
 
@@ -91,7 +91,7 @@ It is still burning.
 	}
 
 	// The same message delivered again (a lost 250, a second MX) files nothing.
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatalf("resend: %v", err)
 	}
 	if n := g.Count(t, `SELECT count(*) FROM messages WHERE direction = 'inbound'`); n != 2 {

@@ -8,44 +8,14 @@ import (
 	"casegate/internal/gatewaytest"
 )
 
-const dsnTemplate = `From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>
-To: <%s>
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <%s>
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
-
---BOUNDARY
-Content-Type: text/plain
-
-This is the mail system at host mx.customer.example.
-Your message could not be delivered to one or more recipients.
-
---BOUNDARY
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.customer.example
-Arrival-Date: Sun, 22 Nov 2026 10:00:05 +0000
-
-Final-Recipient: rfc822; ada@customer.example
-Original-Recipient: rfc822;ada@customer.example
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <ada@customer.example>: Recipient address
-    rejected: User unknown in local recipient table
-
---BOUNDARY--
-`
-
 // A bounce of an acknowledgement marks its delivery failed, opens no case,
 // answers nothing, tells staff, and stops automatic mail to the address.
 func TestBounceOfAcknowledgement(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{})
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
-	ack := notNotifications(t, g, 1)[0]
+	ack := g.Relay.WaitNotNotifications(t, 1)[0]
 	verp := ack.From // the envelope sender
 	var delivery int64
 	if err := g.DB.Get(&delivery, `SELECT id FROM deliveries WHERE recipient = 'ada@customer.example'`); err != nil {
@@ -57,7 +27,7 @@ func TestBounceOfAcknowledgement(t *testing.T) {
 
 	// A bounce to a forged bounce address changes nothing.
 	forged := fmt.Sprintf("support+bounce-%d-000000000000@support.example.com", delivery)
-	if err := g.Send(t, "", []string{forged}, fmt.Sprintf(dsnTemplate, forged, "dsn-forged@mx.customer.example")); err != nil {
+	if err := g.Send(t, "", []string{forged}, gatewaytest.DSN(forged, "dsn-forged@mx.customer.example")); err != nil {
 		t.Fatalf("forged bounce: %v", err)
 	}
 	if n := g.Count(t, `SELECT count(*) FROM deliveries WHERE status = 'failed'`); n != 0 {
@@ -68,7 +38,7 @@ func TestBounceOfAcknowledgement(t *testing.T) {
 		t.Errorf("cases = %d after a forged bounce, want 1", cases)
 	}
 
-	if err := g.Send(t, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "dsn-1@mx.customer.example")); err != nil {
+	if err := g.Send(t, "", []string{verp}, gatewaytest.DSN(verp, "dsn-1@mx.customer.example")); err != nil {
 		t.Fatalf("bounce: %v", err)
 	}
 	var d struct {
@@ -89,7 +59,7 @@ func TestBounceOfAcknowledgement(t *testing.T) {
 		t.Errorf("bounced events on the case = %d, want 1", n)
 	}
 	// Staff are told; the bouncing side gets nothing.
-	mails := notNotifications(t, g, 2)
+	mails := g.Relay.WaitNotNotifications(t, 2)
 	var notice gatewaytest.Mail
 	for _, m := range mails {
 		if m.Raw != ack.Raw {
@@ -103,7 +73,7 @@ func TestBounceOfAcknowledgement(t *testing.T) {
 		t.Errorf("something was sent to the mailer-daemon")
 	}
 	// A bounce of mail we never sent (backscatter) opens no case either.
-	backscatter := strings.Replace(fmt.Sprintf(dsnTemplate, "support@support.example.com", "dsn-2@mx.customer.example"), "ada@customer.example", "someone@customer.example", -1)
+	backscatter := strings.Replace(gatewaytest.DSN("support@support.example.com", "dsn-2@mx.customer.example"), "ada@customer.example", "someone@customer.example", -1)
 	if err := g.Send(t, "", []string{"support@support.example.com"}, backscatter); err != nil {
 		t.Fatalf("backscatter: %v", err)
 	}
@@ -114,20 +84,20 @@ func TestBounceOfAcknowledgement(t *testing.T) {
 		t.Errorf("backscatter quarantined = %d, want 2 (the forged bounce and this one)", n)
 	}
 	// The same bounce again changes nothing and tells nobody twice.
-	g.Send(t, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "dsn-1@mx.customer.example"))
-	if n := g.Count(t, `SELECT count(*) FROM outbox`+notNotification); n != 2 {
+	g.Send(t, "", []string{verp}, gatewaytest.DSN(verp, "dsn-1@mx.customer.example"))
+	if n := g.Count(t, `SELECT count(*) FROM outbox`+gatewaytest.NotNotification); n != 2 {
 		t.Errorf("outbox rows = %d, want 2 (acknowledgement, staff notice)", n)
 	}
 
 	// The hard-bounced address gets no automatic mail for a while.
-	next := strings.NewReplacer("first-1@", "later-1@", "Printer on fire", "Scanner on fire").Replace(customerMail)
+	next := strings.NewReplacer("first-1@", "later-1@", "Printer on fire", "Scanner on fire").Replace(gatewaytest.CustomerMail)
 	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, next); err != nil {
 		t.Fatal(err)
 	}
 	if n := g.Count(t, `SELECT count(*) FROM events WHERE kind = 'not-acknowledged' AND detail LIKE '%hard-bounced%'`); n != 1 {
 		t.Errorf("new case from a hard-bounced address was acknowledged")
 	}
-	if n := g.Count(t, `SELECT count(*) FROM outbox`+notNotification); n != 2 {
+	if n := g.Count(t, `SELECT count(*) FROM outbox`+gatewaytest.NotNotification); n != 2 {
 		t.Errorf("outbox rows = %d, want 2", n)
 	}
 }
@@ -136,11 +106,11 @@ func TestBounceOfAcknowledgement(t *testing.T) {
 // path) is still matched, by the Message-ID of the mail we sent.
 func TestBounceMatchedByReturnedMessageID(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{})
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
-	ackID := notNotifications(t, g, 1)[0].MessageID(t)
-	dsn := strings.Replace(fmt.Sprintf(dsnTemplate, "support@support.example.com", "dsn-3@mx.customer.example"), "--BOUNDARY--\n",
+	ackID := g.Relay.WaitNotNotifications(t, 1)[0].MessageID(t)
+	dsn := strings.Replace(gatewaytest.DSN("support@support.example.com", "dsn-3@mx.customer.example"), "--BOUNDARY--\n",
 		"--BOUNDARY\nContent-Type: text/rfc822-headers\n\nFrom: Example Support <support@support.example.com>\nMessage-ID: <"+ackID+">\nSubject: Re: Printer on fire\n\n--BOUNDARY--\n", 1)
 	if err := g.Send(t, "", []string{"support@support.example.com"}, dsn); err != nil {
 		t.Fatal(err)

@@ -12,19 +12,10 @@ import (
 	"casegate/vocab"
 )
 
-const fridayMail = `From: Ada Lovelace <ada@customer.example>
-To: support@support.example.com
-Subject: Invoice wrong
-Message-ID: <friday-1@customer.example>
-Content-Type: text/plain; charset=utf-8
-
-You charged me twice.
-`
-
 func TestJournalistReachesPRAtOnce(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-28 22:10")) // a Saturday night
+	clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-28 22:10")) // a Saturday night
 	g := gatewaytest.Start(t, escalationOptions(t, clock))
-	if err := g.Send(t, "lois@daily-planet.example", []string{"support@support.example.com"}, journalistMail); err != nil {
+	if err := g.Send(t, "lois@daily-planet.example", []string{"support@support.example.com"}, gatewaytest.JournalistMail); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 	var c struct {
@@ -83,7 +74,7 @@ func TestJournalistReachesPRAtOnce(t *testing.T) {
 		t.Errorf("no classified event with the evidence")
 	}
 	// The same mail again, and a sweep: nothing more.
-	g.Send(t, "lois@daily-planet.example", []string{"support@support.example.com"}, journalistMail)
+	g.Send(t, "lois@daily-planet.example", []string{"support@support.example.com"}, gatewaytest.JournalistMail)
 	if _, err := threads.NewSweeper(g.SecondStore(t), threads.SweeperOptions{}).SweepOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +87,14 @@ func TestJournalistReachesPRAtOnce(t *testing.T) {
 // Berlin) later is Monday 13:00, not Saturday morning. At 12:59 nothing
 // fires; at 13:00 PR gets exactly one digest.
 func TestFridayEveningEscalatesMondayAtTheMinute(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-27 19:30"))
+	clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-27 19:30"))
 	g := gatewaytest.Start(t, escalationOptions(t, clock))
 	other := threads.NewSweeper(g.SecondStore(t), threads.SweeperOptions{})
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, fridayMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.FridayMail); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	id := caseOf(t, g)
-	if due, want := dueAt(t, g, id, "first-response"), berlinTime(t, "2026-11-30 13:00"); !due.Equal(want) {
+	id := gatewaytest.OnlyCase(t, g.DB)
+	if due, want := dueAt(t, g, id, "first-response"), gatewaytest.BerlinTime(t, "2026-11-30 13:00"); !due.Equal(want) {
 		t.Fatalf("first-response due %s, want %s", due, want)
 	}
 	// The acknowledgement, and the staff notification, which names the deadline.
@@ -116,7 +107,7 @@ func TestFridayEveningEscalatesMondayAtTheMinute(t *testing.T) {
 	}
 
 	for _, at := range []string{"2026-11-28 09:00", "2026-11-29 23:00", "2026-11-30 12:59"} {
-		clock.Set(berlinTime(t, at))
+		clock.Set(gatewaytest.BerlinTime(t, at))
 		// A sweep of our own at this time is synchronous: if anything
 		// were due it would fire now.
 		if _, err := other.SweepOnce(context.Background()); err != nil {
@@ -126,7 +117,7 @@ func TestFridayEveningEscalatesMondayAtTheMinute(t *testing.T) {
 			t.Fatalf("escalated at %s, before the deadline", at)
 		}
 	}
-	clock.Set(berlinTime(t, "2026-11-30 13:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 13:00"))
 	digests := g.Relay.WaitTo(t, "pr@example.com", 1)
 	text := digests[0].Text
 	if !strings.Contains(text, `"first-response"`) || !strings.Contains(text, "You charged me twice.") {
@@ -134,7 +125,7 @@ func TestFridayEveningEscalatesMondayAtTheMinute(t *testing.T) {
 	}
 	var fired time.Time
 	g.DB.Get(&fired, `SELECT fired_at FROM escalations WHERE case_id = $1 AND rule = 'first-response'`, id)
-	if want := berlinTime(t, "2026-11-30 13:00"); !fired.Equal(want) {
+	if want := gatewaytest.BerlinTime(t, "2026-11-30 13:00"); !fired.Equal(want) {
 		t.Errorf("fired at %s, want %s", fired, want)
 	}
 	// More sweeps, by both instances, send nothing more.
@@ -147,7 +138,7 @@ func TestFridayEveningEscalatesMondayAtTheMinute(t *testing.T) {
 	}
 	// PR is now on the case: the resolution rule (Wednesday 17:00, three
 	// business days after Friday 19:30) is still pending.
-	if due, want := dueAt(t, g, id, "resolution"), berlinTime(t, "2026-12-02 17:00"); !due.Equal(want) {
+	if due, want := dueAt(t, g, id, "resolution"), gatewaytest.BerlinTime(t, "2026-12-02 17:00"); !due.Equal(want) {
 		t.Errorf("resolution due %s, want %s", due, want)
 	}
 }
@@ -155,22 +146,22 @@ func TestFridayEveningEscalatesMondayAtTheMinute(t *testing.T) {
 // Staff act before the deadline (here: open the case): the no-reply
 // deadline is met and cleared, and nothing fires on Monday.
 func TestStaffActionBeforeDeadlineStopsEscalation(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-27 19:30"))
+	clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-27 19:30"))
 	g := gatewaytest.Start(t, escalationOptions(t, clock))
 	staff := g.SecondStore(t)
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, fridayMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.FridayMail); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	id := caseOf(t, g)
+	id := gatewaytest.OnlyCase(t, g.DB)
 	dueAt(t, g, id, "first-response")
-	clock.Set(berlinTime(t, "2026-11-30 12:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 12:30"))
 	if err := staff.ChangeStatus(context.Background(), id, vocab.StatusOpen, "alice@example.com", "looking into it"); err != nil {
 		t.Fatal(err)
 	}
 	if n := g.Count(t, `SELECT count(*) FROM timers WHERE case_id = $1 AND rule = 'first-response'`, id); n != 0 {
 		t.Errorf("first-response timer survived the staff action")
 	}
-	clock.Set(berlinTime(t, "2026-12-01 16:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-01 16:00"))
 	if _, err := threads.NewSweeper(staff, threads.SweeperOptions{}).SweepOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +170,12 @@ func TestStaffActionBeforeDeadlineStopsEscalation(t *testing.T) {
 	}
 	// The customer writes again on Tuesday 16:00: a new cycle, due
 	// Wednesday 12:00 (one hour on Tuesday, three on Wednesday).
-	next := strings.Replace(strings.Replace(fridayMail, "friday-1", "tuesday-2", 1), "You charged me twice.", "Any news?", 1)
+	next := strings.Replace(strings.Replace(gatewaytest.FridayMail, "friday-1", "tuesday-2", 1), "You charged me twice.", "Any news?", 1)
 	next = strings.Replace(next, "Subject: Invoice wrong", fmt.Sprintf("Subject: Re: Invoice wrong [#%d]", id), 1)
 	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, next); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	if due, want := dueAt(t, g, id, "first-response"), berlinTime(t, "2026-12-02 12:00"); !due.Equal(want) {
+	if due, want := dueAt(t, g, id, "first-response"), gatewaytest.BerlinTime(t, "2026-12-02 12:00"); !due.Equal(want) {
 		t.Errorf("first-response after the customer's new mail due %s, want %s", due, want)
 	}
 	if len(g.Relay.To(t, "pr@example.com")) != 0 {
@@ -195,15 +186,15 @@ func TestStaffActionBeforeDeadlineStopsEscalation(t *testing.T) {
 // Two instances on one database, and a deadline that passes while both
 // run: exactly one digest.
 func TestTwoInstancesOneDigest(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-27 19:30"))
+	clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-27 19:30"))
 	a := gatewaytest.Start(t, escalationOptions(t, clock))
 	o := escalationOptions(t, clock)
 	o.DatabaseURL, o.Relay = a.DatabaseURL, a.Relay // one database, one smarthost
 	b := gatewaytest.Start(t, o)
-	if err := a.Send(t, "ada@customer.example", []string{"support@support.example.com"}, fridayMail); err != nil {
+	if err := a.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.FridayMail); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	clock.Set(berlinTime(t, "2026-11-30 13:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 13:00"))
 	a.Relay.WaitTo(t, "pr@example.com", 1)
 	// Let both sweep a while longer (each sweeps every 50 ms) and wait
 	// until each has delivered whatever it queued.
@@ -223,7 +214,7 @@ func TestTwoInstancesOneDigest(t *testing.T) {
 // The deadline passes while no casegate runs: the next start fires it,
 // late and once, and a second restart fires nothing more.
 func TestRestartAfterMissedDeadline(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-27 19:30"))
+	clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-27 19:30"))
 	first := gatewaytest.Start(t, escalationOptions(t, clock))
 	// Each restart on the same database and smarthost.
 	restart := func() *gatewaytest.Gateway {
@@ -231,12 +222,12 @@ func TestRestartAfterMissedDeadline(t *testing.T) {
 		o.DatabaseURL, o.Relay = first.DatabaseURL, first.Relay
 		return gatewaytest.Start(t, o)
 	}
-	if err := first.Send(t, "ada@customer.example", []string{"support@support.example.com"}, fridayMail); err != nil {
+	if err := first.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.FridayMail); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 	first.Relay.Wait(t, 2) // the acknowledgement and the staff notification
 	first.Stop(t)
-	clock.Set(berlinTime(t, "2026-11-30 15:45")) // down over the deadline (Monday 13:00)
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 15:45")) // down over the deadline (Monday 13:00)
 	second := restart()
 	second.Relay.WaitTo(t, "pr@example.com", 1)
 	var detail string
@@ -262,9 +253,9 @@ func TestRestartAfterMissedDeadline(t *testing.T) {
 // Once PR is on a case, it stays on the thread: a staff member answering
 // the journalist from the digest's reply address copies PR.
 func TestPRIsCopiedOnTheStaffReply(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-30 10:00"))
+	clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-30 10:00"))
 	g := gatewaytest.Start(t, escalationOptions(t, clock))
-	if err := g.Send(t, "lois@daily-planet.example", []string{"support@support.example.com"}, journalistMail); err != nil {
+	if err := g.Send(t, "lois@daily-planet.example", []string{"support@support.example.com"}, gatewaytest.JournalistMail); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 	var digest *gatewaytest.Mail

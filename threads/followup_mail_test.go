@@ -2,7 +2,6 @@ package threads_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,46 +22,9 @@ func startFollowupGateway(t *testing.T, clock *gatewaytest.Clock) (*gatewaytest.
 	return g, g.SecondStore(t)
 }
 
-// openFollowupCase sends a first mail from addr and returns its case.
-func openFollowupCase(t *testing.T, g *gatewaytest.Gateway, addr, tag string) int64 {
-	t.Helper()
-	raw := fmt.Sprintf("From: Customer <%s>\nTo: support@support.example.com\nSubject: Printer %s\nMessage-ID: <%s-1@customer.example>\nContent-Type: text/plain; charset=utf-8\n\nMy printer is on fire.\n", addr, tag, tag)
-	if err := g.Send(t, addr, []string{"support@support.example.com"}, raw); err != nil {
-		t.Fatal(err)
-	}
-	var id int64
-	if err := g.DB.Get(&id, `SELECT id FROM cases WHERE customer = $1`, addr); err != nil {
-		t.Fatal(err)
-	}
-	g.Relay.WaitTo(t, addr, 1) // the acknowledgement
-	return id
-}
-
-// reply sends the customer's answer to the mail m, threaded by In-Reply-To.
-func reply(t *testing.T, g *gatewaytest.Gateway, addr, tag string, m gatewaytest.Mail, text string) {
-	t.Helper()
-	id, _ := m.Header.MessageID()
-	raw := fmt.Sprintf("From: Customer <%s>\nTo: support@support.example.com\nSubject: Re: your case\nMessage-ID: <%s@customer.example>\nIn-Reply-To: <%s>\nReferences: <%s>\nContent-Type: text/plain; charset=utf-8\n\n%s\n\n> quoted 1 of 5 earlier text\n", addr, tag, id, id, text)
-	if err := g.Send(t, addr, []string{"support@support.example.com"}, raw); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func statusOf(t *testing.T, g *gatewaytest.Gateway, id int64) string {
 	t.Helper()
 	return g.Case(t, id).Status
-}
-
-// waitStatus waits (bounded) until case id has status want.
-func waitStatus(t *testing.T, g *gatewaytest.Gateway, id int64, want string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for statusOf(t, g, id) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("case %d is %s, want %s", id, statusOf(t, g, id), want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // Resolve → resolution notice at once → nothing a minute before the delay →
@@ -73,7 +35,7 @@ func TestFollowupLowRatingReopens(t *testing.T) {
 	g, staff := startFollowupGateway(t, clock)
 	ctx := context.Background()
 	const ada = "ada@customer.example"
-	id := openFollowupCase(t, g, ada, "low")
+	id := g.OpenCase(t, ada, "low")
 	staffBefore := len(g.Relay.To(t, "alice@example.com"))
 
 	resolvedAt := clock.Now()
@@ -109,8 +71,8 @@ func TestFollowupLowRatingReopens(t *testing.T) {
 	}
 
 	clock.Add(time.Hour)
-	reply(t, g, ada, "low-rating", followup, "2 it works but only half the time")
-	waitStatus(t, g, id, "open")
+	g.Reply(t, ada, "low-rating", followup, "2 it works but only half the time")
+	g.WaitStatus(t, id, "open")
 	var r struct {
 		Score    int    `db:"score"`
 		Comment  string `db:"comment"`
@@ -134,7 +96,7 @@ func TestFollowupLowRatingReopens(t *testing.T) {
 		t.Errorf("%d timers left on the reopened case", n)
 	}
 	// The same answer delivered again records nothing more.
-	reply(t, g, ada, "low-rating", followup, "2 it works but only half the time")
+	g.Reply(t, ada, "low-rating", followup, "2 it works but only half the time")
 	if n := g.Count(t, `SELECT count(*) FROM ratings`); n != 1 {
 		t.Errorf("ratings = %d after a duplicate, want 1", n)
 	}
@@ -152,9 +114,9 @@ func TestFollowupCancelledAutoClosedAndGoodRating(t *testing.T) {
 		cem  = "cem@customer.example"
 		dora = "dora@customer.example"
 	)
-	early := openFollowupCase(t, g, bea, "early")
-	silent := openFollowupCase(t, g, cem, "silent")
-	happy := openFollowupCase(t, g, dora, "happy")
+	early := g.OpenCase(t, bea, "early")
+	silent := g.OpenCase(t, cem, "silent")
+	happy := g.OpenCase(t, dora, "happy")
 	for _, id := range []int64{early, silent, happy} {
 		if err := staff.ChangeStatus(ctx, id, vocab.StatusResolved, "alice@example.com", ""); err != nil {
 			t.Fatal(err)
@@ -166,8 +128,8 @@ func TestFollowupCancelledAutoClosedAndGoodRating(t *testing.T) {
 
 	// Bea writes again a day later: the case reopens and her follow-up is off.
 	clock.Add(24 * time.Hour)
-	reply(t, g, bea, "early-2", notice, "Sorry, one more question about the invoice.")
-	waitStatus(t, g, early, "open")
+	g.Reply(t, bea, "early-2", notice, "Sorry, one more question about the invoice.")
+	g.WaitStatus(t, early, "open")
 	if n := g.Count(t, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'followup-cancelled'`, early); n != 1 {
 		t.Errorf("followup-cancelled events = %d, want 1", n)
 	}
@@ -175,8 +137,8 @@ func TestFollowupCancelledAutoClosedAndGoodRating(t *testing.T) {
 	clock.Add(24 * time.Hour) // 48h after the resolutions
 	followup := gatewaytest.WithSubject(t, g.Relay.WaitTo(t, dora, 3), "did this fix it?")
 	g.Relay.WaitTo(t, cem, 3)
-	reply(t, g, dora, "happy-2", followup, "5/5 perfect, thank you!")
-	waitStatus(t, g, happy, "closed")
+	g.Reply(t, dora, "happy-2", followup, "5/5 perfect, thank you!")
+	g.WaitStatus(t, happy, "closed")
 	gatewaytest.WithSubject(t, g.Relay.WaitTo(t, dora, 4), "thank you")
 	if n := g.Count(t, `SELECT count(*) FROM ratings WHERE case_id = $1 AND score = 5 AND NOT reopened AND comment = 'perfect, thank you!'`, happy); n != 1 {
 		t.Errorf("no 5-of-5 rating with its comment on case %d", happy)
@@ -188,7 +150,7 @@ func TestFollowupCancelledAutoClosedAndGoodRating(t *testing.T) {
 		t.Fatalf("silent case is %s a minute before close_after, want resolved", st)
 	}
 	clock.Add(time.Minute)
-	waitStatus(t, g, silent, "closed")
+	g.WaitStatus(t, silent, "closed")
 	if n := g.Count(t, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'status' AND detail LIKE 'resolved → closed: no answer%'`, silent); n != 1 {
 		t.Errorf("auto-close events = %d, want 1", n)
 	}
@@ -217,7 +179,7 @@ func TestFollowupInTheCustomersLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.Relay.WaitTo(t, jo, 1)
-	id := caseOf(t, g)
+	id := gatewaytest.OnlyCase(t, g.DB)
 	if err := staff.ChangeStatus(context.Background(), id, vocab.StatusResolved, "alice@example.com", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +192,8 @@ func TestFollowupInTheCustomersLanguage(t *testing.T) {
 	if ct, _, _ := followup.Header.ContentType(); ct != "multipart/alternative" {
 		t.Errorf("German follow-up Content-Type %s: it has an HTML part, as the English one", ct)
 	}
-	reply(t, g, jo, "jo-2", followup, "3 nicht gelöst, leider")
-	waitStatus(t, g, id, "open")
+	g.Reply(t, jo, "jo-2", followup, "3 nicht gelöst, leider")
+	g.WaitStatus(t, id, "open")
 	if n := g.Count(t, `SELECT count(*) FROM ratings WHERE case_id = $1 AND score = 3 AND reopened`, id); n != 1 {
 		t.Errorf("no reopening rating 3 with \"nicht gelöst\"")
 	}

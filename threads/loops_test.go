@@ -2,52 +2,21 @@ package threads_test
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"casegate/internal/gatewaytest"
 	"casegate/threads"
 )
 
-// notNotifications waits until the relay holds n mails besides the staff
-// notifications of new customer mail (staff work by mail is tested in
-// staff_mail_test.go) and returns them.
-func notNotifications(t *testing.T, g *gatewaytest.Gateway, n int) []gatewaytest.Mail {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var out []gatewaytest.Mail
-		for _, m := range g.Relay.Mails(t) {
-			if !staffNotification.MatchString(m.Raw) {
-				out = append(out, m)
-			}
-		}
-		if len(out) == n {
-			return out
-		}
-		if len(out) > n || time.Now().After(deadline) {
-			t.Fatalf("the relay has %d mails besides staff notifications, want %d", len(out), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// staffNotification matches the first line of notifyStaff's mails.
-var staffNotification = regexp.MustCompile(`(?m)^(New case|The customer wrote on case) #\d+: `)
-
-// notNotification keeps outbox rows other than staff notifications.
-const notNotification = ` WHERE position(E'\nNew case #' in convert_from(raw, 'UTF8')) = 0 AND position(E'\nThe customer wrote on case #' in convert_from(raw, 'UTF8')) = 0`
-
 // An out-of-office reply to an acknowledgement, and every other kind of
 // automatic mail, is filed but never answered (RFC 3834).
 func TestAutomaticMailIsNeverAnswered(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{})
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
-	ack := notNotifications(t, g, 1)[0]
+	ack := g.Relay.WaitNotNotifications(t, 1)[0]
 	ackID := ack.MessageID(t)
 	if rp := ack.From; !strings.HasPrefix(rp, "support+bounce-") { // the envelope sender
 		t.Errorf("acknowledgement's return path %q is not a VERP bounce address", rp)
@@ -98,14 +67,14 @@ I am out of the office until Monday.
 			t.Errorf("case %d (%q): not filed as automatic", i, tc.headers)
 		}
 	}
-	if n := g.Count(t, `SELECT count(*) FROM outbox`+notNotification); n != 1 {
+	if n := g.Count(t, `SELECT count(*) FROM outbox`+gatewaytest.NotNotification); n != 1 {
 		t.Errorf("outbox rows = %d, want 1 (only the first acknowledgement)", n)
 	}
 	if n := g.Count(t, `SELECT count(*) FROM events WHERE kind = 'not-acknowledged'`); n != 6 {
 		t.Errorf("not-acknowledged events = %d, want 6", n)
 	}
 	g.Stop(t)
-	notNotifications(t, g, 1)
+	g.Relay.WaitNotNotifications(t, 1)
 }
 
 // The automatic-reply cap: an address gets at most N automatic mails a
@@ -113,7 +82,7 @@ I am out of the office until Monday.
 func TestAutoReplyCap(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{Safety: threads.SafetyOptions{MaxAutoRepliesPerDay: 2}})
 	for i := 0; i < 4; i++ {
-		m := strings.NewReplacer("first-1@", fmt.Sprintf("cap-%d@", i), "Printer on fire", fmt.Sprintf("Problem %d", i)).Replace(customerMail)
+		m := strings.NewReplacer("first-1@", fmt.Sprintf("cap-%d@", i), "Printer on fire", fmt.Sprintf("Problem %d", i)).Replace(gatewaytest.CustomerMail)
 		if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, m); err != nil {
 			t.Fatal(err)
 		}
@@ -124,20 +93,20 @@ func TestAutoReplyCap(t *testing.T) {
 	if n := g.Count(t, `SELECT count(*) FROM deliveries WHERE recipient = 'ada@customer.example'`); n != 2 {
 		t.Errorf("acknowledgements = %d, want 2", n)
 	}
-	if n := g.Count(t, `SELECT count(*) FROM deliveries WHERE recipient = 'alice@example.com' AND outbox_id IN (SELECT id FROM outbox`+notNotification+`)`); n != 1 {
+	if n := g.Count(t, `SELECT count(*) FROM deliveries WHERE recipient = 'alice@example.com' AND outbox_id IN (SELECT id FROM outbox`+gatewaytest.NotNotification+`)`); n != 1 {
 		t.Errorf("staff notices = %d, want 1", n)
 	}
 	if n := g.Count(t, `SELECT count(*) FROM auto_reply_capped WHERE address = 'ada@customer.example'`); n != 1 {
 		t.Errorf("capped sender not recorded")
 	}
-	notNotifications(t, g, 3)
+	g.Relay.WaitNotNotifications(t, 3)
 }
 
 // A Message-ID reused by someone else, or an In-Reply-To naming another
 // customer's message, never merges a stranger's mail into that case.
 func TestCollidingMessageIDsDoNotMergeCases(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{})
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
 	replyToAda := `From: Mallory <mallory@evil.example>
@@ -152,7 +121,7 @@ Add me to this case.
 	if err := g.Send(t, "mallory@evil.example", []string{"support@support.example.com"}, replyToAda); err != nil {
 		t.Fatal(err)
 	}
-	reused := strings.NewReplacer("Ada Lovelace <ada@customer.example>", "Mallory <mallory@evil.example>", "My printer is on fire. Please help.", "Send me Ada's data.").Replace(customerMail)
+	reused := strings.NewReplacer("Ada Lovelace <ada@customer.example>", "Mallory <mallory@evil.example>", "My printer is on fire. Please help.", "Send me Ada's data.").Replace(gatewaytest.CustomerMail)
 	if err := g.Send(t, "mallory@evil.example", []string{"support@support.example.com"}, reused); err != nil {
 		t.Fatal(err)
 	}

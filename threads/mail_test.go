@@ -1,11 +1,11 @@
 package threads_test
 
-// What the behaviour tests of threads share: the mails customers and staff
-// write, and the gateway configurations they run on (internal/gatewaytest).
+// What the behaviour tests of threads share: the gateway configurations
+// they run on and readers of what it sent. The mails customers and staff
+// write, and the texts expected back, are internal/gatewaytest's
+// (fixtures.go), shared with the tests of mailin, mailout and cmd.
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // the office calendar is in Europe/Berlin
@@ -16,29 +16,6 @@ import (
 	"casegate/threads"
 	"casegate/vocab"
 )
-
-const customerMail = `From: Ada Lovelace <ada@customer.example>
-To: support@support.example.com
-Subject: Printer on fire
-Message-ID: <first-1@customer.example>
-Date: Sun, 22 Nov 2026 10:00:00 +0000
-Content-Type: text/plain; charset=utf-8
-
-My printer is on fire. Please help.
-`
-
-const journalistMail = `From: Lois Lane <lois@daily-planet.example>
-To: support@support.example.com
-Subject: Exploding printers
-Message-ID: <lois-1@daily-planet.example>
-Content-Type: text/plain; charset=utf-8
-
-We are running a story tomorrow on printers catching fire. Does your
-company have a comment?
-
-Lois Lane
-Daily Planet
-`
 
 // staffOptions are the staff of the staff tests: two members, a PR desk
 // with a name, and the [staff] settings of a test.
@@ -85,79 +62,6 @@ func escalationOptions(t testing.TB, clock *gatewaytest.Clock) gatewaytest.Optio
 	}
 }
 
-func berlinTime(t testing.TB, s string) time.Time {
-	t.Helper()
-	loc, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// fill replaces the placeholders of a test mail.
-func fill(s string, kv ...string) string {
-	return strings.NewReplacer(kv...).Replace(s)
-}
-
-// muttReply is a reply as mutt 2.2 writes it (text/plain, inline
-// disposition, "On …, … wrote:" attribution, signature below the quote).
-const muttReply = `Date: Sun, 22 Nov 2026 10:03:11 +0000
-From: Alice Example <alice@example.com>
-To: Example Support <TOKEN>
-Subject: Re: [#CASE] New case: Printer on fire
-Message-ID: <20261122100311.GA4711@example.com>
-References: <PARENT>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=us-ascii
-Content-Disposition: inline
-In-Reply-To: <PARENT>
-User-Agent: Mutt/2.2.12 (2023-09-09)
-
-BODY
-
-On Sun, Nov 22, 2026 at 10:00:00AM +0000, Example Support wrote:
-> New case #CASE: Printer on fire
-> From:     Ada Lovelace <ada@customer.example>
-
--- 
-Alice Example, Example Corp support
-`
-
-// staffReply fills muttReply; id makes its Message-ID unique.
-func staffReply(from, token, parent string, caseID int64, id, body string) string {
-	return fill(muttReply, "Alice Example <alice@example.com>", from, "TOKEN", token, "PARENT", parent,
-		"CASE", fmt.Sprint(caseID), "GA4711", id, "BODY", body)
-}
-
-// relayedText is a staff reply as the customer gets it.
-func relayedText(caseID int64, text string) string {
-	return fmt.Sprintf("%s\n\n-- \nExample Support\nCase #%d: reply to this email to add to it.\n", text, caseID)
-}
-
-// resolvedText is a relayed reply that resolved the case: the staff text,
-// then the resolution line.
-func resolvedText(caseID int64, text string) string {
-	return fmt.Sprintf("%s\n\nWe have marked your case as resolved. If something is still not right,\njust reply to this email and it opens again.\n\n-- \nExample Support\nCase #%d: reply to this email to add to it.\n", text, caseID)
-}
-
-// openCase files customerMail on a gateway with staffOptions and returns
-// the case, the customer's and staff's reply addresses and the
-// notification's Message-ID.
-func openCase(t *testing.T, g *gatewaytest.Gateway) (caseID int64, customerToken, staffToken, notificationID string) {
-	t.Helper()
-	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
-		t.Fatal(err)
-	}
-	g.DB.Get(&caseID, `SELECT max(id) FROM cases`)
-	got := g.Outbox.Expect(t, "ada@customer.example", "alice@example.com,bob@example.com")
-	n := got["alice@example.com,bob@example.com"]
-	return caseID, got["ada@customer.example"].ReplyTo(t), n.ReplyTo(t), n.MessageID(t)
-}
-
 // headerTo keeps the mails whose To header is addr alone, failing the
 // test when there is none.
 func headerTo(t *testing.T, ms []gatewaytest.Mail, addr string) []gatewaytest.Mail {
@@ -173,16 +77,6 @@ func headerTo(t *testing.T, ms []gatewaytest.Mail, addr string) []gatewaytest.Ma
 		t.Fatalf("no mail to %s", addr)
 	}
 	return out
-}
-
-// caseOf returns the one case's number.
-func caseOf(t *testing.T, g *gatewaytest.Gateway) int64 {
-	t.Helper()
-	var id int64
-	if err := g.DB.Get(&id, `SELECT id FROM cases`); err != nil {
-		t.Fatal(err)
-	}
-	return id
 }
 
 func dueAt(t *testing.T, g *gatewaytest.Gateway, caseID int64, rule string) time.Time {

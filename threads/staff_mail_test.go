@@ -89,14 +89,14 @@ func TestStaffWorkByMail(t *testing.T) {
 	}
 
 	// 2. Alice answers from mutt, with two commands on top.
-	reply := staffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, "GA1",
+	reply := gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, "GA1",
 		"#priority high\n#assign alice@example.com\n\nHello Ada,\n\nplease unplug the printer and keep away from it.\n\nAlice")
 	if err := g.Send(t, "alice@example.com", []string{staffToken}, reply); err != nil {
 		t.Fatal(err)
 	}
 	relayed := box.Expect(t, customerRcpts)[customerRcpts]
 	// Her signing "Alice" stays inside (issue 16 item 9): names only with show_names.
-	if want := relayedText(caseID, "Hello Ada,\n\nplease unplug the printer and keep away from it."); relayed.Text != want {
+	if want := gatewaytest.RelayedText(caseID, "Hello Ada,\n\nplease unplug the printer and keep away from it."); relayed.Text != want {
 		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.Text, want)
 	}
 	if want := fmt.Sprintf("Re: Printer on fire [#%d]", caseID); relayed.Subject != want {
@@ -135,7 +135,7 @@ func TestStaffWorkByMail(t *testing.T) {
 	// No loops: Alice's out-of-office answer to the notification is filed,
 	// never relayed to the customer (RFC 3834).
 	if err := g.Send(t, "alice@example.com", []string{staffToken}, strings.Replace(
-		staffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, "OOO", "I am out of the office until Monday."),
+		gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, "OOO", "I am out of the office until Monday."),
 		"User-Agent:", "Auto-Submitted: auto-replied\nUser-Agent:", 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -166,14 +166,14 @@ Unplugged. Do I need a new one?
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Send(t, "alice@example.com", []string{staffToken}, fill(string(pyReply), "STAFFTOKEN", staffToken,
+	if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.Fill(string(pyReply), "STAFFTOKEN", staffToken,
 		"NOTIFICATIONID", toAlice.MessageID(t), "CASE", fmt.Sprint(caseID))); err != nil {
 		t.Fatal(err)
 	}
 	// One event, one mail: the reply carries the resolution; Alice's
 	// typed name (her signature) stays inside.
 	relayed = box.Expect(t, customerRcpts)[customerRcpts]
-	if want := resolvedText(caseID, "Hello Ada,\n\nthe manual is attached; page 3 covers fires."); relayed.Text != want {
+	if want := gatewaytest.ResolvedText(caseID, "Hello Ada,\n\nthe manual is attached; page 3 covers fires."); relayed.Text != want {
 		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.Text, want)
 	}
 	if pdf := relayed.Files["manual.pdf"]; string(pdf) != "%PDF-1.4\n%\xe2\xe3\xcf\xd3\nfake manual\n" {
@@ -281,10 +281,10 @@ On Sun, 22 Nov 2026 at 10:06, Example Support wrote:
 	}
 
 	// 7. Internal notes, by the note address and by #note: stored, never sent.
-	if err := g.Send(t, "alice@example.com", []string{noteAddr}, staffReply("Alice Example <alice@example.com>", noteAddr, notification.MessageID(t), caseID, "GA2", "Called Ada; the printer is a 1998 model.")); err != nil {
+	if err := g.Send(t, "alice@example.com", []string{noteAddr}, gatewaytest.StaffReply("Alice Example <alice@example.com>", noteAddr, notification.MessageID(t), caseID, "GA2", "Called Ada; the printer is a 1998 model.")); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Send(t, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, "GA3", "#note\nInternal: offer a replacement at cost.")); err != nil {
+	if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, "GA3", "#note\nInternal: offer a replacement at cost.")); err != nil {
 		t.Fatal(err)
 	}
 	box.Expect(t)
@@ -296,7 +296,7 @@ On Sun, 22 Nov 2026 at 10:06, Example Support wrote:
 
 	// 8. Bad commands: the sender is told, nothing is applied or relayed.
 	for i, body := range []string{"#reslove\n\nHi Ada", "#priority urgent\n#reopen\n\nHi Ada"} {
-		if err := g.Send(t, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, fmt.Sprint("GB", i), body)); err != nil {
+		if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, fmt.Sprint("GB", i), body)); err != nil {
 			t.Fatal(err)
 		}
 		e := box.Expect(t, "alice@example.com")["alice@example.com"]
@@ -310,7 +310,7 @@ On Sun, 22 Nov 2026 at 10:06, Example Support wrote:
 	}
 
 	// 9. #escalate: PR gets a digest and is copied on the relayed reply.
-	if err := g.Send(t, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, "GA5", "#escalate\n\nOur PR desk is looking at this too.")); err != nil {
+	if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notification.MessageID(t), caseID, "GA5", "#escalate\n\nOur PR desk is looking at this too.")); err != nil {
 		t.Fatal(err)
 	}
 	got = box.Expect(t, "pr@example.com", customerRcpts+",pr@example.com")
@@ -351,8 +351,8 @@ On Sun, 22 Nov 2026 at 10:06, Example Support wrote:
 func TestShowNamesAndAutomaticMail(t *testing.T) {
 	g := gatewaytest.Start(t, staffOptions(gatewaytest.Options{TrustedNetworks: loopbackIsStaff, ShowNames: true}))
 	box := g.Outbox
-	caseID, _, staffToken, notificationID := openCase(t, g)
-	if err := g.Send(t, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "SN1", "Hello Ada.")); err != nil {
+	caseID, _, staffToken, notificationID := g.OpenCustomerCase(t)
+	if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "SN1", "Hello Ada.")); err != nil {
 		t.Fatal(err)
 	}
 	m := box.Expect(t, "ada@customer.example")["ada@customer.example"]
@@ -369,7 +369,7 @@ func TestShowNamesAndAutomaticMail(t *testing.T) {
 
 	// A vacation notice opens a case (nothing is lost) and staff hear of
 	// it like of every new case (issue 16), but nothing answers it.
-	auto := strings.Replace(strings.Replace(customerMail, "first-1", "vacation-1", 1), "Subject: Printer on fire", "Subject: Out of office\nAuto-Submitted: auto-replied", 1)
+	auto := strings.Replace(strings.Replace(gatewaytest.CustomerMail, "first-1", "vacation-1", 1), "Subject: Printer on fire", "Subject: Out of office\nAuto-Submitted: auto-replied", 1)
 	if err := g.Send(t, "ada@customer.example", []string{"support@support.example.com"}, auto); err != nil {
 		t.Fatal(err)
 	}
@@ -386,8 +386,8 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 	t.Run("no proof", func(t *testing.T) {
 		g := gatewaytest.Start(t, staffOptions(gatewaytest.Options{})) // no trusted networks: loopback proves nothing
 		box := g.Outbox
-		caseID, _, staffToken, notificationID := openCase(t, g)
-		reply := staffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "NP1", "#close\n\nYour refund is approved.")
+		caseID, _, staffToken, notificationID := g.OpenCustomerCase(t)
+		reply := gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "NP1", "#close\n\nYour refund is approved.")
 		if err := g.Send(t, "alice@example.com", []string{staffToken}, reply); err != nil {
 			t.Fatal(err)
 		}
@@ -405,10 +405,10 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 
 	g := gatewaytest.Start(t, staffOptions(gatewaytest.Options{TrustedNetworks: []string{"127.0.0.1/32", "::1"}}))
 	box := g.Outbox
-	caseID, customerToken, staffToken, notificationID := openCase(t, g)
+	caseID, customerToken, staffToken, notificationID := g.OpenCustomerCase(t)
 	forged := fmt.Sprintf("support+%d-000000000000@support.example.com", caseID)
 	// A stranger with the staff token: staff are told, nothing applied.
-	reply := staffReply("Eve <eve@elsewhere.example>", staffToken, notificationID, caseID, "stranger", "#close\n\nYour refund is approved.")
+	reply := gatewaytest.StaffReply("Eve <eve@elsewhere.example>", staffToken, notificationID, caseID, "stranger", "#close\n\nYour refund is approved.")
 	if err := g.Send(t, "x@elsewhere.example", []string{staffToken}, reply); err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 		{"staff address with the customer token", customerToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reply := staffReply("Alice Example <alice@example.com>", tc.rcpt, notificationID, caseID, strings.ReplaceAll(tc.name, " ", "-"), "#close\n\nYour refund is approved.")
+			reply := gatewaytest.StaffReply("Alice Example <alice@example.com>", tc.rcpt, notificationID, caseID, strings.ReplaceAll(tc.name, " ", "-"), "#close\n\nYour refund is approved.")
 			if err := g.Send(t, "x@elsewhere.example", []string{tc.rcpt}, reply); err != nil {
 				t.Fatal(err)
 			}
@@ -444,7 +444,7 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 		t.Errorf("staff-replied-directly events = %d, want 3", n)
 	}
 	// A robot answering with the staff token is filed; nobody is told (no loops).
-	robot := strings.Replace(staffReply("Eve <eve@elsewhere.example>", staffToken, notificationID, caseID, "robot", "I am away."),
+	robot := strings.Replace(gatewaytest.StaffReply("Eve <eve@elsewhere.example>", staffToken, notificationID, caseID, "robot", "I am away."),
 		"User-Agent:", "Auto-Submitted: auto-replied\nUser-Agent:", 1)
 	if err := g.Send(t, "", []string{staffToken}, robot); err != nil {
 		t.Fatal(err)
@@ -457,10 +457,10 @@ func TestForgedStaffRepliesAreNotRelayed(t *testing.T) {
 		t.Errorf("mails to the customer = %d, want 1 (the acknowledgement only)", n)
 	}
 	// A genuine reply still works on the same gateway.
-	if err := g.Send(t, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "OK1", "Hello Ada, we are on it.")); err != nil {
+	if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "OK1", "Hello Ada, we are on it.")); err != nil {
 		t.Fatal(err)
 	}
-	if m := box.Expect(t, "ada@customer.example")["ada@customer.example"]; m.Text != relayedText(caseID, "Hello Ada, we are on it.") {
+	if m := box.Expect(t, "ada@customer.example")["ada@customer.example"]; m.Text != gatewaytest.RelayedText(caseID, "Hello Ada, we are on it.") {
 		t.Errorf("genuine reply relayed as %q", m.Text)
 	}
 }
@@ -475,7 +475,7 @@ func TestStaffReplyFromMutt(t *testing.T) {
 	}
 	g := gatewaytest.Start(t, staffOptions(gatewaytest.Options{TrustedNetworks: []string{"127.0.0.0/8", "::1"}}))
 	box := g.Outbox
-	caseID, _, staffToken, notificationID := openCase(t, g)
+	caseID, _, staffToken, notificationID := g.OpenCustomerCase(t)
 
 	dir := t.TempDir()
 	rc := filepath.Join(dir, "muttrc")
@@ -532,7 +532,7 @@ On Sun, Nov 22, 2026 at 10:00:00AM +0000, Example Support wrote:
 	}
 
 	m := box.Expect(t, "ada@customer.example")["ada@customer.example"]
-	if want := relayedText(caseID, "Hello Ada,\n\nis it still burning? The log of our call is attached."); m.Text != want {
+	if want := gatewaytest.RelayedText(caseID, "Hello Ada,\n\nis it still burning? The log of our call is attached."); m.Text != want {
 		t.Errorf("relayed text %q, want %q", m.Text, want)
 	}
 	for _, private := range []string{"1234567", "Musterstrasse", "Alice"} {

@@ -26,35 +26,6 @@ func wordsOptions(t *testing.T, clock *gatewaytest.Clock) gatewaytest.Options {
 	return o
 }
 
-// has fails unless every want is in text (white space folded).
-func has(t *testing.T, what, text string, want ...string) {
-	t.Helper()
-	folded := strings.Join(strings.Fields(text), " ")
-	for _, w := range want {
-		if !strings.Contains(folded, strings.Join(strings.Fields(w), " ")) {
-			t.Errorf("%s lacks %q:\n%s", what, w, text)
-		}
-	}
-}
-
-// hasNot fails if any of bad is in text.
-func hasNot(t *testing.T, what, text string, bad ...string) {
-	t.Helper()
-	for _, b := range bad {
-		if strings.Contains(text, b) {
-			t.Errorf("%s contains %q:\n%s", what, b, text)
-		}
-	}
-}
-
-// noInternals: customer mail names no rule and shows no UTC time by default.
-func noInternals(t *testing.T, what, text string) {
-	t.Helper()
-	hasNot(t, what, text, "first-response", "resolution due", "UTC", "due ", "a few days")
-}
-
-var customerReplyAddress = regexp.MustCompile(`support\+\d+-[0-9a-f]+@support\.example\.com`)
-
 // A German customer's whole story, once with Content-Language and once
 // with German only in her text: acknowledgement, status reply, the staff
 // reply with #resolve (relayed without the signature, and the resolution
@@ -67,7 +38,7 @@ func TestGermanCustomerStory(t *testing.T) {
 		"detected":         "Subject: Drucker brennt\n\nHallo, mein Drucker brennt seit heute Morgen und ich weiß nicht, was ich tun soll. Können Sie mir bitte helfen?\n\nViele Grüße\nJo\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			clock := gatewaytest.NewClock(berlinTime(t, "2026-11-30 10:00")) // a Monday
+			clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-30 10:00")) // a Monday
 			g := gatewaytest.Start(t, wordsOptions(t, clock))
 			box := g.Outbox
 			const jo = "jo@kunde.example"
@@ -88,9 +59,9 @@ func TestGermanCustomerStory(t *testing.T) {
 			if ack.Subject != fmt.Sprintf("Re: Drucker brennt [#%d]", caseID) {
 				t.Errorf("acknowledgement subject %q", ack.Subject)
 			}
-			has(t, "acknowledgement", ack.Text, "Hallo Jo Beispiel,", "vielen Dank für Ihre Nachricht", fmt.Sprintf("Fall #%d", caseID), `nur mit dem Wort "status"`)
-			has(t, "staff notification", notification.Text, "New case #", "Reply to this mail to answer the customer")
-			customerToken := customerReplyAddress.FindString(ack.Header.Get("Reply-To"))
+			gatewaytest.Has(t, "acknowledgement", ack.Text, "Hallo Jo Beispiel,", "vielen Dank für Ihre Nachricht", fmt.Sprintf("Fall #%d", caseID), `nur mit dem Wort "status"`)
+			gatewaytest.Has(t, "staff notification", notification.Text, "New case #", "Reply to this mail to answer the customer")
+			customerToken := gatewaytest.CustomerReplyAddress.FindString(ack.Header.Get("Reply-To"))
 
 			// An hour later she asks for the status.
 			clock.Add(time.Hour)
@@ -102,18 +73,18 @@ func TestGermanCustomerStory(t *testing.T) {
 			if status.Subject != fmt.Sprintf("Re: Drucker brennt [#%d] Status", caseID) {
 				t.Errorf("status subject %q", status.Subject)
 			}
-			has(t, "status reply", status.Text, "so steht es um Ihren Fall", "Ihre Nachricht liegt uns vor; geantwortet haben wir noch nicht.",
+			gatewaytest.Has(t, "status reply", status.Text, "so steht es um Ihren Fall", "Ihre Nachricht liegt uns vor; geantwortet haben wir noch nicht.",
 				"Eingegangen: Montag, 30. November, 10:00 Uhr MEZ (vor einer Stunde)", "Zuletzt von uns: noch nichts",
 				"Zuständig: noch niemand persönlich", "Nächste Antwort: bis heute, 14:00 Uhr MEZ")
-			noInternals(t, "status reply", status.Text)
+			gatewaytest.NoInternals(t, "status reply", status.Text)
 
 			// Staff answer from their client and resolve: relayed in German,
 			// signature, phone and address left inside.
 			notificationID, _ := notification.Header.MessageID()
-			staffToken := customerReplyAddress.FindString(notification.Header.Get("Reply-To"))
+			staffToken := gatewaytest.CustomerReplyAddress.FindString(notification.Header.Get("Reply-To"))
 			clock.Add(time.Hour)
 			body := "#resolve\n\nHallo Jo,\n\nbitte ziehen Sie den Stecker; ein Techniker kommt morgen.\n\nMit freundlichen Grüßen\n\nAlice Example\nKundenservice\nExample GmbH, Musterstraße 1, 10115 Berlin\nTel.: +49 30 1234567"
-			if err := g.Send(t, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "DE1", body)); err != nil {
+			if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "DE1", body)); err != nil {
 				t.Fatal(err)
 			}
 			// One event, one mail: the reply carries the resolution.
@@ -121,7 +92,7 @@ func TestGermanCustomerStory(t *testing.T) {
 			if want := fmt.Sprintf("Hallo Jo,\n\nbitte ziehen Sie den Stecker; ein Techniker kommt morgen.\n\nWir haben Ihren Fall als gelöst markiert. Falls noch etwas nicht stimmt,\nantworten Sie einfach auf diese E-Mail; der Fall wird dann wieder geöffnet.\n\n-- \nExample Support\nFall #%d: Antworten Sie auf diese E-Mail, um etwas zu ergänzen.\n", caseID); relayed.Text != want {
 				t.Errorf("relayed text:\n%q\nwant\n%q", relayed.Text, want)
 			}
-			hasNot(t, "relayed reply", relayed.Raw, "1234567", "Musterstra", "Alice", "alice@")
+			gatewaytest.HasNot(t, "relayed reply", relayed.Raw, "1234567", "Musterstra", "Alice", "alice@")
 
 			// Three days later the follow-up, in German, with its HTML part.
 			clock.Add(72 * time.Hour)
@@ -132,9 +103,9 @@ func TestGermanCustomerStory(t *testing.T) {
 			if ct, _, _ := followup.Header.ContentType(); ct != "multipart/alternative" {
 				t.Errorf("follow-up is %s, want multipart/alternative", ct)
 			}
-			has(t, "follow-up", followup.Text, "am Montag, 30. November (vor 3 Tagen) haben wir Ihren Fall", "Hat das geholfen?")
-			has(t, "follow-up HTML", followup.HTML, `<html lang="de">`, "(vor 3 Tagen)", "Hat das geholfen?")
-			noInternals(t, "follow-up", followup.Text+followup.HTML)
+			gatewaytest.Has(t, "follow-up", followup.Text, "am Montag, 30. November (vor 3 Tagen) haben wir Ihren Fall", "Hat das geholfen?")
+			gatewaytest.Has(t, "follow-up HTML", followup.HTML, `<html lang="de">`, "(vor 3 Tagen)", "Hat das geholfen?")
+			gatewaytest.NoInternals(t, "follow-up", followup.Text+followup.HTML)
 
 			// She rates 2: thanked in German, the case reopens, staff hear of it in English.
 			followupID, _ := followup.Header.MessageID()
@@ -144,13 +115,13 @@ func TestGermanCustomerStory(t *testing.T) {
 			// The reopened case is past its resolution deadline (24 business
 			// hours from Monday 10:00), so PR gets its digest at once too.
 			rated := box.Wait(t, 3)
-			has(t, "PR digest", gatewaytest.To(t, rated, "pr@example.com").Text, "Escalated:", `rule "resolution"`)
+			gatewaytest.Has(t, "PR digest", gatewaytest.To(t, rated, "pr@example.com").Text, "Escalated:", `rule "resolution"`)
 			thanks := gatewaytest.To(t, rated, jo)
 			if !strings.HasSuffix(thanks.Subject, "vielen Dank") {
 				t.Errorf("rating thanks subject %q", thanks.Subject)
 			}
-			has(t, "rating thanks", thanks.Text, "vielen Dank für Ihre Bewertung", "(2 von 5)", "Der Fall ist wieder offen")
-			has(t, "staff notification", gatewaytest.To(t, rated, "alice@example.com,bob@example.com").Text, "The customer wrote on case")
+			gatewaytest.Has(t, "rating thanks", thanks.Text, "vielen Dank für Ihre Bewertung", "(2 von 5)", "Der Fall ist wieder offen")
+			gatewaytest.Has(t, "staff notification", gatewaytest.To(t, rated, "alice@example.com,bob@example.com").Text, "The customer wrote on case")
 		})
 	}
 }
@@ -158,7 +129,7 @@ func TestGermanCustomerStory(t *testing.T) {
 // The case's zone: the office calendar's by default; a customer whose own
 // mail carries another UTC offset gets her times in that offset, named.
 func TestCustomerTimesInHerZone(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-30 10:00"))
+	clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-30 10:00"))
 	g := gatewaytest.Start(t, wordsOptions(t, clock))
 	box := g.Outbox
 	for _, c := range []struct{ from, date, received, answer string }{
@@ -169,12 +140,12 @@ func TestCustomerTimesInHerZone(t *testing.T) {
 			t.Fatal(err)
 		}
 		ack := gatewaytest.To(t, box.Wait(t, 2), c.from)
-		token := customerReplyAddress.FindString(ack.Header.Get("Reply-To"))
+		token := gatewaytest.CustomerReplyAddress.FindString(ack.Header.Get("Reply-To"))
 		if err := g.Send(t, c.from, []string{token}, fmt.Sprintf("From: <%s>\nTo: %s\nSubject: status\nMessage-ID: <status-%s>\n\nstatus\n", c.from, token, c.from)); err != nil {
 			t.Fatal(err)
 		}
 		status := gatewaytest.To(t, box.Wait(t, 1), c.from)
-		has(t, "status reply to "+c.from, status.Text, c.received, c.answer, "We have your message and have not answered it yet.")
+		gatewaytest.Has(t, "status reply to "+c.from, status.Text, c.received, c.answer, "We have your message and have not answered it yet.")
 	}
 }
 
@@ -184,7 +155,7 @@ func TestCustomerTimesInHerZone(t *testing.T) {
 // notification or the PR digest (its "Who:" line) — headers, text or
 // HTML — may start with the injected text.
 func TestHeaderLineBreaksNeverStartALine(t *testing.T) {
-	clock := gatewaytest.NewClock(berlinTime(t, "2026-11-30 10:00"))
+	clock := gatewaytest.NewClock(gatewaytest.BerlinTime(t, "2026-11-30 10:00"))
 	g := gatewaytest.Start(t, wordsOptions(t, clock))
 	box := g.Outbox
 	b64 := func(s string) string { return "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(s)) + "?=" }
@@ -206,7 +177,7 @@ func TestHeaderLineBreaksNeverStartALine(t *testing.T) {
 		}
 		mails := box.Wait(t, 3) // acknowledgement (PR in copy), notification, digest
 		digest := gatewaytest.To(t, mails, "pr@example.com")
-		has(t, "digest", digest.Text, "Who:")
+		gatewaytest.Has(t, "digest", digest.Text, "Who:")
 		gatewaytest.To(t, mails, "alice@example.com,bob@example.com")
 		for _, m := range mails {
 			for part, text := range map[string]string{"raw": m.Raw, "text": m.Text, "html": m.HTML} {
@@ -235,11 +206,11 @@ func TestStaffSignatureStaysInside(t *testing.T) {
 	for _, showNames := range []bool{false, true} {
 		g := gatewaytest.Start(t, staffOptions(gatewaytest.Options{TrustedNetworks: loopbackIsStaff, ShowNames: showNames}))
 		box := g.Outbox
-		caseID, _, staffToken, notificationID := openCase(t, g)
+		caseID, _, staffToken, notificationID := g.OpenCustomerCase(t)
 		i := 0
 		for name, body := range replies {
 			i++
-			if err := g.Send(t, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, fmt.Sprintf("SIG%d%v", i, showNames), body)); err != nil {
+			if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, fmt.Sprintf("SIG%d%v", i, showNames), body)); err != nil {
 				t.Fatal(err)
 			}
 			relayed := box.Expect(t, "ada@customer.example")["ada@customer.example"]
@@ -250,7 +221,7 @@ func TestStaffSignatureStaysInside(t *testing.T) {
 			if want := fmt.Sprintf("Hello Ada,\n\nthe technician comes tomorrow at nine.\n\n-- \n%s\nCase #%d: reply to this email to add to it.\n", signOff, caseID); relayed.Text != want {
 				t.Errorf("%s (show_names %v): relayed text\n%q\nwant\n%q", name, showNames, relayed.Text, want)
 			}
-			hasNot(t, name+" relayed", relayed.Raw, "7946", "1234567", "Baker Street", "Musterstra", "iPhone", "confidential", "alice@example.com", "Senior Support")
+			gatewaytest.HasNot(t, name+" relayed", relayed.Raw, "7946", "1234567", "Baker Street", "Musterstra", "iPhone", "confidential", "alice@example.com", "Senior Support")
 			from, _ := relayed.Header.AddressList("From")
 			if len(from) != 1 || (from[0].Name == "Alice Example (Example Support)") != showNames {
 				t.Errorf("%s (show_names %v): From %v", name, showNames, from)
@@ -264,9 +235,9 @@ func TestStaffSignatureStaysInside(t *testing.T) {
 func TestStaffSignatureIsKeptOnTheCase(t *testing.T) {
 	g := gatewaytest.Start(t, staffOptions(gatewaytest.Options{TrustedNetworks: loopbackIsStaff}))
 	box := g.Outbox
-	caseID, _, staffToken, notificationID := openCase(t, g)
+	caseID, _, staffToken, notificationID := g.OpenCustomerCase(t)
 	body := "Done.\n\nBest,\nAlice Example\n+44 20 7946 0958"
-	if err := g.Send(t, "alice@example.com", []string{staffToken}, staffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "KEEP", body)); err != nil {
+	if err := g.Send(t, "alice@example.com", []string{staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", staffToken, notificationID, caseID, "KEEP", body)); err != nil {
 		t.Fatal(err)
 	}
 	box.Expect(t, "ada@customer.example")

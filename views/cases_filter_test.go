@@ -36,7 +36,7 @@ func TestListCasesOverdueAndEscalated(t *testing.T) {
 	if got := f.ids(t, CaseFilter{Overdue: true}); len(got) != 0 {
 		t.Errorf("overdue before any deadline = %v", got)
 	}
-	f.clock.Advance(5 * time.Hour) // past first-response; no sweep has run
+	f.clock.Add(5 * time.Hour) // past first-response; no sweep has run
 	got := f.ids(t, CaseFilter{Overdue: true})
 	if len(got) != 2 || got[0] == got[1] {
 		t.Errorf("overdue after 5 h = %v, want both cases (%d, %d)", got, journalist, customer)

@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
 
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 	"casegate/templates"
 	"casegate/threads"
@@ -19,14 +19,6 @@ import (
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 type testLog struct{ t *testing.T }
 
@@ -41,7 +33,7 @@ type fixture struct {
 	db     *sqlx.DB
 	store  *threads.Store
 	reader *Reader
-	clock  *testClock
+	clock  *gatewaytest.Clock
 }
 
 func newFixture(t *testing.T, rules []threads.Rule) *fixture {
@@ -51,7 +43,7 @@ func newFixture(t *testing.T, rules []threads.Rule) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	clock := gatewaytest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	s, err := threads.NewStore(threads.Options{
 		DB: db, Templates: tpl, Now: clock.Now, Rules: rules,
 		Support:        mail.Address{Name: "Example Support", Address: "support@support.example.com"},

@@ -24,13 +24,13 @@ func reportFixture(t *testing.T) (*fixture, time.Time, time.Time) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC) // a Monday
-	f.clock.now = start
+	f.clock.Set(start)
 	n := 0
 	for week := 0; week < 4; week++ {
 		for i := 0; i < 3+week; i++ {
 			n++
 			opened := start.AddDate(0, 0, 7*week).Add(time.Duration(i) * time.Hour)
-			f.clock.now = opened
+			f.clock.Set(opened)
 			id := f.file(t, "m"+itoa(n)+"@x", "c"+itoa(n)+"@customer.example", "Case "+itoa(n), "Something broke, case "+itoa(n))
 			staff := []string{"alice@example.com", "bob@example.com"}[n%2]
 			if i < 2+week/2 {
@@ -38,7 +38,7 @@ func reportFixture(t *testing.T) (*fixture, time.Time, time.Time) {
 					id, opened.Add(time.Duration(1+i)*time.Hour), staff)
 			}
 			if i%2 == 0 {
-				f.clock.now = opened.Add(time.Duration(2+i) * time.Hour)
+				f.clock.Set(opened.Add(time.Duration(2+i) * time.Hour))
 				if err := f.store.ChangeStatus(ctx, id, vocab.StatusResolved, staff, ""); err != nil {
 					t.Fatal(err)
 				}
@@ -52,7 +52,7 @@ func reportFixture(t *testing.T) (*fixture, time.Time, time.Time) {
 	}
 	f.db.MustExec(`UPDATE cases SET assignee = 'alice@example.com' WHERE status = 'new' AND id % 3 = 0`)
 	to := start.AddDate(0, 0, 28)
-	f.clock.now = to
+	f.clock.Set(to)
 	return f, start.Add(-time.Hour), to
 }
 

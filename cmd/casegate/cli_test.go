@@ -72,10 +72,10 @@ func waitCount(t *testing.T, g *serviceGateway, want int, query string, args ...
 
 func TestAdminCasesWhileServiceRuns(t *testing.T) {
 	g := startService(t, pgtest.URL(t), "")
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
-	bob := strings.NewReplacer("Ada Lovelace <ada@", "Bob <bob@", "first-1", "bob-1", "Printer on fire", "Invoice wrong").Replace(customerMail)
+	bob := strings.NewReplacer("Ada Lovelace <ada@", "Bob <bob@", "first-1", "bob-1", "Printer on fire", "Invoice wrong").Replace(gatewaytest.CustomerMail)
 	if err := send(t, g.smtp(), "bob@customer.example", []string{"support@support.example.com"}, bob); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestAdminCasesWhileServiceRuns(t *testing.T) {
 
 func TestAdminOutboxAndQuarantineWhileServiceRuns(t *testing.T) {
 	g := startService(t, pgtest.URL(t), "")
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
 	waitMaildir(t, g.maildir, 2) // the acknowledgement and the staff notification
@@ -209,7 +209,7 @@ func TestAdminOutboxAndQuarantineWhileServiceRuns(t *testing.T) {
 	wantExit(t, err, exitNotFound, "retry a missing delivery")
 
 	// A message that could not be filed waits in quarantine.
-	raw := strings.ReplaceAll(strings.NewReplacer("first-1", "held-1", "Printer on fire", "Held message").Replace(customerMail), "\n", "\r\n")
+	raw := strings.ReplaceAll(strings.NewReplacer("first-1", "held-1", "Printer on fire", "Held message").Replace(gatewaytest.CustomerMail), "\n", "\r\n")
 	g.db.MustExec(`INSERT INTO quarantine (source, reason, raw, envelope_from, envelope_to, message_id, received_at)
 		VALUES ('smtp', 'filing failed: template error', $1, 'ada@customer.example', '{support@support.example.com}', 'held-1@customer.example', now())`, []byte(raw))
 	out = g.mustAdmin(t, "quarantine")
@@ -360,7 +360,7 @@ func closedPort(t *testing.T) string {
 // exit status 4 and changes nothing; "-" unassigns.
 func TestAdminAssignIsStaffOnly(t *testing.T) {
 	g := startService(t, pgtest.URL(t), "")
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
 	for _, outsider := range []string{"eve@outside.example", "<eve@outside.example>", "Eve <eve@outside.example>", "ada@customer.example", "alice@example.com.outside.example"} {
@@ -377,7 +377,7 @@ func TestAdminAssignIsStaffOnly(t *testing.T) {
 		t.Errorf("a refused assignment left %d events", n)
 	}
 	// The customer's next mail goes to staff, not outside.
-	next := strings.NewReplacer("first-1", "first-2", "Please help.", "Still burning.").Replace(customerMail)
+	next := strings.NewReplacer("first-1", "first-2", "Please help.", "Still burning.").Replace(gatewaytest.CustomerMail)
 	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, next); err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestAdminFindsCasesAndExportsMail(t *testing.T) {
 	if err := send(t, g.smtp(), "grace@navy.example", []string{"support@support.example.com"}, withAttachment); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
 	g.mustAdmin(t, "case", "assign", "1001", "alice@example.com")

@@ -7,10 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jmoiron/sqlx"
-
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -71,60 +69,15 @@ func startEscalationGateway(t *testing.T, dbURL string, clock *movableClock) *ga
 	return g
 }
 
-func berlinTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	loc, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-const journalistMail = `From: Lois Lane <lois@daily-planet.example>
-To: support@support.example.com
-Subject: Exploding printers
-Message-ID: <lois-1@daily-planet.example>
-Content-Type: text/plain; charset=utf-8
-
-We are running a story tomorrow on printers catching fire. Does your
-company have a comment?
-
-Lois Lane
-Daily Planet
-`
-
-const fridayMail = `From: Ada Lovelace <ada@customer.example>
-To: support@support.example.com
-Subject: Invoice wrong
-Message-ID: <friday-1@customer.example>
-Content-Type: text/plain; charset=utf-8
-
-You charged me twice.
-`
-
-// caseOf returns the one case's number.
-func caseOf(t *testing.T, db *sqlx.DB) int64 {
-	t.Helper()
-	var id int64
-	if err := db.Get(&id, `SELECT id FROM cases`); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 // rules check -case N reads a real case and prints its deadlines.
 func TestRulesCheckCase(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-27 19:30")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-27 19:30")}
 	url := pgtest.URL(t)
 	g := startEscalationGateway(t, url, clock)
-	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, fridayMail); err != nil {
+	if err := send(t, g.addr, "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.FridayMail); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	id := caseOf(t, g.db)
+	id := gatewaytest.OnlyCase(t, g.db)
 	path := filepath.Join(t.TempDir(), "casegate.toml")
 	os.WriteFile(path, []byte(fmt.Sprintf(testConfig, url)+escalationConfig), 0o600)
 	var out strings.Builder

@@ -22,17 +22,9 @@ import (
 // directory too.
 func startEdgeGateway(t *testing.T, staffKeys, extra string, clock *movableClock) (*gateway, string) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "cg-edge-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortTempDir(t, "cg-edge-")
 	dbURL := pgtest.URL(t)
-	var now func() time.Time
-	if clock != nil {
-		now = clock.Now
-	}
-	g, _ := runGateway(t, dir, dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys)+extra, now)
+	g, _ := runGateway(t, dir, dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys)+extra, clock.nowFunc())
 	return g, dir
 }
 
@@ -47,16 +39,16 @@ func deliver(t *testing.T, via, addr, src, from string, rcpts []string, raw stri
 // openCaseFor files a first mail from customer through the SMTP listener
 // and returns the case with the staff reply address and the notification's
 // Message-ID.
-func openCaseFor(t *testing.T, g *gateway, box *outbox, customer string) (caseID int64, staffToken, notificationID string) {
+func openCaseFor(t *testing.T, g *gateway, box *gatewaytest.Outbox, customer string) (caseID int64, staffToken, notificationID string) {
 	t.Helper()
-	raw := strings.NewReplacer("Ada Lovelace <ada@customer.example>", customer, "first-1@", customer+"-1@").Replace(customerMail)
+	raw := strings.NewReplacer("Ada Lovelace <ada@customer.example>", customer, "first-1@", customer+"-1@").Replace(gatewaytest.CustomerMail)
 	if err := send(t, g.addr, customer, []string{"support@support.example.com"}, raw); err != nil {
 		t.Fatal(err)
 	}
 	g.db.Get(&caseID, `SELECT id FROM cases WHERE customer = $1`, customer)
-	got := box.expect(t, customer, "alice@example.com,bob@example.com")
+	got := box.Expect(t, customer, "alice@example.com,bob@example.com")
 	n := got["alice@example.com,bob@example.com"]
-	return caseID, replyTo(t, n), msgID(t, n)
+	return caseID, n.ReplyTo(t), n.MessageID(t)
 }
 
 // The top of a message as a trusted relay (Postfix with DKIM/DMARC milters,
@@ -114,9 +106,9 @@ func TestForgedAuthenticationResultsAreNeverObeyed(t *testing.T) {
 			case listener.lmtp != "":
 				addr = g.addrs[1].String()
 			}
-			box := &outbox{db: g.db}
+			box := gatewaytest.NewOutbox(g.db)
 			attack := func(caseID int64, token, parent, from, head, id string) string {
-				return head + staffReply(from, token, parent, caseID, id,
+				return head + gatewaytest.StaffReply(from, token, parent, caseID, id,
 					"#priority urgent\n#assign bob@example.com\n\nYour refund is approved: http://refund.evil.example/")
 			}
 			for i, v := range variants {
@@ -126,12 +118,12 @@ func TestForgedAuthenticationResultsAreNeverObeyed(t *testing.T) {
 					if err := deliver(t, listener.via, addr, "127.0.0.2", "alice@example.com", []string{token}, attack(caseID, token, parent, v.from, listener.relayTop+v.head, fmt.Sprint("ATT", i))); err != nil {
 						t.Fatalf("the attack was not accepted for filing: %v", err)
 					}
-					if c := getCase(t, g.db, caseID); c != (caseRow{"new", "normal", ""}) {
+					if c := gatewaytest.GetCase(t, g.db, caseID); c != (gatewaytest.Case{Status: "new", Priority: "normal"}) {
 						t.Errorf("forged authority obeyed: case is %+v", c)
 					}
-					for _, m := range box.next(t) {
-						if strings.Contains(strings.Join(m.rcpts, ","), customer) || strings.Contains(m.text, "refund.evil") && !strings.Contains(m.text, "Not accepted as staff") {
-							t.Errorf("mail sent on the forged authority: to %v, %q", m.rcpts, m.subject)
+					for _, m := range box.Next(t) {
+						if strings.Contains(strings.Join(m.Rcpts, ","), customer) || strings.Contains(m.Text, "refund.evil") && !strings.Contains(m.Text, "Not accepted as staff") {
+							t.Errorf("mail sent on the forged authority: to %v, %q", m.Rcpts, m.Subject)
 						}
 					}
 					if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = $1`, customer); n != 1 {
@@ -159,7 +151,7 @@ func TestForgedAuthenticationResultsAreNeverObeyed(t *testing.T) {
 				if err := deliver(t, listener.via, addr, "127.0.0.1", "alice@example.com", []string{token}, raw); err != nil {
 					t.Fatal(err)
 				}
-				if c := getCase(t, g.db, caseID); c != (caseRow{"open", "urgent", "bob@example.com"}) {
+				if c := gatewaytest.GetCase(t, g.db, caseID); c != (gatewaytest.Case{Status: "open", Priority: "urgent", Assignee: "bob@example.com"}) {
 					t.Errorf("trusted reply: case is %+v", c)
 				}
 				if n := count(t, g.db, `SELECT count(*) FROM deliveries WHERE recipient = $1`, customer); n != 2 {
@@ -187,14 +179,14 @@ max_auto_replies_per_day = 2
 func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 	for _, via := range []string{kindSMTP, kindLMTP} {
 		t.Run(via, func(t *testing.T) {
-			clock := &movableClock{now: berlinTime(t, "2026-11-30 09:00")} // a Monday morning
+			clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 09:00")} // a Monday morning
 			g, _ := startEdgeGateway(t, "authserv_id = \"mx.example.com\"\ntrusted_networks = [\"127.0.0.1/32\"]",
 				scenarioConfig+"[lmtp]\nlisten = \"127.0.0.1:0\"\n", clock)
 			addr := g.addr
 			if via == kindLMTP {
 				addr = g.addrs[1].String()
 			}
-			box := &outbox{db: g.db}
+			box := gatewaytest.NewOutbox(g.db)
 			in := func(src, from string, rcpts []string, raw string) {
 				t.Helper()
 				if err := deliver(t, via, addr, src, from, rcpts, raw); err != nil {
@@ -207,16 +199,16 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 					customer, subject, strings.ReplaceAll(subject, " ", "-"), customer, text)
 				in("127.0.0.3", customer, []string{"support@support.example.com"}, raw)
 				g.db.Get(&caseID, `SELECT max(id) FROM cases WHERE customer = $1`, customer)
-				for _, m := range box.next(t) {
-					if strings.Contains(m.text, "New case #") && strings.HasPrefix(replyToOr(m), fmt.Sprintf("support+%d-", caseID)) {
-						staffToken, notificationID = replyTo(t, m), msgID(t, m)
+				for _, m := range box.Next(t) {
+					if strings.Contains(m.Text, "New case #") && strings.HasPrefix(replyToOr(m), fmt.Sprintf("support+%d-", caseID)) {
+						staffToken, notificationID = m.ReplyTo(t), m.MessageID(t)
 					}
 				}
 				return caseID, staffToken, notificationID
 			}
 
 			t.Run("classification: a journalist reaches PR at once", func(t *testing.T) {
-				in("127.0.0.3", "lois@daily-planet.example", []string{"support@support.example.com"}, journalistMail)
+				in("127.0.0.3", "lois@daily-planet.example", []string{"support@support.example.com"}, gatewaytest.JournalistMail)
 				var c struct {
 					ID       int64  `db:"id"`
 					Category string `db:"category"`
@@ -226,9 +218,9 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 					t.Errorf("category = %q, want journalist", c.Category)
 				}
 				digest := false
-				for _, m := range box.next(t) {
-					digest = digest || m.subject == fmt.Sprintf("[#%d] Exploding printers", c.ID) && strings.Contains(m.text, `Escalated: case #`) &&
-						strings.Contains(m.text, `rule "press"`) && strings.Join(m.rcpts, ",") == "pr@example.com"
+				for _, m := range box.Next(t) {
+					digest = digest || m.Subject == fmt.Sprintf("[#%d] Exploding printers", c.ID) && strings.Contains(m.Text, `Escalated: case #`) &&
+						strings.Contains(m.Text, `rule "press"`) && strings.Join(m.Rcpts, ",") == "pr@example.com"
 				}
 				if !digest {
 					t.Errorf("no digest to PR with the filing")
@@ -240,25 +232,25 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 
 			t.Run("staff authority with proof", func(t *testing.T) {
 				caseID, token, parent := newCase("ada@customer.example", "Printer on fire", "It burns.")
-				in("127.0.0.1", "alice@example.com", []string{token}, staffReply("Alice Example <alice@example.com>", token, parent, caseID, "PROOF",
+				in("127.0.0.1", "alice@example.com", []string{token}, gatewaytest.StaffReply("Alice Example <alice@example.com>", token, parent, caseID, "PROOF",
 					"#priority urgent\n\nHello Ada, unplug it."))
-				if c := getCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
+				if c := gatewaytest.GetCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
 					t.Errorf("proven staff reply not applied: %+v", c)
 				}
-				relayed := box.expect(t, "ada@customer.example")["ada@customer.example"]
-				if relayed.text != relayedText(caseID, "Hello Ada, unplug it.") {
-					t.Errorf("relayed %q", relayed.text)
+				relayed := box.Expect(t, "ada@customer.example")["ada@customer.example"]
+				if relayed.Text != gatewaytest.RelayedText(caseID, "Hello Ada, unplug it.") {
+					t.Errorf("relayed %q", relayed.Text)
 				}
 			})
 
 			t.Run("forged authority", func(t *testing.T) {
 				caseID, token, parent := newCase("bea@customer.example", "Scanner jammed", "It jams.")
-				in("127.0.0.2", "alice@example.com", []string{token}, forgedPass+staffReply("Alice Example <alice@example.com>", token, parent, caseID, "FORGED",
+				in("127.0.0.2", "alice@example.com", []string{token}, forgedPass+gatewaytest.StaffReply("Alice Example <alice@example.com>", token, parent, caseID, "FORGED",
 					"#priority urgent\n\nRefund approved."))
-				if c := getCase(t, g.db, caseID); c != (caseRow{"new", "normal", ""}) {
+				if c := gatewaytest.GetCase(t, g.db, caseID); c != (gatewaytest.Case{Status: "new", Priority: "normal"}) {
 					t.Errorf("forged staff reply applied: %+v", c)
 				}
-				box.expect(t, "alice@example.com,bob@example.com") // "Not accepted as staff", nothing to the customer
+				box.Expect(t, "alice@example.com,bob@example.com") // "Not accepted as staff", nothing to the customer
 				if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'forged-authentication-results'`, caseID); n != 1 {
 					t.Errorf("the forgery is not on the timeline")
 				}
@@ -282,8 +274,8 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 				deadline := time.Now().Add(20 * time.Second)
 				want := fmt.Sprintf(`[#%d] Invoice wrong, rule "first-response"`, caseID)
 				for found := false; !found; {
-					for _, m := range box.next(t) {
-						found = found || m.subject == fmt.Sprintf("[#%d] Invoice wrong", caseID) && strings.Contains(m.text, `by the rule "first-response"`)
+					for _, m := range box.Next(t) {
+						found = found || m.Subject == fmt.Sprintf("[#%d] Invoice wrong", caseID) && strings.Contains(m.Text, `by the rule "first-response"`)
 					}
 					if !found && time.Now().After(deadline) {
 						t.Fatalf("no %q", want)
@@ -296,8 +288,8 @@ func TestScenariosOverSMTPAndLMTP(t *testing.T) {
 }
 
 // replyToOr is m's Reply-To address, or "".
-func replyToOr(m outMail) string {
-	list, err := m.h.AddressList("Reply-To")
+func replyToOr(m gatewaytest.Mail) string {
+	list, err := m.Header.AddressList("Reply-To")
 	if err != nil || len(list) != 1 {
 		return ""
 	}
@@ -308,18 +300,8 @@ func replyToOr(m outMail) string {
 // short temporary directory, on clock when not nil.
 func startServiceConf(t *testing.T, conf func(dbURL string) string, clock *movableClock) *serviceGateway {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "cg-edge-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	dbURL := pgtest.URL(t)
-	var now func() time.Time
-	if clock != nil {
-		now = clock.Now
-	}
-	gw, c := runGateway(t, dir, dbURL, conf(dbURL), now)
-	return &serviceGateway{dir: dir, config: c.path, addrs: gw.addrs, maildir: gw.maildir, db: gw.db, stop: gw.stop}
+	return startServiceOn(t, dbURL, conf(dbURL), clock)
 }
 
 // withSMTPKeys adds keys to testConfig's [smtp] table.
@@ -349,17 +331,13 @@ func (g *serviceGateway) waitReady(t *testing.T, code int) string {
 // anyway, /readyz says so; and casegate removes only the socket file it
 // made, never one another process put there.
 func TestLMTPSocketHasOneOwner(t *testing.T) {
-	sockDir, err := os.MkdirTemp("", "cg-sock-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sockDir := shortTempDir(t, "cg-sock-")
 	sock := filepath.Join(sockDir, "lmtp.sock")
 	conf := func(dbURL string) string {
 		return fmt.Sprintf(testConfig, dbURL) + fmt.Sprintf("[lmtp]\nlisten = %q\n[http]\nlisten = \"127.0.0.1:0\"\n", sock)
 	}
 	lmtpMail := func(id string) string {
-		return strings.NewReplacer("first-1", id, "Printer on fire", "Scanner "+id).Replace(customerMail)
+		return strings.NewReplacer("first-1", id, "Printer on fire", "Scanner "+id).Replace(gatewaytest.CustomerMail)
 	}
 
 	// A stale socket, as a crash leaves it: taken over.
@@ -454,7 +432,7 @@ func TestReadyzReportsFailingDelivery(t *testing.T) {
 		return strings.Replace(fmt.Sprintf(testConfig, dbURL), `maildir = "maildir"`,
 			fmt.Sprintf("smarthost = %q\nstarttls = false\nfailing_unready_after = \"10m\"", relayAddr), 1) + "[http]\nlisten = \"127.0.0.1:0\"\n"
 	}, clock)
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
 	g.waitMetric(t, `casegate_delivery_attempts_total{result="deferred"}`, 2) // acknowledgement, staff notification
@@ -555,7 +533,7 @@ func TestBoundedSessionsKeepTheGatewayServing(t *testing.T) {
 	go func() { s, d := drip(smtpAddr, "EHLO"); drips <- result{s, d} }()
 	go func() { s, d := drip(lmtpAddr, "LHLO"); drips <- result{s, d} }()
 	for i := 0; i < 6; i++ {
-		raw := strings.NewReplacer("first-1", fmt.Sprint("normal-", i), "Printer on fire", fmt.Sprint("Question ", i)).Replace(customerMail)
+		raw := strings.NewReplacer("first-1", fmt.Sprint("normal-", i), "Printer on fire", fmt.Sprint("Question ", i)).Replace(gatewaytest.CustomerMail)
 		if err := deliver(t, kindSMTP, smtpAddr, "127.0.0.1", "ada@customer.example", []string{"support@support.example.com"}, raw); err != nil {
 			t.Errorf("normal mail %d beside the hogs and drips: %v", i, err)
 		}

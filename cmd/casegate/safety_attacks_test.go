@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -23,27 +24,27 @@ import (
 // applied or relayed; a customer's stale address does not thread her mail
 // by itself, and both cases' timelines say why.
 func TestStaleTokensAreNeverObeyed(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	dbURL := pgtest.URL(t)
 	oldSecret, newSecret := "test-secret-0123456789", "rotated-secret-9876543210"
 	conf := func(keys string) string {
 		return strings.Replace(storyConfig(t, dbURL, keys, ""), "secret = \"test-secret-0123456789\"", "secret = \""+oldSecret+"\"", 1)
 	}
 	g, _ := runGateway(t, "", dbURL, conf(`token_ttl = "24h"`), clock.Now)
-	box := &outbox{db: g.db}
+	box := gatewaytest.NewOutbox(g.db)
 	c := openStoryCase(t, g, box, "stale-1@customer.example", "Printer on fire", "My printer is smoking.")
-	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:30"))
 	staffAnswers(t, g, c, c.staffRoot, "STALE1", "#resolve\n\nHello Ada,\n\nwe replaced it.")
-	relayed := to(t, waitSent(t, box, 1), ada)
+	relayed := gatewaytest.To(t, box.Wait(t, 1), ada)
 
 	// A day and an hour after the resolution, Alice answers the old
 	// notification: stale. She is told; nothing is applied or relayed.
-	clock.Set(berlinTime(t, "2026-12-01 11:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-01 11:30"))
 	staffAnswers(t, g, c, c.staffRoot, "STALE2", "#reopen\n#priority urgent\n\nHello Ada,\n\none more thing.")
-	told := to(t, waitSent(t, box, 1), "alice@example.com")
-	has(t, "stale notice", told.text, "Commands not applied", "the address you wrote to is stale", "more than 24h0m0s ago",
+	told := gatewaytest.To(t, box.Wait(t, 1), "alice@example.com")
+	gatewaytest.Has(t, "stale notice", told.Text, "Commands not applied", "the address you wrote to is stale", "more than 24h0m0s ago",
 		fmt.Sprintf("reopen it first (casegate case reopen %d)", c.id))
-	if cr := getCase(t, g.db, c.id); cr.Status != "resolved" || cr.Priority != "normal" {
+	if cr := gatewaytest.GetCase(t, g.db, c.id); cr.Status != "resolved" || cr.Priority != "normal" {
 		t.Errorf("a stale staff address was obeyed: %+v", cr)
 	}
 
@@ -56,17 +57,17 @@ func TestStaleTokensAreNeverObeyed(t *testing.T) {
 	if err := g.db.Get(&fresh, `SELECT case_id FROM messages WHERE message_id = 'stale-2@customer.example'`); err != nil || fresh == c.id {
 		t.Fatalf("a stale reply address alone threaded the mail onto case %d (%v)", fresh, err)
 	}
-	waitSent(t, box, 2) // acknowledgement and notification of the new case
+	box.Wait(t, 2) // acknowledgement and notification of the new case
 	wantEvent(t, g, fresh, "not-threaded", fmt.Sprintf("its reply token for case #%d is stale (the case was resolved on", c.id))
 	wantEvent(t, g, c.id, "not-threaded", fmt.Sprintf("with a stale reply token for this case opened case #%d instead", fresh))
 	// With what her client puts in In-Reply-To, it threads as ever.
-	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "stale-3@customer.example", messageID(t, relayed), c.customerSubject, "It is smoking again.")); err != nil {
+	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "stale-3@customer.example", relayed.MessageID(t), c.customerSubject, "It is smoking again.")); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND message_id = 'stale-3@customer.example'`, c.id); n != 1 {
 		t.Error("her reply with In-Reply-To did not thread")
 	}
-	has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", c.id))
+	gatewaytest.Has(t, "notification", gatewaytest.To(t, box.Wait(t, 1), staffList).Text, fmt.Sprintf("The customer wrote on case #%d", c.id))
 
 	// Someone leaves: the admin rotates the secret, keeping the old one in
 	// previous_secret_files. Every address signed before is stale.
@@ -82,30 +83,30 @@ func TestStaleTokensAreNeverObeyed(t *testing.T) {
 	g, _ = runGateway(t, dir, dbURL, conf(`previous_secret_files = ["staff-secret.old"]`), clock.Now)
 	clock.Add(time.Minute)
 	staffAnswers(t, g, d, d.staffRoot, "STALE3", "#close\n\nHello Ada,\n\nclosing this.")
-	told = to(t, waitSent(t, box, 1), "alice@example.com")
-	has(t, "stale notice", told.text, "the address you wrote to is stale (signed with a secret that has been rotated)", "Reply to this mail instead")
-	if cr := getCase(t, g.db, d.id); cr.Status != "new" {
+	told = gatewaytest.To(t, box.Wait(t, 1), "alice@example.com")
+	gatewaytest.Has(t, "stale notice", told.Text, "the address you wrote to is stale (signed with a secret that has been rotated)", "Reply to this mail instead")
+	if cr := gatewaytest.GetCase(t, g.db, d.id); cr.Status != "new" {
 		t.Errorf("an address signed with a rotated key was obeyed: %+v", cr)
 	}
 	// The notice's own Reply-To is the case's address under the new key:
 	// her reply to it is obeyed.
-	current := customerReplyAddress.FindString(told.h.Get("Reply-To"))
+	current := gatewaytest.CustomerReplyAddress.FindString(told.Header.Get("Reply-To"))
 	if current == d.staffToken || current == "" {
-		t.Fatalf("the stale notice's Reply-To %q is not a new staff address", told.h.Get("Reply-To"))
+		t.Fatalf("the stale notice's Reply-To %q is not a new staff address", told.Header.Get("Reply-To"))
 	}
 	clock.Add(time.Minute)
-	if err := send(t, g.addr, "alice@example.com", []string{current}, staffReply("Alice Example <alice@example.com>", current, messageID(t, told), d.id, "STALE3B", "#pending\n\nHello Ada,\n\nwhich model is it?")); err != nil {
+	if err := send(t, g.addr, "alice@example.com", []string{current}, gatewaytest.StaffReply("Alice Example <alice@example.com>", current, told.MessageID(t), d.id, "STALE3B", "#pending\n\nHello Ada,\n\nwhich model is it?")); err != nil {
 		t.Fatal(err)
 	}
-	has(t, "relayed", to(t, waitSent(t, box, 1), ada).text, "which model is it?")
-	if cr := getCase(t, g.db, d.id); cr.Status != "pending" {
+	gatewaytest.Has(t, "relayed", gatewaytest.To(t, box.Wait(t, 1), ada).Text, "which model is it?")
+	if cr := gatewaytest.GetCase(t, g.db, d.id); cr.Status != "pending" {
 		t.Errorf("the current key's staff address was not obeyed: %+v", cr)
 	}
 	// Her old address alone threads nothing after the rotation either.
 	if err := send(t, g.addr, ada, []string{d.customerToken}, customerSays(d.customerToken, "stale-5@customer.example", "", "Scanner", "Still jamming.")); err != nil {
 		t.Fatal(err)
 	}
-	waitSent(t, box, 2) // a new case: acknowledgement and notification
+	box.Wait(t, 2) // a new case: acknowledgement and notification
 	wantEvent(t, g, d.id, "not-threaded", "stale reply token")
 }
 
@@ -210,7 +211,7 @@ func outboxTo(t *testing.T, g *gateway, addr string) int {
 // already had, status replies, and later a holding reply share it — and
 // staff hear of it once. Staff's own command errors are capped alike.
 func TestForgedStatusFloodIsCapped(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "")
 	c := openStoryCase(t, g, box, "victim-1@customer.example", "Printer on fire", "My printer is smoking.") // 1 automatic mail
 	var forged []string
@@ -236,18 +237,18 @@ func TestForgedStatusFloodIsCapped(t *testing.T) {
 	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'staff-notified' AND detail LIKE 'auto-reply-cap%'`, c.id); n != 1 {
 		t.Errorf("staff were told %d times of the capped address, want once", n)
 	}
-	box.next(t)
+	box.Next(t)
 
 	// Four business hours later the holding reply shares the cap: PR gets
 	// its digest, the victim nothing more.
-	clock.Set(berlinTime(t, "2026-11-30 14:01"))
-	to(t, waitSent(t, box, 1), "pr@example.com")
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 14:01"))
+	gatewaytest.To(t, box.Wait(t, 1), "pr@example.com")
 	wantEvent(t, g, c.id, "escalation-skipped", "holding_reply: ada@customer.example already got 5 automatic mails in 24 hours (cap 5)")
 
 	// Command errors count too: Alice's seven malformed replies get five.
 	var bad []string
 	for i := 0; i < 7; i++ {
-		bad = append(bad, staffReply("Alice Example <alice@example.com>", c.staffToken, c.staffRoot, c.id, fmt.Sprintf("BAD%d", i), "#frobnicate"))
+		bad = append(bad, gatewaytest.StaffReply("Alice Example <alice@example.com>", c.staffToken, c.staffRoot, c.id, fmt.Sprintf("BAD%d", i), "#frobnicate"))
 	}
 	if err := flood(g.addr, "alice@example.com", c.staffToken, bad, 4); err != nil {
 		t.Fatal(err)
@@ -264,7 +265,7 @@ func TestForgedStatusFloodIsCapped(t *testing.T) {
 // address, a flood on one case gets it at most max_auto_replies_per_case
 // automatic answers in 24 hours.
 func TestForgedStatusFloodPerCaseCap(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "[safety]\nmax_auto_replies_per_day = 100\nmax_auto_replies_per_case = 3\n")
 	c := openStoryCase(t, g, box, "victim-2@customer.example", "Printer on fire", "My printer is smoking.")
 	var forged []string
@@ -286,11 +287,11 @@ func TestForgedStatusFloodPerCaseCap(t *testing.T) {
 // and display-name form gets no automatic reply (the first turn of a
 // loop); it is filed and staff hear of it as of any new case.
 func TestNeverAnswerOurselves(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	dbURL := pgtest.URL(t)
 	conf := strings.Replace(storyConfig(t, dbURL, "", ""), `domains = ["support.example.com"]`, `domains = ["support.example.com", "Support.Example.ORG"]`, 1)
 	g, _ := runGateway(t, "", dbURL, conf, clock.Now)
-	box := &outbox{db: g.db}
+	box := gatewaytest.NewOutbox(g.db)
 	for i, from := range []string{
 		"support@support.example.com",
 		"Example Support <SUPPORT@Support.Example.COM>",
@@ -311,10 +312,10 @@ func TestNeverAnswerOurselves(t *testing.T) {
 		if err := g.db.Get(&caseID, `SELECT case_id FROM messages WHERE message_id = $1`, id); err != nil {
 			t.Fatalf("%s: not filed: %v", from, err)
 		}
-		for _, m := range box.next(t) {
-			for _, rcpt := range m.rcpts {
+		for _, m := range box.Next(t) {
+			for _, rcpt := range m.Rcpts {
 				if rcpt != "alice@example.com" && rcpt != "bob@example.com" {
-					t.Errorf("mail from %s: casegate wrote to %s (%q)", from, rcpt, m.subject)
+					t.Errorf("mail from %s: casegate wrote to %s (%q)", from, rcpt, m.Subject)
 				}
 			}
 		}

@@ -2,20 +2,19 @@ package main
 
 import (
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-message/mail"
 	"github.com/jmoiron/sqlx"
 
 	"casegate/internal/gatewaytest"
 )
 
 // Helpers of the tests here that run on casegate serve itself (and of the
-// stories, until they move beside the code too), as thin wrappers over
-// internal/gatewaytest where it has the same thing.
+// stories, until they move beside the code too). What internal/gatewaytest
+// has (Outbox, Mail, To, GetCase, the test mails and checks of
+// fixtures.go) they use from there.
 
 // movableClock is a serve gateway's clock, moved by the test: a
 // gatewaytest.Clock started at now on first use, so that a test may write
@@ -31,77 +30,18 @@ func (c *movableClock) clock() *gatewaytest.Clock {
 	return c.c
 }
 
+// nowFunc is the clock for runGateway: c.Now, or nil (the wall clock)
+// when c is nil.
+func (c *movableClock) nowFunc() func() time.Time {
+	if c == nil {
+		return nil
+	}
+	return c.Now
+}
+
 func (c *movableClock) Now() time.Time      { return c.clock().Now() }
 func (c *movableClock) Set(t time.Time)     { c.clock().Set(t) }
 func (c *movableClock) Add(d time.Duration) { c.clock().Add(d) }
-
-// sentMail is one queued mail with its parts decoded.
-type sentMail struct {
-	raw, subject, text, html string
-	rcpts                    []string
-	h                        mail.Header
-}
-
-// waitSent reads the mails queued after the last read of box, waiting
-// (bounded) until there are n, and fails on more (gatewaytest.Outbox.Wait).
-func waitSent(t *testing.T, box *outbox, n int) []sentMail {
-	t.Helper()
-	var out []sentMail
-	for _, m := range box.reader().Wait(t, n) {
-		out = append(out, sentMail{raw: m.Raw, subject: m.Subject, text: m.Text, html: m.HTML, rcpts: m.Rcpts, h: m.Header})
-	}
-	return out
-}
-
-// to returns the one mail among ms addressed to rcpts (comma-separated).
-func to(t *testing.T, ms []sentMail, rcpts string) sentMail {
-	t.Helper()
-	var found []sentMail
-	for _, m := range ms {
-		if strings.Join(m.rcpts, ",") == rcpts {
-			found = append(found, m)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d mails to %s, want 1", len(found), rcpts)
-	}
-	return found[0]
-}
-
-// has fails unless every want is in text (white space folded).
-func has(t *testing.T, what, text string, want ...string) {
-	t.Helper()
-	folded := strings.Join(strings.Fields(text), " ")
-	for _, w := range want {
-		if !strings.Contains(folded, strings.Join(strings.Fields(w), " ")) {
-			t.Errorf("%s lacks %q:\n%s", what, w, text)
-		}
-	}
-}
-
-// hasNot fails if any of bad is in text.
-func hasNot(t *testing.T, what, text string, bad ...string) {
-	t.Helper()
-	for _, b := range bad {
-		if strings.Contains(text, b) {
-			t.Errorf("%s contains %q:\n%s", what, b, text)
-		}
-	}
-}
-
-// noInternals: customer mail names no rule and shows no UTC time by default.
-func noInternals(t *testing.T, what, text string) {
-	t.Helper()
-	hasNot(t, what, text, "first-response", "resolution due", "UTC", "due ", "a few days")
-}
-
-var customerReplyAddress = regexp.MustCompile(`support\+\d+-[0-9a-f]+@support\.example\.com`)
-
-// resolvedText is a relayed reply that resolved the case: the staff text,
-// then the resolution line.
-func resolvedText(caseID int64, text string) string {
-	return relayedText(caseID, text+"\n\nWe have marked your case as resolved. If something is still not right,\njust reply to this email and it opens again.")
-}
 
 func statusOf(t *testing.T, db *sqlx.DB, id int64) string {
 	t.Helper()
@@ -123,33 +63,3 @@ func field(t *testing.T, re *regexp.Regexp, raw string) string {
 	}
 	return m[1]
 }
-
-const dsnTemplate = `From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>
-To: <%s>
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <%s>
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
-
---BOUNDARY
-Content-Type: text/plain
-
-This is the mail system at host mx.customer.example.
-Your message could not be delivered to one or more recipients.
-
---BOUNDARY
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.customer.example
-Arrival-Date: Sun, 22 Nov 2026 10:00:05 +0000
-
-Final-Recipient: rfc822; ada@customer.example
-Original-Recipient: rfc822;ada@customer.example
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <ada@customer.example>: Recipient address
-    rejected: User unknown in local recipient table
-
---BOUNDARY--
-`

@@ -69,6 +69,19 @@ func startGatewayWith(t testing.TB, dbURL, extra string) *gateway {
 	return g
 }
 
+// shortTempDir is a temporary directory with a short path, removed when
+// the test ends: unix socket paths are limited to 108 bytes, and
+// t.TempDir's are longer.
+func shortTempDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // runGateway runs casegate serve in-process with the configuration conf
 // (written to a file in dir, a test temporary directory when empty, and
 // read as serve reads it) and, when now is not nil, on that clock. It
@@ -185,16 +198,6 @@ func rendered(t *testing.T, db *sqlx.DB) {
 	t.Helper()
 	gatewaytest.Rendered(t, db)
 }
-
-const customerMail = `From: Ada Lovelace <ada@customer.example>
-To: support@support.example.com
-Subject: Printer on fire
-Message-ID: <first-1@customer.example>
-Date: Sun, 22 Nov 2026 10:00:00 +0000
-Content-Type: text/plain; charset=utf-8
-
-My printer is on fire. Please help.
-`
 
 func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 	cluster := pgtest.StartCluster(t)

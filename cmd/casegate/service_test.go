@@ -19,7 +19,6 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/jmoiron/sqlx"
 
-	"casegate"
 	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
@@ -37,14 +36,16 @@ type serviceGateway struct {
 
 func startService(t *testing.T, dbURL, extra string) *serviceGateway {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "cg-svc-") // short: unix socket paths are limited to 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	gw, c := runGateway(t, dir, dbURL, fmt.Sprintf(testConfig, dbURL)+extra, nil)
-	g := &serviceGateway{dir: dir, config: c.path, addrs: gw.addrs, maildir: gw.maildir, db: gw.db, stop: gw.stop}
-	return g
+	return startServiceOn(t, dbURL, fmt.Sprintf(testConfig, dbURL)+extra, nil)
+}
+
+// startServiceOn runs a gateway on dbURL with the configuration conf in a
+// short temporary directory, on clock when not nil.
+func startServiceOn(t *testing.T, dbURL, conf string, clock *movableClock) *serviceGateway {
+	t.Helper()
+	dir := shortTempDir(t, "cg-svc-")
+	gw, c := runGateway(t, dir, dbURL, conf, clock.nowFunc())
+	return &serviceGateway{dir: dir, config: c.path, addrs: gw.addrs, maildir: gw.maildir, db: gw.db, stop: gw.stop}
 }
 
 func (g *serviceGateway) smtp() string { return g.addrs[0].String() }
@@ -101,11 +102,7 @@ func (g *serviceGateway) waitMetric(t *testing.T, series string, want float64) {
 // fakeNotifySocket is systemd's end of sd_notify: a unixgram socket named
 // by NOTIFY_SOCKET, with the watchdog enabled for this process.
 func fakeNotifySocket(t *testing.T, watchdog time.Duration) <-chan string {
-	dir, err := os.MkdirTemp("", "cg-notify-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortTempDir(t, "cg-notify-")
 	path := filepath.Join(dir, "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
@@ -166,7 +163,7 @@ func TestReadinessAndWatchdogNotifications(t *testing.T) {
 		t.Fatal("serve was up without READY=1 sent")
 	}
 	// The gateway answers right after READY=1.
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatalf("send after READY: %v", err)
 	}
 	// The main loop keeps feeding the watchdog: several pings in a few
@@ -197,8 +194,7 @@ const reloadTemplate = "Subject: %s [#{{.Case}}]\n\nWe have your mail about {{.S
 
 func TestReloadAppliesGoodConfigAndRefusesBad(t *testing.T) {
 	dbURL := pgtest.URL(t)
-	dir, _ := os.MkdirTemp("", "cg-tpl-")
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortTempDir(t, "cg-tpl-")
 	tpl := filepath.Join(dir, "acknowledgement.txt.tmpl")
 	os.WriteFile(tpl, []byte(fmt.Sprintf(reloadTemplate, "First version")), 0o644)
 	g := startService(t, dbURL, fmt.Sprintf("[templates]\ndir = %q\n[http]\nlisten = \"127.0.0.1:0\"\n", dir))
@@ -214,7 +210,7 @@ func TestReloadAppliesGoodConfigAndRefusesBad(t *testing.T) {
 	}
 	sendOn := func(id string) {
 		t.Helper()
-		raw := strings.ReplaceAll(strings.Replace(customerMail, "first-1", id, 1), "\n", "\r\n")
+		raw := strings.ReplaceAll(strings.Replace(gatewaytest.CustomerMail, "first-1", id, 1), "\n", "\r\n")
 		raw = strings.Replace(raw, "Printer on fire", "Printer "+id, 1)
 		if err := client.SendMail("ada@customer.example", []string{"support@support.example.com"}, strings.NewReader(raw)); err != nil {
 			t.Fatalf("send %s on the old connection: %v", id, err)
@@ -280,15 +276,8 @@ func TestReloadAppliesGoodConfigAndRefusesBad(t *testing.T) {
 
 func TestMetricsHealthAndLMTP(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
-	admin := sqlx.MustOpen("postgres", cluster.URL("postgres"))
-	admin.MustExec(`CREATE DATABASE casegate`)
-	admin.Close()
-	db := sqlx.MustOpen("postgres", cluster.URL("casegate"))
-	if _, err := casegate.Migrate(context.Background(), db.DB); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	g := startService(t, cluster.URL("casegate"), "[lmtp]\nlisten = \"./lmtp.sock\"\n[http]\nlisten = \"127.0.0.1:0\"\n")
+	url := cluster.CreateDatabase(t, "casegate")
+	g := startService(t, url, "[lmtp]\nlisten = \"./lmtp.sock\"\n[http]\nlisten = \"127.0.0.1:0\"\n")
 	if len(g.addrs) != 3 {
 		t.Fatalf("addresses = %v, want SMTP, LMTP, HTTP", g.addrs)
 	}
@@ -324,13 +313,13 @@ func TestMetricsHealthAndLMTP(t *testing.T) {
 
 	// One mail by SMTP, its duplicate, one by LMTP to two recipients: LMTP
 	// answers once per recipient (RFC 2033 §4.2).
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, customerMail); err != nil {
+	if err := send(t, g.smtp(), "ada@customer.example", []string{"support@support.example.com"}, gatewaytest.CustomerMail); err != nil {
 		t.Fatal(err)
 	}
-	lmtpMail := strings.Replace(strings.Replace(customerMail, "first-1", "lmtp-1", 1), "Printer on fire", "Scanner jammed", 1)
+	lmtpMail := strings.Replace(strings.Replace(gatewaytest.CustomerMail, "first-1", "lmtp-1", 1), "Printer on fire", "Scanner jammed", 1)
 	resp, err := sendLMTP(t, sock, []string{"support@support.example.com", "support+hello@support.example.com"}, lmtpMail)
 	if err != nil {
 		t.Fatalf("LMTP: %v", err)

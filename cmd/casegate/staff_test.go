@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/jmoiron/sqlx"
 
-	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -42,114 +39,6 @@ func startStaffGateway(t *testing.T, staffKeys string) *gateway {
 	dbURL := pgtest.URL(t)
 	g, _ := runGateway(t, "", dbURL, fmt.Sprintf(staffTestConfig, dbURL, staffKeys), nil)
 	return g
-}
-
-// outMail is one mail casegate queued, as its recipients will get it.
-type outMail struct {
-	raw     string
-	rcpts   []string // envelope recipients
-	h       mail.Header
-	subject string
-	text    string // the text part, LF line endings
-	files   map[string][]byte
-}
-
-// outbox reads the mail casegate queued since the last call, through
-// gatewaytest.Outbox.
-type outbox struct {
-	db *sqlx.DB
-	r  *gatewaytest.Outbox
-}
-
-func (o *outbox) reader() *gatewaytest.Outbox {
-	if o.r == nil {
-		o.r = gatewaytest.NewOutbox(o.db)
-	}
-	return o.r
-}
-
-func (o *outbox) next(t *testing.T) []outMail {
-	t.Helper()
-	var out []outMail
-	for _, m := range o.reader().Next(t) {
-		out = append(out, asOutMail(m))
-	}
-	return out
-}
-
-// expect reads the next mails and checks they go to the given envelope
-// recipients (sorted, comma-separated), one mail each, in any order.
-func (o *outbox) expect(t *testing.T, rcpts ...string) map[string]outMail {
-	t.Helper()
-	got := map[string]outMail{}
-	for k, m := range o.reader().Expect(t, rcpts...) {
-		got[k] = asOutMail(m)
-	}
-	return got
-}
-
-func asOutMail(m gatewaytest.Mail) outMail {
-	return outMail{raw: m.Raw, rcpts: m.Rcpts, h: m.Header, subject: m.Subject, text: m.Text, files: m.Files}
-}
-
-func msgID(t *testing.T, m outMail) string {
-	t.Helper()
-	return gatewaytest.Mail{Header: m.h}.MessageID(t)
-}
-
-func replyTo(t *testing.T, m outMail) string {
-	t.Helper()
-	return gatewaytest.Mail{Header: m.h}.ReplyTo(t)
-}
-
-type caseRow struct {
-	Status   string `db:"status"`
-	Priority string `db:"priority"`
-	Assignee string `db:"assignee"`
-}
-
-func getCase(t *testing.T, db *sqlx.DB, id int64) caseRow {
-	t.Helper()
-	return caseRow(gatewaytest.GetCase(t, db, id))
-}
-
-// fill replaces the placeholders of a test mail.
-func fill(s string, kv ...string) string {
-	return strings.NewReplacer(kv...).Replace(s)
-}
-
-// muttReply is a reply as mutt 2.2 writes it (text/plain, inline
-// disposition, "On …, … wrote:" attribution, signature below the quote).
-const muttReply = `Date: Sun, 22 Nov 2026 10:03:11 +0000
-From: Alice Example <alice@example.com>
-To: Example Support <TOKEN>
-Subject: Re: [#CASE] New case: Printer on fire
-Message-ID: <20261122100311.GA4711@example.com>
-References: <PARENT>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=us-ascii
-Content-Disposition: inline
-In-Reply-To: <PARENT>
-User-Agent: Mutt/2.2.12 (2023-09-09)
-
-BODY
-
-On Sun, Nov 22, 2026 at 10:00:00AM +0000, Example Support wrote:
-> New case #CASE: Printer on fire
-> From:     Ada Lovelace <ada@customer.example>
-
--- 
-Alice Example, Example Corp support
-`
-
-// staffReply fills muttReply; id makes its Message-ID unique.
-func staffReply(from, token, parent string, caseID int64, id, body string) string {
-	return fill(muttReply, "Alice Example <alice@example.com>", from, "TOKEN", token, "PARENT", parent,
-		"CASE", fmt.Sprint(caseID), "GA4711", id, "BODY", body)
-}
-
-func relayedText(caseID int64, text string) string {
-	return fmt.Sprintf("%s\n\n-- \nExample Support\nCase #%d: reply to this email to add to it.\n", text, caseID)
 }
 
 // mailTo keeps the mails addressed (To) to addr.

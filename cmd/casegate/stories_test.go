@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"casegate/internal/gatewaytest"
 	"casegate/internal/pgtest"
 )
 
@@ -46,18 +47,18 @@ func storyConfig(t *testing.T, dbURL, staffKeys, extra string) string {
 }
 
 // startStory runs the gateway of a story on clock.
-func startStory(t *testing.T, clock *movableClock, staffKeys, extra string) (*gateway, *outbox) {
+func startStory(t *testing.T, clock *movableClock, staffKeys, extra string) (*gateway, *gatewaytest.Outbox) {
 	g, box, _ := startStoryCLI(t, clock, staffKeys, extra)
 	return g, box
 }
 
 // startStoryCLI is startStory, also returning the gateway's configuration
 // as the admin commands use it (on the real clock).
-func startStoryCLI(t *testing.T, clock *movableClock, staffKeys, extra string) (*gateway, *outbox, *serviceGateway) {
+func startStoryCLI(t *testing.T, clock *movableClock, staffKeys, extra string) (*gateway, *gatewaytest.Outbox, *serviceGateway) {
 	t.Helper()
 	dbURL := pgtest.URL(t)
 	g, c := runGateway(t, "", dbURL, storyConfig(t, dbURL, staffKeys, extra), clock.Now)
-	return g, &outbox{db: g.db}, &serviceGateway{config: c.path, db: g.db}
+	return g, gatewaytest.NewOutbox(g.db), &serviceGateway{config: c.path, db: g.db}
 }
 
 // sendWithMutt sends draft (headers, blank line, body) as the real mutt
@@ -103,32 +104,23 @@ func (l *threadLog) wrote(party, id string) {
 
 // got checks that m, just received by party, replies to and references
 // only mail party has, then records it.
-func (l *threadLog) got(t *testing.T, party string, m sentMail) {
+func (l *threadLog) got(t *testing.T, party string, m gatewaytest.Mail) {
 	t.Helper()
-	inReplyTo, _ := m.h.MsgIDList("In-Reply-To")
-	refs, _ := m.h.MsgIDList("References")
+	inReplyTo, _ := m.Header.MsgIDList("In-Reply-To")
+	refs, _ := m.Header.MsgIDList("References")
 	if len(inReplyTo) != 1 {
-		t.Errorf("%s got %q with In-Reply-To %v: want the one message it answers", party, m.subject, inReplyTo)
+		t.Errorf("%s got %q with In-Reply-To %v: want the one message it answers", party, m.Subject, inReplyTo)
 	}
 	for _, id := range append(inReplyTo, refs...) {
 		if !slices.Contains(l.has[party], id) {
-			t.Errorf("%s got %q threaded under <%s>, a message %s never had (has %v)", party, m.subject, id, party, l.has[party])
+			t.Errorf("%s got %q threaded under <%s>, a message %s never had (has %v)", party, m.Subject, id, party, l.has[party])
 		}
 	}
 	if len(refs) > 0 && len(l.has[party]) > 0 && refs[0] != l.has[party][0] {
-		t.Errorf("%s got %q whose References start at <%s>, not at the thread's root <%s>", party, m.subject, refs[0], l.has[party][0])
+		t.Errorf("%s got %q whose References start at <%s>, not at the thread's root <%s>", party, m.Subject, refs[0], l.has[party][0])
 	}
-	id, _ := m.h.MessageID()
+	id, _ := m.Header.MessageID()
 	l.wrote(party, id)
-}
-
-func messageID(t *testing.T, m sentMail) string {
-	t.Helper()
-	id, err := m.h.MessageID()
-	if err != nil || id == "" {
-		t.Fatalf("%q has no Message-ID: %v", m.subject, err)
-	}
-	return id
 }
 
 // customerSays is a mail from Ada, sent to the address to, answering the
@@ -152,7 +144,7 @@ const staffList = "alice@example.com,bob@example.com"
 // days later the follow-up asks; she rates 2, it still does not work: the
 // case reopens, she is thanked, staff and PR are told.
 func TestAngryCustomerStory(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")} // a Monday
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")} // a Monday
 	g, box := startStory(t, clock, "", "")
 	seen := newThreadLog()
 
@@ -168,48 +160,48 @@ func TestAngryCustomerStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	tag := fmt.Sprintf("[#%d]", caseID)
-	opened := waitSent(t, box, 2)
-	ack, notification := to(t, opened, ada), to(t, opened, staffList)
-	if want := "Re: Printer on fire " + tag; ack.subject != want {
-		t.Errorf("acknowledgement subject %q, want %q", ack.subject, want)
+	opened := box.Wait(t, 2)
+	ack, notification := gatewaytest.To(t, opened, ada), gatewaytest.To(t, opened, staffList)
+	if want := "Re: Printer on fire " + tag; ack.Subject != want {
+		t.Errorf("acknowledgement subject %q, want %q", ack.Subject, want)
 	}
-	has(t, "acknowledgement", ack.text, "Hello Ada Lovelace,", fmt.Sprintf("case #%d", caseID))
+	gatewaytest.Has(t, "acknowledgement", ack.Text, "Hello Ada Lovelace,", fmt.Sprintf("case #%d", caseID))
 	seen.got(t, "ada", ack)
-	customerToken := customerReplyAddress.FindString(ack.h.Get("Reply-To"))
+	customerToken := gatewaytest.CustomerReplyAddress.FindString(ack.Header.Get("Reply-To"))
 	staffSubject := tag + " Printer on fire"
-	if notification.subject != staffSubject {
-		t.Errorf("staff notification subject %q, want %q", notification.subject, staffSubject)
+	if notification.Subject != staffSubject {
+		t.Errorf("staff notification subject %q, want %q", notification.Subject, staffSubject)
 	}
-	has(t, "staff notification", notification.text, fmt.Sprintf("New case #%d", caseID), "My printer has been smoking")
-	hasNot(t, "staff notification", notification.text, "Risk:", "PR:") // no risk yet, PR not alerted
-	staffRoot := messageID(t, notification)
+	gatewaytest.Has(t, "staff notification", notification.Text, fmt.Sprintf("New case #%d", caseID), "My printer has been smoking")
+	gatewaytest.HasNot(t, "staff notification", notification.Text, "Risk:", "PR:") // no risk yet, PR not alerted
+	staffRoot := notification.MessageID(t)
 	seen.wrote("staff", staffRoot)
-	staffToken := customerReplyAddress.FindString(notification.h.Get("Reply-To"))
+	staffToken := gatewaytest.CustomerReplyAddress.FindString(notification.Header.Get("Reply-To"))
 
 	// Monday 14:01, four business hours on, nobody has answered: PR gets
 	// the digest, she a holding reply with PR in copy — once.
-	clock.Set(berlinTime(t, "2026-11-30 14:01"))
-	late := waitSent(t, box, 2)
-	digest, holding := to(t, late, "pr@example.com"), to(t, late, ada+",pr@example.com")
-	if digest.subject != staffSubject {
-		t.Errorf("digest subject %q, want %q", digest.subject, staffSubject)
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 14:01"))
+	late := box.Wait(t, 2)
+	digest, holding := gatewaytest.To(t, late, "pr@example.com"), gatewaytest.To(t, late, ada+",pr@example.com")
+	if digest.Subject != staffSubject {
+		t.Errorf("digest subject %q, want %q", digest.Subject, staffSubject)
 	}
-	has(t, "first-response digest", digest.text, `rule "first-response"`, "Ada Lovelace", "My printer has been smoking")
+	gatewaytest.Has(t, "first-response digest", digest.Text, `rule "first-response"`, "Ada Lovelace", "My printer has been smoking")
 	seen.got(t, "staff", digest)
-	if holding.subject != "Re: Printer on fire "+tag {
-		t.Errorf("holding reply subject %q", holding.subject)
+	if holding.Subject != "Re: Printer on fire "+tag {
+		t.Errorf("holding reply subject %q", holding.Subject)
 	}
-	has(t, "holding reply", holding.text, "Hello Ada Lovelace,", fmt.Sprintf("case #%d", caseID), "is taking longer than it should",
+	gatewaytest.Has(t, "holding reply", holding.Text, "Hello Ada Lovelace,", fmt.Sprintf("case #%d", caseID), "is taking longer than it should",
 		"senior member of our team", "by 10:01 CET tomorrow")
-	noInternals(t, "holding reply", holding.text)
+	gatewaytest.NoInternals(t, "holding reply", holding.Text)
 	seen.got(t, "ada", holding)
 	clock.Add(5 * time.Minute)
-	waitSent(t, box, 0) // at most one holding reply per deadline
+	box.Wait(t, 0) // at most one holding reply per deadline
 
 	// Monday 14:30. She writes again: she will go to the press.
-	clock.Set(berlinTime(t, "2026-11-30 14:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 14:30"))
 	const threat = "ada-2@customer.example"
-	if err := send(t, g.addr, ada, []string{customerToken}, customerSays(customerToken, threat, messageID(t, holding), "Re: Printer on fire "+tag,
+	if err := send(t, g.addr, ada, []string{customerToken}, customerSays(customerToken, threat, holding.MessageID(t), "Re: Printer on fire "+tag,
 		"Nobody has called me back. If I do not hear from you today I will go to the press.")); err != nil {
 		t.Fatal(err)
 	}
@@ -218,15 +210,15 @@ func TestAngryCustomerStory(t *testing.T) {
 	if err := g.db.QueryRow(`SELECT risk, priority FROM cases WHERE id = $1`, caseID).Scan(&risk, &priority); err != nil || risk != "high" || priority != "high" {
 		t.Errorf("after the threat: risk %q, priority %q (%v); want high, high", risk, priority, err)
 	}
-	threatened := waitSent(t, box, 2)
-	toStaff, toPR := to(t, threatened, staffList), to(t, threatened, "pr@example.com")
-	if toStaff.subject != staffSubject {
-		t.Errorf("staff notification subject %q, want %q", toStaff.subject, staffSubject)
+	threatened := box.Wait(t, 2)
+	toStaff, toPR := gatewaytest.To(t, threatened, staffList), gatewaytest.To(t, threatened, "pr@example.com")
+	if toStaff.Subject != staffSubject {
+		t.Errorf("staff notification subject %q, want %q", toStaff.Subject, staffSubject)
 	}
-	has(t, "staff notification of the threat", toStaff.text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Priority: high",
+	gatewaytest.Has(t, "staff notification of the threat", toStaff.Text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Priority: high",
 		"Risk:     high", `"go to the press" (3)`, "PR:       alerted", "I will go to the press")
 	seen.got(t, "staff", toStaff)
-	has(t, "public-risk digest", toPR.text, `rule "public-risk"`, "high", `"go to the press"`)
+	gatewaytest.Has(t, "public-risk digest", toPR.Text, `rule "public-risk"`, "high", `"go to the press"`)
 	seen.got(t, "staff", toPR)
 	// She was told at 14:01 when she will hear back; that has not passed,
 	// so she is not told again.
@@ -235,7 +227,7 @@ func TestAngryCustomerStory(t *testing.T) {
 	}
 
 	// Monday 15:00. Alice answers from mutt and resolves: one mail.
-	clock.Set(berlinTime(t, "2026-11-30 15:00"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 15:00"))
 	sendWithMutt(t, g.addr, "Alice Example <alice@example.com>", fmt.Sprintf(`To: Example Support <%s>
 Subject: Re: %s
 In-Reply-To: <%s>
@@ -254,47 +246,47 @@ Example Corp support | +49 30 1234567
 
 On Mon, Nov 30, 2026 at 02:30:00PM +0100, Example Support wrote:
 > Nobody has called me back.
-`, staffToken, staffSubject, messageID(t, toStaff), staffRoot, messageID(t, toStaff)))
-	answer := waitSent(t, box, 1)
-	relayed := to(t, answer, ada+",pr@example.com")
-	if relayed.subject != "Re: Printer on fire "+tag {
-		t.Errorf("relayed subject %q", relayed.subject)
+`, staffToken, staffSubject, toStaff.MessageID(t), staffRoot, toStaff.MessageID(t)))
+	answer := box.Wait(t, 1)
+	relayed := gatewaytest.To(t, answer, ada+",pr@example.com")
+	if relayed.Subject != "Re: Printer on fire "+tag {
+		t.Errorf("relayed subject %q", relayed.Subject)
 	}
-	if want := resolvedText(caseID, "Dear Ada,\n\nI am sorry you waited. Please unplug the printer; we have sent you a\nreplacement, which arrives tomorrow morning."); relayed.text != want {
-		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.text, want)
+	if want := gatewaytest.ResolvedText(caseID, "Dear Ada,\n\nI am sorry you waited. Please unplug the printer; we have sent you a\nreplacement, which arrives tomorrow morning."); relayed.Text != want {
+		t.Errorf("relayed text:\n%q\nwant\n%q", relayed.Text, want)
 	}
-	hasNot(t, "relayed reply", relayed.raw, "alice@", "1234567", "Alice")
+	gatewaytest.HasNot(t, "relayed reply", relayed.Raw, "alice@", "1234567", "Alice")
 	seen.got(t, "ada", relayed)
-	if c := getCase(t, g.db, caseID); c.Status != "resolved" {
+	if c := gatewaytest.GetCase(t, g.db, caseID); c.Status != "resolved" {
 		t.Errorf("after #resolve: %+v", c)
 	}
 
 	// Thursday 15:00, three days later: the follow-up asks, in her zone,
 	// with the true interval.
-	clock.Set(berlinTime(t, "2026-12-03 15:00"))
-	followup := to(t, waitSent(t, box, 1), ada+",pr@example.com")
-	has(t, "follow-up", followup.text, "On Monday 30 November (3 days ago) we resolved", "a number from 1 (not at all) to 5 (completely)")
-	noInternals(t, "follow-up", followup.text)
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-03 15:00"))
+	followup := gatewaytest.To(t, box.Wait(t, 1), ada+",pr@example.com")
+	gatewaytest.Has(t, "follow-up", followup.Text, "On Monday 30 November (3 days ago) we resolved", "a number from 1 (not at all) to 5 (completely)")
+	gatewaytest.NoInternals(t, "follow-up", followup.Text)
 	seen.got(t, "ada", followup)
 
 	// She rates 2: it still does not work.
 	const rating = "ada-3@customer.example"
-	if err := send(t, g.addr, ada, []string{customerToken}, customerSays(customerToken, rating, messageID(t, followup), "Re: Printer on fire "+tag,
+	if err := send(t, g.addr, ada, []string{customerToken}, customerSays(customerToken, rating, followup.MessageID(t), "Re: Printer on fire "+tag,
 		"2 it still doesn't work, the new one smokes too")); err != nil {
 		t.Fatal(err)
 	}
 	seen.wrote("ada", rating)
-	rated := waitSent(t, box, 4)
-	thanks := to(t, rated, ada+",pr@example.com")
-	has(t, "rating thanks", thanks.text, "(2 of 5)", "open again")
+	rated := box.Wait(t, 4)
+	thanks := gatewaytest.To(t, rated, ada+",pr@example.com")
+	gatewaytest.Has(t, "rating thanks", thanks.Text, "(2 of 5)", "open again")
 	seen.got(t, "ada", thanks)
-	staffTold := to(t, rated, staffList)
-	has(t, "staff notification of the rating", staffTold.text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Status: open",
+	staffTold := gatewaytest.To(t, rated, staffList)
+	gatewaytest.Has(t, "staff notification of the rating", staffTold.Text, fmt.Sprintf("The customer wrote on case #%d", caseID), "Status: open",
 		"2 it still doesn't work", "Risk:     high", `"go to the press" (3)`, "PR:       alerted") // the risk stays visible
 	seen.got(t, "staff", staffTold)
-	var prTold []sentMail
+	var prTold []gatewaytest.Mail
 	for _, m := range rated {
-		if strings.Join(m.rcpts, ",") == "pr@example.com" {
+		if strings.Join(m.Rcpts, ",") == "pr@example.com" {
 			prTold = append(prTold, m)
 		}
 	}
@@ -304,7 +296,7 @@ On Mon, Nov 30, 2026 at 02:30:00PM +0100, Example Support wrote:
 	for _, m := range prTold {
 		seen.got(t, "staff", m)
 	}
-	if c := getCase(t, g.db, caseID); c.Status != "open" {
+	if c := gatewaytest.GetCase(t, g.db, caseID); c.Status != "open" {
 		t.Errorf("after the rating 2: %+v", c)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM ratings WHERE case_id = $1 AND score = 2`, caseID); n != 1 {
@@ -318,14 +310,14 @@ type storyCase struct {
 	id                         int64
 	tag                        string
 	customerToken, staffToken  string
-	ack, notification          sentMail
+	ack, notification          gatewaytest.Mail
 	customerFirst, staffRoot   string // Message-IDs
 	customerSubject, staffSubj string
 }
 
 // openStoryCase has Ada write to support (Message-ID id) and returns the
 // case with its acknowledgement and staff notification.
-func openStoryCase(t *testing.T, g *gateway, box *outbox, id, subject, text string) storyCase {
+func openStoryCase(t *testing.T, g *gateway, box *gatewaytest.Outbox, id, subject, text string) storyCase {
 	t.Helper()
 	if err := send(t, g.addr, ada, []string{"support@support.example.com"}, customerSays("support@support.example.com", id, "", subject, text)); err != nil {
 		t.Fatal(err)
@@ -335,11 +327,11 @@ func openStoryCase(t *testing.T, g *gateway, box *outbox, id, subject, text stri
 		t.Fatal(err)
 	}
 	c.tag = fmt.Sprintf("[#%d]", c.id)
-	opened := waitSent(t, box, 2)
-	c.ack, c.notification = to(t, opened, ada), to(t, opened, staffList)
-	c.customerToken = customerReplyAddress.FindString(c.ack.h.Get("Reply-To"))
-	c.staffToken = customerReplyAddress.FindString(c.notification.h.Get("Reply-To"))
-	c.customerFirst, c.staffRoot = id, messageID(t, c.notification)
+	opened := box.Wait(t, 2)
+	c.ack, c.notification = gatewaytest.To(t, opened, ada), gatewaytest.To(t, opened, staffList)
+	c.customerToken = gatewaytest.CustomerReplyAddress.FindString(c.ack.Header.Get("Reply-To"))
+	c.staffToken = gatewaytest.CustomerReplyAddress.FindString(c.notification.Header.Get("Reply-To"))
+	c.customerFirst, c.staffRoot = id, c.notification.MessageID(t)
 	c.customerSubject, c.staffSubj = "Re: "+subject+" "+c.tag, c.tag+" "+subject
 	return c
 }
@@ -348,7 +340,7 @@ func openStoryCase(t *testing.T, g *gateway, box *outbox, id, subject, text stri
 // (loopback proves her), answering the mail with Message-ID parent.
 func staffAnswers(t *testing.T, g *gateway, c storyCase, parent, id, body string) {
 	t.Helper()
-	if err := send(t, g.addr, "alice@example.com", []string{c.staffToken}, staffReply("Alice Example <alice@example.com>", c.staffToken, parent, c.id, id, body)); err != nil {
+	if err := send(t, g.addr, "alice@example.com", []string{c.staffToken}, gatewaytest.StaffReply("Alice Example <alice@example.com>", c.staffToken, parent, c.id, id, body)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -400,49 +392,49 @@ func deliveredFile(t *testing.T, g *gateway, outboxMessageID, rcpt string) strin
 // automatically, her out-of-office, a bare thank-you or a bounce; a new
 // question does, and four business hours later PR hears of it.
 func TestOnlyNewWordsRestartTheClock(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	dbURL := pgtest.URL(t)
 	// [escalation] thanks_words adds a thank-you of this desk's own.
 	conf := strings.Replace(storyConfig(t, dbURL, "", ""), "\n[escalation]\n", "\n[escalation]\nthanks_words = [\"thanks\", \"cheers mate\"]\n", 1)
 	g, _ := runGateway(t, "", dbURL, conf, clock.Now)
-	box := &outbox{db: g.db}
+	box := gatewaytest.NewOutbox(g.db)
 	c := openStoryCase(t, g, box, "clock-1@customer.example", "Printer on fire", "My printer is smoking.")
 
-	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:30"))
 	staffAnswers(t, g, c, c.staffRoot, "CLOCK1", "Hello Ada,\n\nplease unplug it; a technician calls you today.")
-	relayed := to(t, waitSent(t, box, 1), ada)
+	relayed := gatewaytest.To(t, box.Wait(t, 1), ada)
 	if got := timers(t, g, c.id); slices.Contains(got, "first-response") {
 		t.Fatalf("after the staff reply the first-response deadline still runs: %v", got)
 	}
 
-	clock.Set(berlinTime(t, "2026-11-30 11:00"))
-	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-2@customer.example", messageID(t, relayed), c.customerSubject, "status")); err != nil {
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 11:00"))
+	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-2@customer.example", relayed.MessageID(t), c.customerSubject, "status")); err != nil {
 		t.Fatal(err)
 	}
-	status := to(t, waitSent(t, box, 1), ada)
-	has(t, "status reply", status.text, "Last from us: we answered you today at 10:30 CET")
+	status := gatewaytest.To(t, box.Wait(t, 1), ada)
+	gatewaytest.Has(t, "status reply", status.Text, "Last from us: we answered you today at 10:30 CET")
 
-	clock.Set(berlinTime(t, "2026-11-30 11:05"))
-	ooo := customerSays(c.customerToken, "clock-3@customer.example", messageID(t, status), "Automatic reply: "+c.customerSubject,
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 11:05"))
+	ooo := customerSays(c.customerToken, "clock-3@customer.example", status.MessageID(t), "Automatic reply: "+c.customerSubject,
 		"I am out of the office until Wednesday.")
 	if err := send(t, g.addr, ada, []string{c.customerToken}, "Auto-Submitted: auto-replied\n"+ooo); err != nil {
 		t.Fatal(err)
 	}
-	clock.Set(berlinTime(t, "2026-11-30 11:10"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 11:10"))
 	for i, thanks := range []string{"Thanks!\n\nAda", "Cheers mate!"} {
-		if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, fmt.Sprintf("clock-4-%d@customer.example", i), messageID(t, relayed), c.customerSubject, thanks)); err != nil {
+		if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, fmt.Sprintf("clock-4-%d@customer.example", i), relayed.MessageID(t), c.customerSubject, thanks)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitSent(t, box, 0)
+	box.Wait(t, 0)
 
 	// The relayed reply bounces (her mailbox is full for good).
-	clock.Set(berlinTime(t, "2026-11-30 11:15"))
-	verp := field(t, returnPathField, deliveredFile(t, g, messageID(t, relayed), ada))
-	if err := send(t, g.addr, "", []string{verp}, fmt.Sprintf(dsnTemplate, verp, "clock-dsn@mx.customer.example")); err != nil {
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 11:15"))
+	verp := field(t, returnPathField, deliveredFile(t, g, relayed.MessageID(t), ada))
+	if err := send(t, g.addr, "", []string{verp}, gatewaytest.DSN(verp, "clock-dsn@mx.customer.example")); err != nil {
 		t.Fatal(err)
 	}
-	has(t, "bounce notice", to(t, waitSent(t, box, 1), staffList).text, "bounce")
+	gatewaytest.Has(t, "bounce notice", gatewaytest.To(t, box.Wait(t, 1), staffList).Text, "bounce")
 	for _, kind := range []string{"status-sent", "automatic", "thanks", "bounced"} {
 		if !slices.Contains(eventKinds(t, g, c.id), kind) {
 			t.Errorf("no %q event on the case: %v", kind, eventKinds(t, g, c.id))
@@ -455,25 +447,25 @@ func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 		t.Errorf("a status question, an out-of-office, a thank-you or a bounce restarted the first-response deadline: %v", got)
 	}
 	// A business day later: nothing escalated, nobody was told.
-	clock.Set(berlinTime(t, "2026-12-01 17:00"))
-	waitSent(t, box, 0)
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-01 17:00"))
+	box.Wait(t, 0)
 	if n := count(t, g.db, `SELECT count(*) FROM escalations WHERE case_id = $1`, c.id); n != 0 {
 		t.Errorf("%d escalations after only status, automatic mail, thanks and a bounce", n)
 	}
 
 	// Wednesday 09:00 she asks something new: that needs an answer.
-	clock.Set(berlinTime(t, "2026-12-02 09:00"))
-	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-5@customer.example", messageID(t, relayed), c.customerSubject,
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-02 09:00"))
+	if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "clock-5@customer.example", relayed.MessageID(t), c.customerSubject,
 		"The technician did not call. Which model should I order now?")); err != nil {
 		t.Fatal(err)
 	}
-	has(t, "staff notification", to(t, waitSent(t, box, 1), staffList).text, "Which model should I order now?")
+	gatewaytest.Has(t, "staff notification", gatewaytest.To(t, box.Wait(t, 1), staffList).Text, "Which model should I order now?")
 	if got := timers(t, g, c.id); !slices.Contains(got, "first-response") {
 		t.Fatalf("a new question did not start the first-response deadline: %v", got)
 	}
-	clock.Set(berlinTime(t, "2026-12-02 13:01"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-02 13:01"))
 	// PR hears of it; the holding reply is not sent to a hard-bounced address.
-	has(t, "first-response digest", to(t, waitSent(t, box, 1), "pr@example.com").text, `rule "first-response"`)
+	gatewaytest.Has(t, "first-response digest", gatewaytest.To(t, box.Wait(t, 1), "pr@example.com").Text, `rule "first-response"`)
 	var skipped string
 	if err := g.db.Get(&skipped, `SELECT detail FROM events WHERE case_id = $1 AND kind = 'escalation-skipped'`, c.id); err != nil || !strings.Contains(skipped, "hard-bounced") {
 		t.Errorf("escalation-skipped event: %q, %v", skipped, err)
@@ -484,27 +476,27 @@ func TestOnlyNewWordsRestartTheClock(t *testing.T) {
 // the case as automatic mail and changes nothing: the case stays resolved
 // and the follow-up still comes.
 func TestOutOfOfficeAfterResolutionChangesNothing(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "")
 	c := openStoryCase(t, g, box, "ooo-1@customer.example", "Printer on fire", "My printer is smoking.")
-	clock.Set(berlinTime(t, "2026-11-30 10:30"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:30"))
 	staffAnswers(t, g, c, c.staffRoot, "OOO1", "#resolve\n\nHello Ada,\n\nwe replaced it.")
-	relayed := to(t, waitSent(t, box, 1), ada)
-	has(t, "relayed reply", relayed.text, "We have marked your case as resolved")
+	relayed := gatewaytest.To(t, box.Wait(t, 1), ada)
+	gatewaytest.Has(t, "relayed reply", relayed.Text, "We have marked your case as resolved")
 	before := timers(t, g, c.id)
 	if !slices.Equal(before, []string{"followup:ask"}) {
 		t.Fatalf("after the resolution the timers are %v, want the follow-up", before)
 	}
 
-	clock.Set(berlinTime(t, "2026-11-30 10:31"))
+	clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:31"))
 	for i, head := range []string{"Auto-Submitted: auto-replied\n", "X-Auto-Response-Suppress: All\nPrecedence: auto_reply\n", "Auto-Submitted: auto-generated\n"} {
-		ooo := customerSays(c.customerToken, fmt.Sprintf("ooo-%d@customer.example", i+2), messageID(t, relayed), "Out of office: "+c.customerSubject,
+		ooo := customerSays(c.customerToken, fmt.Sprintf("ooo-%d@customer.example", i+2), relayed.MessageID(t), "Out of office: "+c.customerSubject,
 			"I am out of the office until 7 December. For urgent matters call my deputy.")
 		if err := send(t, g.addr, ada, []string{c.customerToken}, head+ooo); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitSent(t, box, 0)
+	box.Wait(t, 0)
 	if st := statusOf(t, g.db, c.id); st != "resolved" {
 		t.Errorf("out-of-office replies left the case %s, want resolved", st)
 	}
@@ -522,8 +514,8 @@ func TestOutOfOfficeAfterResolutionChangesNothing(t *testing.T) {
 		t.Errorf("an out-of-office reply cancelled the follow-up or reopened the case")
 	}
 	// Three days later the follow-up asks as planned.
-	clock.Set(berlinTime(t, "2026-12-03 10:30"))
-	has(t, "follow-up", to(t, waitSent(t, box, 1), ada).text, "Did this fix it?")
+	clock.Set(gatewaytest.BerlinTime(t, "2026-12-03 10:30"))
+	gatewaytest.Has(t, "follow-up", gatewaytest.To(t, box.Wait(t, 1), ada).Text, "Did this fix it?")
 }
 
 // Issue 16 item 5: a journalist's mail sent with Precedence: bulk (as
@@ -531,7 +523,7 @@ func TestOutOfOfficeAfterResolutionChangesNothing(t *testing.T) {
 // at once and staff their notification; being automatic only means it
 // gets no acknowledgement.
 func TestBulkJournalistMailReachesPRAndStaff(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "")
 	for i, head := range []string{"Precedence: bulk\n", "Precedence: list\nList-Unsubscribe: <mailto:unsubscribe@lists.newswire.example>\n"} {
 		raw := fmt.Sprintf(`From: Jo Bloggs <jo@newswire.example>
@@ -557,10 +549,10 @@ Reporter, Evening Post
 		if category != "journalist" {
 			t.Errorf("%s: category %q, want journalist", head, category)
 		}
-		mails := waitSent(t, box, 2) // no acknowledgement
-		digest, notification := to(t, mails, "pr@example.com"), to(t, mails, staffList)
-		has(t, "digest", digest.text, `rule "press"`, "journalist", "Jo Bloggs")
-		has(t, "staff notification", notification.text, fmt.Sprintf("New case #%d", id), "Category: journalist", "PR:       alerted", "We are running a story")
+		mails := box.Wait(t, 2) // no acknowledgement
+		digest, notification := gatewaytest.To(t, mails, "pr@example.com"), gatewaytest.To(t, mails, staffList)
+		gatewaytest.Has(t, "digest", digest.Text, `rule "press"`, "journalist", "Jo Bloggs")
+		gatewaytest.Has(t, "staff notification", notification.Text, fmt.Sprintf("New case #%d", id), "Category: journalist", "PR:       alerted", "We are running a story")
 		var why string
 		if err := g.db.Get(&why, `SELECT detail FROM events WHERE case_id = $1 AND kind = 'not-acknowledged'`, id); err != nil || !strings.Contains(why, "RFC 3834") {
 			t.Errorf("%s: not-acknowledged event %q, %v", head, why, err)
@@ -572,7 +564,7 @@ Reporter, Evening Post
 // staff cause. Her own status questions use the cap up; the resolution
 // notice staff's #resolve causes still reaches her.
 func TestCapsNeverDropWhatStaffCause(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "[safety]\nmax_auto_replies_per_day = 3\n")
 	c := openStoryCase(t, g, box, "cap-1@customer.example", "Printer on fire", "My printer is smoking.") // 1: the acknowledgement
 	for i := 2; i <= 5; i++ {
@@ -583,17 +575,17 @@ func TestCapsNeverDropWhatStaffCause(t *testing.T) {
 	}
 	// Two status replies fit under the cap of 3; staff hear once that she
 	// reached it.
-	asked := waitSent(t, box, 3)
+	asked := box.Wait(t, 3)
 	var replies int
 	for _, m := range asked {
-		if strings.Join(m.rcpts, ",") == ada {
+		if strings.Join(m.Rcpts, ",") == ada {
 			replies++
 		}
 	}
 	if replies != 2 {
 		t.Errorf("%d status replies, want 2 under the cap of 3", replies)
 	}
-	has(t, "cap notice", to(t, asked, staffList).text, "has reached the daily limit of automatic replies")
+	gatewaytest.Has(t, "cap notice", gatewaytest.To(t, asked, staffList).Text, "has reached the daily limit of automatic replies")
 	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'status-skipped' AND detail LIKE '%cap 3%'`, c.id); n != 2 {
 		t.Errorf("%d capped status questions recorded, want 2", n)
 	}
@@ -601,11 +593,11 @@ func TestCapsNeverDropWhatStaffCause(t *testing.T) {
 	// Alice resolves by command alone: the resolution notice goes out.
 	clock.Add(time.Minute)
 	staffAnswers(t, g, c, c.staffRoot, "CAP1", "#resolve")
-	notice := to(t, waitSent(t, box, 1), ada)
-	if notice.subject != c.customerSubject+" resolved" {
-		t.Errorf("resolution notice subject %q", notice.subject)
+	notice := gatewaytest.To(t, box.Wait(t, 1), ada)
+	if notice.Subject != c.customerSubject+" resolved" {
+		t.Errorf("resolution notice subject %q", notice.Subject)
 	}
-	has(t, "resolution notice", notice.text, "resolved")
+	gatewaytest.Has(t, "resolution notice", notice.Text, "resolved")
 	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'resolution-notice-skipped'`, c.id); n != 0 {
 		t.Error("the resolution notice was held back by the cap")
 	}
@@ -619,10 +611,10 @@ func TestCapsNeverDropWhatStaffCause(t *testing.T) {
 func TestStaffReplyFromOwnClientCounts(t *testing.T) {
 	for _, variant := range []string{"Cc", "Bcc", "Cc with a command"} {
 		t.Run(variant, func(t *testing.T) {
-			clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+			clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 			g, box, cli := startStoryCLI(t, clock, "", "")
 			c := openStoryCase(t, g, box, "direct-1@customer.example", "Printer on fire", "My printer is smoking.")
-			clock.Set(berlinTime(t, "2026-11-30 10:30"))
+			clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 10:30"))
 			head := fmt.Sprintf("From: Alice Example <alice@example.com>\nTo: Ada Lovelace <ada@customer.example>\nSubject: Re: Printer on fire %s\nMessage-ID: <direct-alice@example.com>\nIn-Reply-To: <%s>\nReferences: <%s>\n", c.tag, c.customerFirst, c.customerFirst)
 			command := ""
 			if strings.HasPrefix(variant, "Cc") {
@@ -637,10 +629,10 @@ func TestStaffReplyFromOwnClientCounts(t *testing.T) {
 				t.Fatal(err)
 			}
 			if command == "" {
-				waitSent(t, box, 0) // nothing relayed, nobody told
+				box.Wait(t, 0) // nothing relayed, nobody told
 			} else {
 				// Commands need the case's staff address: not applied, she is told.
-				has(t, "command error", to(t, waitSent(t, box, 1), "alice@example.com").text, "Commands not applied",
+				gatewaytest.Has(t, "command error", gatewaytest.To(t, box.Wait(t, 1), "alice@example.com").Text, "Commands not applied",
 					"commands work only in a reply to the case's staff address")
 			}
 			var onCase int64
@@ -674,16 +666,16 @@ func TestStaffReplyFromOwnClientCounts(t *testing.T) {
 				t.Errorf("report first response %+v, want one of 30 minutes", fr)
 			}
 			// Four business hours on: nothing escalates.
-			clock.Set(berlinTime(t, "2026-11-30 15:00"))
-			waitSent(t, box, 0)
+			clock.Set(gatewaytest.BerlinTime(t, "2026-11-30 15:00"))
+			box.Wait(t, 0)
 			// Her status reply says staff answered.
 			if err := send(t, g.addr, ada, []string{c.customerToken}, customerSays(c.customerToken, "direct-2@customer.example", "direct-alice@example.com", "status", "status")); err != nil {
 				t.Fatal(err)
 			}
-			status := to(t, waitSent(t, box, 1), ada)
-			has(t, "status reply", status.text, "Last from us: we answered you today at 10:30 CET")
+			status := gatewaytest.To(t, box.Wait(t, 1), ada)
+			gatewaytest.Has(t, "status reply", status.Text, "Last from us: we answered you today at 10:30 CET")
 			// The status reply threads under Alice's mail, which Ada has.
-			if irt, _ := status.h.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "direct-2@customer.example" {
+			if irt, _ := status.Header.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "direct-2@customer.example" {
 				t.Errorf("status reply In-Reply-To %v", irt)
 			}
 		})
@@ -704,11 +696,11 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 	// Alice merges B into A by mail: commands only, so Ada gets one mail,
 	// the merge notice, threaded in case A.
 	staffAnswers(t, g, b, b.staffRoot, "MERGE1", fmt.Sprintf("#merge %d", a.id))
-	notice := to(t, waitSent(t, box, 1), ada)
-	if notice.subject != a.customerSubject {
-		t.Errorf("merge notice subject %q, want %q", notice.subject, a.customerSubject)
+	notice := gatewaytest.To(t, box.Wait(t, 1), ada)
+	if notice.Subject != a.customerSubject {
+		t.Errorf("merge notice subject %q, want %q", notice.Subject, a.customerSubject)
 	}
-	has(t, "merge notice", notice.text, fmt.Sprintf("Your case #%d is about the same matter as case #%d", b.id, a.id), fmt.Sprintf("Please use #%d from now on", a.id))
+	gatewaytest.Has(t, "merge notice", notice.Text, fmt.Sprintf("Your case #%d is about the same matter as case #%d", b.id, a.id), fmt.Sprintf("Please use #%d from now on", a.id))
 	var mergedInto int64
 	var status string
 	if err := g.db.QueryRow(`SELECT merged_into, status FROM cases WHERE id = $1`, b.id).Scan(&mergedInto, &status); err != nil || mergedInto != a.id || status != "closed" {
@@ -722,10 +714,10 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 	}
 
 	// Her reply to B's acknowledgement lands on A; staff hear of it on A.
-	if err := send(t, g.addr, ada, []string{b.customerToken}, customerSays(b.customerToken, "merge-b2@customer.example", messageID(t, b.ack), b.customerSubject, "Any news?")); err != nil {
+	if err := send(t, g.addr, ada, []string{b.customerToken}, customerSays(b.customerToken, "merge-b2@customer.example", b.ack.MessageID(t), b.customerSubject, "Any news?")); err != nil {
 		t.Fatal(err)
 	}
-	has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", a.id), "Any news?")
+	gatewaytest.Has(t, "notification", gatewaytest.To(t, box.Wait(t, 1), staffList).Text, fmt.Sprintf("The customer wrote on case #%d", a.id), "Any news?")
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE case_id = $1 AND message_id = 'merge-b2@customer.example'`, a.id); n != 1 {
 		t.Error("a reply to the merged case did not join the case that remains")
 	}
@@ -736,7 +728,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 	if want := fmt.Sprintf("case #%d: case #%d merged into it", a.id, c.id); !strings.Contains(out, want) {
 		t.Errorf("case merge said %q, want %q", out, want)
 	}
-	has(t, "merge notice", to(t, waitSent(t, box, 1), ada).text, fmt.Sprintf("Please use #%d from now on", a.id))
+	gatewaytest.Has(t, "merge notice", gatewaytest.To(t, box.Wait(t, 1), ada).Text, fmt.Sprintf("Please use #%d from now on", a.id))
 	if n := count(t, g.db, `SELECT count(*) FROM events WHERE case_id = $1 AND kind = 'merged' AND actor = 'cli:tester'`, a.id); n == 0 {
 		t.Error("no merged event by the CLI user")
 	}
@@ -750,7 +742,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 	wantExit(t, err, exitNotFound, "merging a case that does not exist")
 	_, err = cli.admin(t, "case", "merge", fmt.Sprint(a.id))
 	wantExit(t, err, 2, "merge without a target")
-	waitSent(t, box, 0)
+	box.Wait(t, 0)
 
 	// A new mail that names her case number, in the subject or the first
 	// lines, joins that case: no new case, no acknowledgement.
@@ -762,7 +754,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 		if err := send(t, g.addr, ada, []string{"support@support.example.com"}, customerSays("support@support.example.com", id, "", m.subject, m.text)); err != nil {
 			t.Fatal(err)
 		}
-		has(t, "notification", to(t, waitSent(t, box, 1), staffList).text, fmt.Sprintf("The customer wrote on case #%d", a.id))
+		gatewaytest.Has(t, "notification", gatewaytest.To(t, box.Wait(t, 1), staffList).Text, fmt.Sprintf("The customer wrote on case #%d", a.id))
 		var how string
 		if err := g.db.Get(&how, `SELECT e.detail FROM events e JOIN messages m ON m.id = e.message_id WHERE m.message_id = $1 AND m.case_id = $2 AND e.kind = 'received'`, id, a.id); err != nil || how != "threaded by case number" {
 			t.Errorf("mail naming #%d in %q: %q, %v", a.id, m.subject, how, err)
@@ -778,7 +770,7 @@ func TestMergeAndCaseNumbers(t *testing.T) {
 // reply address whose token is forged — both cases' timelines say why, so
 // staff can merge with confidence. (Stale tokens: TestStaleTokensAreNeverObeyed.)
 func TestNewCaseSaysWhyNotThreaded(t *testing.T) {
-	clock := &movableClock{now: berlinTime(t, "2026-11-30 10:00")}
+	clock := &movableClock{now: gatewaytest.BerlinTime(t, "2026-11-30 10:00")}
 	g, box := startStory(t, clock, "", "")
 	a := openStoryCase(t, g, box, "why-1@customer.example", "Printer on fire", "My printer is smoking.")
 	for _, m := range []struct{ from, rcpt, id, subject, onNew, onOld string }{
@@ -797,7 +789,7 @@ func TestNewCaseSaysWhyNotThreaded(t *testing.T) {
 		if err := g.db.Get(&fresh, `SELECT case_id FROM messages WHERE message_id = $1`, m.id); err != nil || fresh == a.id {
 			t.Fatalf("%s threaded onto case %d (%v)", m.from, fresh, err)
 		}
-		waitSent(t, box, 2)
+		box.Wait(t, 2)
 		wantEvent(t, g, fresh, "not-threaded", m.onNew)
 		wantEvent(t, g, a.id, "not-threaded", m.onOld+fmt.Sprint(fresh)+" instead")
 	}
@@ -905,15 +897,15 @@ func TestThreatInTheFirstMail(t *testing.T) {
 		}},
 	} {
 		t.Run(v.at+" "+v.priority, func(t *testing.T) {
-			clock := &movableClock{now: berlinTime(t, v.at)}
+			clock := &movableClock{now: gatewaytest.BerlinTime(t, v.at)}
 			dbURL := pgtest.URL(t)
 			g, _ := runGateway(t, "", dbURL, v.conf(storyConfig(t, dbURL, "", "")), clock.Now)
-			threatInTheFirstMail(t, g, &outbox{db: g.db}, v.promise, v.priority)
+			threatInTheFirstMail(t, g, gatewaytest.NewOutbox(g.db), v.promise, v.priority)
 		})
 	}
 }
 
-func threatInTheFirstMail(t *testing.T, g *gateway, box *outbox, promise, wantPriority string) {
+func threatInTheFirstMail(t *testing.T, g *gateway, box *gatewaytest.Outbox, promise, wantPriority string) {
 	if err := send(t, g.addr, ada, []string{"support@support.example.com"}, customerSays("support@support.example.com", "threat-1@customer.example", "",
 		"Printer on fire", "My printer caught fire. If this is not fixed today I will go to the press and call my lawyer.")); err != nil {
 		t.Fatal(err)
@@ -923,22 +915,22 @@ func threatInTheFirstMail(t *testing.T, g *gateway, box *outbox, promise, wantPr
 	if err := g.db.QueryRow(`SELECT id, priority, risk FROM cases`).Scan(&id, &priority, &risk); err != nil || priority != wantPriority || risk != "high" {
 		t.Errorf("case %d: priority %q, risk %q (%v); want %s, high", id, priority, risk, err, wantPriority)
 	}
-	mails := waitSent(t, box, 3)
-	holding := to(t, mails, ada+",pr@example.com")
-	if holding.subject != fmt.Sprintf("Re: Printer on fire [#%d]", id) {
-		t.Errorf("holding reply subject %q", holding.subject)
+	mails := box.Wait(t, 3)
+	holding := gatewaytest.To(t, mails, ada+",pr@example.com")
+	if holding.Subject != fmt.Sprintf("Re: Printer on fire [#%d]", id) {
+		t.Errorf("holding reply subject %q", holding.Subject)
 	}
-	has(t, "holding reply", holding.text, fmt.Sprintf("Thank you for your message about your case #%d; we take it seriously", id),
+	gatewaytest.Has(t, "holding reply", holding.Text, fmt.Sprintf("Thank you for your message about your case #%d; we take it seriously", id),
 		"senior member of our team", promise)
-	hasNot(t, "holding reply", holding.text, "taking longer")
-	noInternals(t, "holding reply", holding.text)
-	if irt, _ := holding.h.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "threat-1@customer.example" {
+	gatewaytest.HasNot(t, "holding reply", holding.Text, "taking longer")
+	gatewaytest.NoInternals(t, "holding reply", holding.Text)
+	if irt, _ := holding.Header.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "threat-1@customer.example" {
 		t.Errorf("holding reply In-Reply-To %v, want her mail", irt)
 	}
-	if h := holding.h.Get("Auto-Submitted"); h != "auto-replied" {
+	if h := holding.Header.Get("Auto-Submitted"); h != "auto-replied" {
 		t.Errorf("holding reply Auto-Submitted %q, want auto-replied (it answers her mail)", h)
 	}
-	has(t, "digest", to(t, mails, "pr@example.com").text, `rule "public-risk"`, `"go to the press" (3)`, `"lawyer" (3)`)
-	has(t, "staff notification", to(t, mails, staffList).text, "Priority: "+wantPriority, "Risk:     high", `"go to the press" (3)`, "PR:       alerted")
+	gatewaytest.Has(t, "digest", gatewaytest.To(t, mails, "pr@example.com").Text, `rule "public-risk"`, `"go to the press" (3)`, `"lawyer" (3)`)
+	gatewaytest.Has(t, "staff notification", gatewaytest.To(t, mails, staffList).Text, "Priority: "+wantPriority, "Risk:     high", `"go to the press" (3)`, "PR:       alerted")
 	wantEvent(t, g, id, "acknowledged", "by the holding reply")
 }

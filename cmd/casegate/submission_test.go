@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"casegate/internal/gatewaytest"
 	"casegate/mailin"
 )
 
@@ -76,11 +77,7 @@ func hashPasswordLine(t *testing.T, login, password string) string {
 // else is not; no AUTH in clear, no mail without AUTH; repeated failed
 // logins are refused for a while; a reload picks up a changed users file.
 func TestStaffRepliesThroughSubmission(t *testing.T) {
-	dir, err := os.MkdirTemp("", "cg-sub-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortTempDir(t, "cg-sub-")
 	clientTLS := writeTestCert(t, dir)
 	users := filepath.Join(dir, "users")
 	os.WriteFile(users, []byte(hashPasswordLine(t, "Alice@Example.com", "correct horse")+hashPasswordLine(t, "bob@example.com", "battery staple")), 0o600)
@@ -94,7 +91,7 @@ func TestStaffRepliesThroughSubmission(t *testing.T) {
 	}, nil)
 	submission := g.addrs[1].String()
 	gw := &gateway{addr: g.smtp(), db: g.db}
-	box := &outbox{db: g.db}
+	box := gatewaytest.NewOutbox(g.db)
 	caseID, token, parent := openCaseFor(t, gw, box, "ada@customer.example")
 	dialFrom := func(src string) *smtp.Client {
 		t.Helper()
@@ -116,29 +113,29 @@ func TestStaffRepliesThroughSubmission(t *testing.T) {
 		if err := c.Auth(sasl.NewPlainClient("", login, password)); err != nil {
 			return err
 		}
-		return c.SendMail(login, []string{token}, strings.NewReader(strings.ReplaceAll(staffReply(from, token, parent, caseID, id, body), "\n", "\r\n")))
+		return c.SendMail(login, []string{token}, strings.NewReader(strings.ReplaceAll(gatewaytest.StaffReply(from, token, parent, caseID, id, body), "\n", "\r\n")))
 	}
 
 	// Bob logs in and writes as Alice: filed, nothing applied, staff told.
 	if err := submit("bob@example.com", "battery staple", "Alice Example <alice@example.com>", "BOB", "#priority urgent\n\nRefund approved."); err != nil {
 		t.Fatal(err)
 	}
-	if c := getCase(t, g.db, caseID); c.Priority != "normal" {
+	if c := gatewaytest.GetCase(t, g.db, caseID); c.Priority != "normal" {
 		t.Errorf("a login as someone else counted as proof: %+v", c)
 	}
-	notice := box.expect(t, "alice@example.com,bob@example.com")["alice@example.com,bob@example.com"]
-	if !strings.Contains(notice.text, "Not accepted as staff") {
-		t.Errorf("notice: %q\n%s", notice.subject, notice.text)
+	notice := box.Expect(t, "alice@example.com,bob@example.com")["alice@example.com,bob@example.com"]
+	if !strings.Contains(notice.Text, "Not accepted as staff") {
+		t.Errorf("notice: %q\n%s", notice.Subject, notice.Text)
 	}
 	// Alice logs in as herself: her reply is staff's.
 	if err := submit("alice@example.com", "correct horse", "Alice Example <alice@example.com>", "ALICE", "#priority urgent\n\nHello Ada, we are on it."); err != nil {
 		t.Fatal(err)
 	}
-	if c := getCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
+	if c := gatewaytest.GetCase(t, g.db, caseID); c.Priority != "urgent" || c.Status != "open" {
 		t.Errorf("Alice's authenticated reply not applied: %+v", c)
 	}
-	if m := box.expect(t, "ada@customer.example")["ada@customer.example"]; m.text != relayedText(caseID, "Hello Ada, we are on it.") {
-		t.Errorf("relayed %q", m.text)
+	if m := box.Expect(t, "ada@customer.example")["ada@customer.example"]; m.Text != gatewaytest.RelayedText(caseID, "Hello Ada, we are on it.") {
+		t.Errorf("relayed %q", m.Text)
 	}
 	if n := count(t, g.db, `SELECT count(*) FROM messages WHERE source = 'submission' AND auth_summary LIKE 'smtp.auth=%'`); n != 2 {
 		t.Errorf("submitted messages with their login = %d, want 2", n)

@@ -10,13 +10,17 @@
 // Beside the gateway it offers what a behaviour test needs, once: an
 // SMTP and LMTP client (Send, Client), a movable clock whose moves wake
 // the sweeper (Clock), readers of what casegate queued (Outbox) and what
-// the smarthost received (Relay), both parsed into Mail, and database
-// helpers (Count, Gateway.Case).
+// the smarthost received (Relay), both parsed into Mail, database
+// helpers (Count, Gateway.Case), what customers do (Gateway.OpenCase,
+// Reply, OpenCustomerCase) and the mails and checks the behaviour tests
+// share (fixtures.go: CustomerMail, StaffReply, RelayedText, Has, …).
 //
 // The tests of threads, mailin and mailout use it from their external test
 // packages (package threads_test, mailin_test, mailout_test), which may
-// import it although it imports those packages. Their TestMain must call
-// pgtest.Main, as each of those packages' TestMain already does.
+// import it although it imports those packages; their internal test
+// packages cannot. views, reportmail and cmd/casegate, which it does not
+// import, use it from any test. Their TestMain must call pgtest.Main, as
+// each of those packages' TestMain already does.
 package gatewaytest
 
 import (

@@ -166,6 +166,23 @@ func (c *Cluster) URL(name string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, name)
 }
 
+// CreateDatabase creates database name on the cluster, migrates it and
+// returns its connection URL.
+func (c *Cluster) CreateDatabase(t testing.TB, name string) string {
+	t.Helper()
+	admin := sqlx.MustOpen("postgres", c.URL("postgres"))
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	db := sqlx.MustOpen("postgres", c.URL(name))
+	defer db.Close()
+	if _, err := casegate.Migrate(context.Background(), db.DB); err != nil {
+		t.Fatalf("pgtest: migrate: %v", err)
+	}
+	return c.URL(name)
+}
+
 // Stop shuts the server down at once, as a crash would (pg_ctl -m immediate).
 func (c *Cluster) Stop(t testing.TB) {
 	t.Helper()
