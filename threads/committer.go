@@ -47,6 +47,8 @@ func (s *Store) File(ctx context.Context, in *vocab.Inbound) (vocab.Filed, error
 	if in.MessageID == "" || len(in.BodySHA256) == 0 {
 		return vocab.Filed{}, errors.New("file: inbound message without Message-ID or body hash")
 	}
+	s.filing.Add(1)
+	defer s.filing.Add(-1)
 	req := fileRequest{ctx: ctx, in: in, reply: make(chan fileResult, 1)}
 	s.mu.RLock()
 	if !s.running {

@@ -37,6 +37,11 @@ func (s *Store) WakeComposer() {
 type ComposerOptions struct {
 	Batch int           // intents rendered in one transaction; default 200
 	Poll  time.Duration // how often to look without a wake-up; default 5 seconds
+	// Yield bounds how long rendering waits, once woken, while sessions
+	// wait for their filing to commit: under a burst the CPU and the
+	// database go to the 250s first, and the composer renders larger
+	// batches less often. Default 1 second; a negative value never waits.
+	Yield time.Duration
 	// Listen, when set, wakes the composer when another process commits
 	// intents (an admin command): a channel fed by LISTEN casegate_intents.
 	Listen <-chan struct{}
@@ -51,11 +56,15 @@ func (s *Store) RunComposer(ctx context.Context, o ComposerOptions) error {
 	if o.Poll <= 0 {
 		o.Poll = 5 * time.Second
 	}
+	if o.Yield == 0 {
+		o.Yield = time.Second
+	}
 	s.composing.Store(true)
 	defer s.composing.Store(false)
 	t := time.NewTicker(o.Poll)
 	defer t.Stop()
 	for {
+		s.yieldToFiling(ctx, o.Yield)
 		for {
 			n, err := s.ComposeOnce(context.WithoutCancel(ctx), o.Batch)
 			if err != nil {
@@ -72,6 +81,32 @@ func (s *Store) RunComposer(ctx context.Context, o ComposerOptions) error {
 		case <-t.C:
 		case <-s.composeWake:
 		case <-o.Listen:
+		}
+	}
+}
+
+// Filing says whether sessions are waiting for their filing to commit:
+// work that can wait (rendering, indexing) yields to them.
+func (s *Store) Filing() bool { return s.filing.Load() > 0 }
+
+// yieldToFiling waits, at most max, while File calls wait for their
+// commit. Alone (one mail at a time) it returns at once: the mail that
+// woke the composer has had its 250.
+func (s *Store) yieldToFiling(ctx context.Context, max time.Duration) {
+	if max <= 0 || !s.Filing() {
+		return
+	}
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.Filing() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
 		}
 	}
 }

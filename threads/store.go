@@ -183,6 +183,9 @@ type Store struct {
 	// service to render their mail (NOTIFY).
 	composeWake chan struct{}
 	composing   atomic.Bool
+	// filing counts File calls waiting for their commit: while sessions
+	// wait for a 250, the composer yields to them (compose.go).
+	filing atomic.Int64
 }
 
 // NewStore checks opts and returns a Store; Prepare readies its queries.

@@ -19,8 +19,15 @@ type Indexer struct {
 
 // IndexerOptions configures an Indexer; zero values are the defaults.
 type IndexerOptions struct {
-	Batch  int           // messages indexed in one statement; default 500
-	Poll   time.Duration // how often to look without a wake-up; default 2 seconds
+	Batch int           // messages indexed in one statement; default 500
+	Poll  time.Duration // how often to look without a wake-up; default 2 seconds
+	// Busy, when set, says that sessions are waiting for their filing to
+	// commit (threads.Store.Filing). While it does, the indexer yields the
+	// CPU and the database to them, up to Yield (default 15 seconds) after
+	// its last round: a burst is filed first and indexed in larger
+	// batches, and mail is still found within Yield of its filing.
+	Busy   func() bool
+	Yield  time.Duration
 	Logger *slog.Logger
 }
 
@@ -31,6 +38,9 @@ func NewIndexer(r *Reader, o IndexerOptions) *Indexer {
 	}
 	if o.Poll <= 0 {
 		o.Poll = 2 * time.Second
+	}
+	if o.Yield <= 0 {
+		o.Yield = 15 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -50,24 +60,33 @@ func (x *Indexer) Wake() {
 func (x *Indexer) Run(ctx context.Context) error {
 	t := time.NewTicker(x.opts.Poll)
 	defer t.Stop()
+	var last time.Time
 	for {
-		for {
-			n, err := x.IndexOnce(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					x.opts.Logger.Warn("search: indexing failed; retried", "err", err)
-				}
-				break
-			}
-			if n < x.opts.Batch {
-				break
-			}
+		if x.opts.Busy == nil || !x.opts.Busy() || time.Since(last) >= x.opts.Yield {
+			last = time.Now()
+			x.drain(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		case <-x.wake:
+		}
+	}
+}
+
+// drain indexes batches until the queue is empty or an error.
+func (x *Indexer) drain(ctx context.Context) {
+	for {
+		n, err := x.IndexOnce(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				x.opts.Logger.Warn("search: indexing failed; retried", "err", err)
+			}
+			return
+		}
+		if n < x.opts.Batch {
+			return
 		}
 	}
 }

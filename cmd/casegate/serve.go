@@ -294,7 +294,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- []net.
 	go func() { sweeperDone <- sweeper.Run(sweeperCtx) }()
 	// The search index is built after the commit (views/indexer.go), so
 	// filing never waits for it; mail is found within seconds.
-	indexer := views.NewIndexer(reader, views.IndexerOptions{Logger: log})
+	indexer := views.NewIndexer(reader, views.IndexerOptions{Busy: store.Filing, Logger: log})
 	indexerDone := make(chan error, 1)
 	go func() { indexerDone <- indexer.Run(sweeperCtx) }()
 	weeklyDone := make(chan error, 1)
