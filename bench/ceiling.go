@@ -24,13 +24,15 @@ import (
 // raw 10 KB and its text, the case updated (its state and version, as
 // filing leaves them), and one compact intent (the acknowledgement to
 // render after the commit, with the spec a real filing writes).
-const pgbenchScript = `\set n random(1, 1000000000)
-BEGIN;
+//
+// Identifiers come from the new case's id, unique across every run in the
+// database (random ones collided after a few hundred thousand rows).
+const pgbenchScript = `BEGIN;
 INSERT INTO cases (subject, customer, opened_at, updated_at) VALUES ('Problem with my order', 'c@customer.example', now(), now()) RETURNING id AS case_id \gset
 INSERT INTO messages (case_id, direction, message_id, body_sha256, raw, source, from_address, subject, text_body, received_at)
-  VALUES (:case_id, 'inbound', 'pgbench-' || :n || '-' || :client_id, sha256(CAST(:n AS text)::bytea), convert_to(repeat('x', 10000), 'UTF8'), 'smtp', 'c@customer.example', 'Problem', repeat('y', 9000), now());
+  VALUES (:case_id, 'inbound', 'pgbench-' || :case_id, sha256(CAST(:case_id AS text)::bytea), convert_to(repeat('x', 10000), 'UTF8'), 'smtp', 'c@customer.example', 'Problem', repeat('y', 9000), now());
 UPDATE cases SET updated_at = now(), version = version + 1, state = '{"unanswered": ["2026-12-03T10:47:55.627989Z"], "customer_wrote": true, "customer_thread": ["m1@customer.example"]}' WHERE id = :case_id;
-INSERT INTO intents (case_id, kind, message_id, created_at, spec) VALUES (:case_id, 'acknowledgement', 'ack-' || :n || '-' || :client_id || '@support.example.com', now(),
+INSERT INTO intents (case_id, kind, message_id, created_at, spec) VALUES (:case_id, 'acknowledgement', 'ack-' || :case_id || '@support.example.com', now(),
   '{"to": [{"Name": "", "Address": "c@customer.example"}], "auto": "auto-replied", "data": {"Case": 0, "Team": "Example Support", "Subject": "Problem with my order", "CustomerName": ""}, "kind": "acknowledgement", "lang": "en", "reply_to": "customer", "answer_to": "c@customer.example", "references": ["m1@customer.example"], "in_reply_to": "m1@customer.example"}');
 COMMIT;
 `
