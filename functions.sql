@@ -11,6 +11,7 @@
 
 -- Functions of earlier versions.
 DROP FUNCTION IF EXISTS casegate_auto_reply_check(text, timestamptz, timestamptz); -- the reply cap is decided in Go now
+DROP FUNCTION IF EXISTS casegate_write(jsonb, bytea); -- raw bytes and texts travel apart now
 
 -- casegate_array(j): j when it is a JSON array, else an empty one (a Go
 -- nil slice arrives as null).
@@ -187,15 +188,17 @@ BEGIN
 END
 $$;
 
--- casegate_write(plans, blob): writes a batch of plans (threads/write.go),
+-- casegate_write(plans, raws, texts): writes a batch of plans (threads/write.go),
 -- each as a whole or not at all, and returns for each what became of it:
 -- filed (with its case and message), duplicate (an earlier copy of the
 -- message was filed meanwhile: nothing written), conflict (its case
 -- changed since the decision read it: nothing written, decide again) or
--- quarantined. Raw messages and texts travel in blob, each plan naming
--- its slices, so that no byte of a mail is escaped into text. Nothing is
+-- quarantined. Raw messages travel in raws and their texts in texts, each
+-- plan naming its slices, so that no byte of a mail is escaped into text
+-- (and a batch of one passes its raw message as it was received, not a
+-- copy of it: threads/write.go). Nothing is
 -- written before a plan's checks pass, so no plan needs a savepoint.
-CREATE OR REPLACE FUNCTION casegate_write(plans jsonb, blob bytea) RETURNS jsonb
+CREATE OR REPLACE FUNCTION casegate_write(plans jsonb, raws bytea, texts bytea) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     p jsonb;
@@ -244,7 +247,7 @@ BEGIN
         IF p->>'outcome' = 'quarantine' THEN
             INSERT INTO quarantine (source, reason, raw, envelope_from, envelope_to, message_id, received_at, body_sha256)
             VALUES (m->>'source', p->'quarantine'->>'reason',
-                    substring(blob FROM CAST(m->'raw'->>0 AS integer) + 1 FOR CAST(m->'raw'->>1 AS integer)),
+                    substring(raws FROM CAST(m->'raw'->>0 AS integer) + 1 FOR CAST(m->'raw'->>1 AS integer)),
                     m->>'envelope_from', ARRAY(SELECT jsonb_array_elements_text(casegate_array(m->'envelope_to'))),
                     m->>'message_id', CAST(m->>'received_at' AS timestamptz), decode(m->>'hash', 'hex'))
             ON CONFLICT (message_id, body_sha256) WHERE body_sha256 IS NOT NULL DO NOTHING;
@@ -296,10 +299,10 @@ BEGIN
                 envelope_from, envelope_to, from_address, from_name, subject, text_body,
                 in_reply_to, automatic, problems, received_at, auth_summary)
             VALUES (cid, 'inbound', m->>'message_id', decode(m->>'hash', 'hex'),
-                substring(blob FROM CAST(m->'raw'->>0 AS integer) + 1 FOR CAST(m->'raw'->>1 AS integer)),
+                substring(raws FROM CAST(m->'raw'->>0 AS integer) + 1 FOR CAST(m->'raw'->>1 AS integer)),
                 m->>'source', m->>'envelope_from', ARRAY(SELECT jsonb_array_elements_text(casegate_array(m->'envelope_to'))),
                 m->>'from_address', m->>'from_name', m->>'subject',
-                convert_from(substring(blob FROM CAST(m->'text'->>0 AS integer) + 1 FOR CAST(m->'text'->>1 AS integer)), 'UTF8'),
+                convert_from(substring(texts FROM CAST(m->'text'->>0 AS integer) + 1 FOR CAST(m->'text'->>1 AS integer)), 'UTF8'),
                 ARRAY(SELECT jsonb_array_elements_text(casegate_array(m->'in_reply_to'))), CAST(m->>'automatic' AS boolean),
                 ARRAY(SELECT jsonb_array_elements_text(casegate_array(m->'problems'))), CAST(m->>'received_at' AS timestamptz),
                 m->>'auth_summary')

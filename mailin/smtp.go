@@ -300,16 +300,50 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
+// readMessage reads a message to its end into one slice of its size. A
+// client that announced the size (RFC 1870) gets one allocation; without
+// it the message is read in chunks and joined once, instead of into a
+// buffer that doubles its way up and leaves every smaller copy behind it
+// (a 25 MB mail then cost the gateway 1.5 times its size more at its
+// peak). On an error it says how much it read, for the log.
+func readMessage(r io.Reader, size int64) (raw []byte, read int, err error) {
+	if size > 0 {
+		var buf bytes.Buffer
+		buf.Grow(int(size) + bytes.MinRead)
+		_, err := buf.ReadFrom(r)
+		return buf.Bytes(), buf.Len(), err
+	}
+	var chunks [][]byte
+	total, chunk := 0, 64<<10
+	for {
+		b := make([]byte, chunk)
+		n, err := io.ReadFull(r, b)
+		chunks, total = append(chunks, b[:n]), total+n
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, total, err
+		}
+		chunk = min(2*chunk, 4<<20)
+	}
+	if len(chunks) == 1 {
+		return chunks[0], total, nil
+	}
+	out := make([]byte, 0, total)
+	for _, b := range chunks {
+		out = append(out, b...)
+	}
+	return out, total, nil
+}
+
 func (s *session) Data(r io.Reader) error {
 	if s.limits != nil {
 		s.limits.startData(s.srv.opts.DataTimeLimit())
 		defer s.limits.endData()
 	}
-	var buf bytes.Buffer
-	// A client that announced the size gets one allocation, not a buffer
-	// that doubles its way up (and holds up to twice a large mail).
-	buf.Grow(int(s.size) + bytes.MinRead)
-	if _, err := buf.ReadFrom(r); err != nil {
+	raw, read, err := readMessage(r, s.size)
+	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) { // e.g. 552 message too big
 			s.srv.observe("rejected", 0)
@@ -321,7 +355,7 @@ func (s *session) Data(r io.Reader) error {
 			return errLineTooLong
 		}
 		if limit := s.timeLimit(); limit != nil {
-			s.srv.opts.Logger.Warn("smtp: time limit reached during DATA; closing", "remote", s.remote, "bytes", buf.Len(), "reason", limit.(*smtp.SMTPError).Message)
+			s.srv.opts.Logger.Warn("smtp: time limit reached during DATA; closing", "remote", s.remote, "bytes", read, "reason", limit.(*smtp.SMTPError).Message)
 			s.srv.observe("failed", 0)
 			return limit
 		}
@@ -329,10 +363,10 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.observe("failed", 0)
 		return errTempFailure
 	}
-	if headerEnd(buf.Bytes()) > s.srv.opts.MaxHeaderBytes || headerEnd(buf.Bytes()) < 0 && buf.Len() > s.srv.opts.MaxHeaderBytes {
+	if headerEnd(raw) > s.srv.opts.MaxHeaderBytes || headerEnd(raw) < 0 && len(raw) > s.srv.opts.MaxHeaderBytes {
 		return errHeaderTooLarge
 	}
-	in := Parse(buf.Bytes())
+	in := Parse(raw)
 	in.Source = s.srv.source()
 	in.EnvelopeFrom = s.from
 	in.Recipients = append([]string(nil), s.rcpts...)
@@ -359,7 +393,7 @@ func (s *session) Data(r io.Reader) error {
 		log.Error("smtp: filing failed; answered 451", "err", err)
 		return errTempFailure
 	}
-	log.Info("smtp: filed", "case", filed.Case, "new_case", filed.NewCase, "duplicate", filed.Duplicate, "bytes", buf.Len(),
+	log.Info("smtp: filed", "case", filed.Case, "new_case", filed.NewCase, "duplicate", filed.Duplicate, "bytes", len(raw),
 		"quarantined", filed.Quarantined, "bounce", filed.Bounce, "auth", in.Auth.Summary)
 	return nil
 }
