@@ -102,7 +102,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r jsonb;
     res jsonb;
-    answers jsonb := '[]';
+    answers jsonb[] := '{}'; -- an array, appended in place (a jsonb array would be copied whole on each append)
     addrs text[] := '{}';
     dup record;
     t record;
@@ -118,7 +118,7 @@ BEGIN
         SELECT m.case_id, m.id INTO dup FROM messages m
         WHERE m.direction = 'inbound' AND m.message_id = r->>'message_id' AND m.body_sha256 = decode(r->>'hash', 'hex');
         IF FOUND THEN
-            answers := answers || jsonb_build_array(jsonb_build_object(
+            answers := array_append(answers, jsonb_build_object(
                 'duplicate', jsonb_build_object('Case', dup.case_id, 'Message', dup.id, 'Duplicate', true)));
             CONTINUE;
         END IF;
@@ -147,7 +147,7 @@ BEGIN
                     target := delivery.case_id;
                     res := res || jsonb_build_object('thread', casegate_case_state(target), 'thread_how', 'bounce');
                 END IF;
-                answers := answers || jsonb_build_array(res);
+                answers := array_append(answers, res);
                 CONTINUE;
             END IF;
         END IF;
@@ -156,8 +156,16 @@ BEGIN
             res := res || jsonb_build_object('token_case', casegate_case_state(tok));
             addrs := addrs || ARRAY(SELECT customer FROM cases WHERE id = tok);
         END IF;
-        SELECT * INTO t FROM casegate_thread(casegate_array(r->'refs'), casegate_array(r->'tags'),
-            casegate_array(r->'mentions'), r->>'from', COALESCE((r->>'staff')::boolean, false));
+        -- Only a mail that names something can thread (the first mail of
+        -- a case, a sweep's request: not); the lookup costs more than its
+        -- queries.
+        IF jsonb_array_length(casegate_array(r->'refs')) + jsonb_array_length(casegate_array(r->'tags'))
+           + jsonb_array_length(casegate_array(r->'mentions')) > 0 THEN
+            SELECT * INTO t FROM casegate_thread(casegate_array(r->'refs'), casegate_array(r->'tags'),
+                casegate_array(r->'mentions'), r->>'from', COALESCE((r->>'staff')::boolean, false));
+        ELSE
+            SELECT CAST(NULL AS bigint) AS thread, CAST(NULL AS text) AS how INTO t;
+        END IF;
         IF t.thread IS NOT NULL THEN
             target := t.thread;
             res := res || jsonb_build_object('thread', casegate_case_state(t.thread), 'thread_how', t.how);
@@ -175,7 +183,7 @@ BEGIN
             WHERE c.id = ANY (ARRAY(
                 SELECT CAST(e AS bigint) FROM jsonb_array_elements_text(casegate_array(r->'extra')) e
                 UNION SELECT merged_into FROM cases WHERE id IN (tok, target) AND merged_into IS NOT NULL))), '[]'));
-        answers := answers || jsonb_build_array(res);
+        answers := array_append(answers, res);
     END LOOP;
     FOREACH a IN ARRAY ARRAY(SELECT DISTINCT lower(x) FROM unnest(addrs) x WHERE x <> '') LOOP
         address_state := address_state || jsonb_build_object(a, jsonb_build_object(
@@ -184,7 +192,7 @@ BEGIN
             'suppressed', COALESCE((SELECT b.status FROM bounced_addresses b WHERE b.address = a AND b.suppressed_until > now), ''),
             'capped_today', EXISTS (SELECT 1 FROM auto_reply_capped k WHERE k.address = a AND k.day = CAST(now AT TIME ZONE 'UTC' AS date))));
     END LOOP;
-    RETURN jsonb_build_object('messages', answers, 'addresses', address_state);
+    RETURN jsonb_build_object('messages', to_jsonb(answers), 'addresses', address_state);
 END
 $$;
 
@@ -204,7 +212,7 @@ DECLARE
     p jsonb;
     c jsonb;
     m jsonb;
-    results jsonb := '[]';
+    results jsonb[] := '{}'; -- appended in place, as answers in casegate_snapshot
     cid bigint;
     msg bigint;
     held bigint;
@@ -251,7 +259,7 @@ BEGIN
                     m->>'envelope_from', ARRAY(SELECT jsonb_array_elements_text(casegate_array(m->'envelope_to'))),
                     m->>'message_id', CAST(m->>'received_at' AS timestamptz), decode(m->>'hash', 'hex'))
             ON CONFLICT (message_id, body_sha256) WHERE body_sha256 IS NOT NULL DO NOTHING;
-            results := results || jsonb_build_array(jsonb_build_object('outcome', 'quarantined'));
+            results := array_append(results, jsonb_build_object('outcome', 'quarantined'));
             CONTINUE;
         END IF;
 
@@ -260,13 +268,13 @@ BEGIN
             cid := CAST(c->>'id' AS bigint);
             SELECT x.version INTO held FROM cases x WHERE x.id = cid FOR UPDATE;
             IF held IS DISTINCT FROM CAST(p->>'version' AS bigint) THEN
-                results := results || jsonb_build_array(jsonb_build_object('outcome', 'conflict'));
+                results := array_append(results, jsonb_build_object('outcome', 'conflict'));
                 CONTINUE;
             END IF;
             IF merge_from IS NOT NULL THEN
                 SELECT x.version INTO held FROM cases x WHERE x.id = merge_from FOR UPDATE;
                 IF held IS DISTINCT FROM CAST(p->'merge'->>'version' AS bigint) THEN
-                    results := results || jsonb_build_array(jsonb_build_object('outcome', 'conflict'));
+                    results := array_append(results, jsonb_build_object('outcome', 'conflict'));
                     CONTINUE;
                 END IF;
             END IF;
@@ -289,7 +297,7 @@ BEGIN
                                    AND k.day = CAST(stamp AT TIME ZONE 'UTC' AS date)) LIMIT 1);
         END IF;
         IF addr IS NOT NULL THEN
-            results := results || jsonb_build_array(jsonb_build_object('outcome', 'conflict'));
+            results := array_append(results, jsonb_build_object('outcome', 'conflict'));
             CONTINUE;
         END IF;
 
@@ -312,7 +320,7 @@ BEGIN
                 INSERT INTO search_queue (message_id) VALUES (msg);
             END IF;
             IF msg IS NULL THEN
-                results := results || jsonb_build_array(COALESCE((
+                results := array_append(results, COALESCE((
                     SELECT jsonb_build_object('outcome', 'duplicate', 'case', x.case_id, 'message', x.id)
                     FROM messages x WHERE x.direction = 'inbound' AND x.message_id = m->>'message_id'
                       AND x.body_sha256 = decode(m->>'hash', 'hex')), jsonb_build_object('outcome', 'duplicate')));
@@ -429,11 +437,11 @@ BEGIN
             ON CONFLICT DO NOTHING;
         END IF;
 
-        results := results || jsonb_build_array(jsonb_build_object('outcome', 'filed', 'case', cid, 'message', msg));
+        results := array_append(results, jsonb_build_object('outcome', 'filed', 'case', cid, 'message', msg));
     END LOOP;
     IF wake THEN
         PERFORM pg_notify('casegate_intents', '');
     END IF;
-    RETURN results;
+    RETURN to_jsonb(results);
 END
 $$;
