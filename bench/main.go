@@ -29,13 +29,14 @@ import (
 
 // env is what every scenario needs.
 type env struct {
-	adminURL string // a database URL with rights to CREATE DATABASE
-	casegate string // the casegate binary under test
-	pgBin    string // PostgreSQL binaries (pgbench)
-	quick    bool   // smoke run: tiny sizes, one run each
-	profile  string // directory for CPU profiles of the gateway, or ""
-	nested   bool   // count statements inside functions too (diagnosis)
-	smtpConc []int  // connection counts of scenario 1
+	adminURL string  // a database URL with rights to CREATE DATABASE
+	casegate string  // the casegate binary under test
+	pgBin    string  // PostgreSQL binaries (pgbench)
+	quick    bool    // smoke run: tiny sizes, one run each
+	profile  string  // directory for CPU profiles of the gateway, or ""
+	nested   bool    // count statements inside functions too (diagnosis)
+	smtpConc []int   // connection counts of scenario 1
+	sustain  float64 // messages/s scenario 8 offers; 0: the 500
 	runs     int
 	work     string // scratch directory
 }
@@ -49,6 +50,7 @@ func main() {
 	flag.StringVar(&e.profile, "profile", "", "write CPU profiles of the gateway under load to this directory")
 	flag.BoolVar(&e.nested, "nested", false, "diagnosis: have PostgreSQL count the statements inside casegate's functions at 32 connections (slows it down)")
 	conc := flag.String("smtp-conc", "1,8,32", "connection counts of the SMTP ingest scenario")
+	flag.Float64Var(&e.sustain, "sustained-rate", 500, "messages/s the sustained-load scenario offers")
 	out := flag.String("out", "bench/results", "directory for the report")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
 	runs := flag.Int("runs", 3, "runs of each measurement (medians are reported)")

@@ -60,6 +60,9 @@ type backlogSample struct {
 func runSustained(ctx context.Context, e *env, r *report) error {
 	// The backlog fills up from empty during the first seconds (warm).
 	rate, steady, burst, warm := 500.0, 60*time.Second, 10*time.Second, 10*time.Second
+	if e.sustain > 0 {
+		rate = e.sustain
+	}
 	if e.quick {
 		rate, steady, burst, warm = 100, 4*time.Second, 2*time.Second, time.Second
 	}
