@@ -3,6 +3,7 @@ package mailin
 import (
 	"bufio"
 	"bytes"
+	"casegate/internal/testcert"
 	"casegate/vocab"
 	"context"
 	"crypto"
@@ -10,13 +11,10 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -363,33 +361,7 @@ func greeting(t *testing.T, addr string) (net.Conn, string) {
 	return conn, line
 }
 
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "casegate.test"},
-		DNSNames:     []string{"casegate.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(priv)
-	cert, err := tls.X509KeyPair(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert.Leaf, _ = x509.ParseCertificate(der)
-	return cert
-}
+func selfSigned(t *testing.T) tls.Certificate { return testcert.New(t).TLS }
 
 // A slow but steady upload outlasting the read timeout is accepted; a
 // client that stalls for the read timeout is cut off and nothing is filed.
