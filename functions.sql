@@ -12,6 +12,7 @@
 -- Functions of earlier versions.
 DROP FUNCTION IF EXISTS casegate_auto_reply_check(text, timestamptz, timestamptz); -- the reply cap is decided in Go now
 DROP FUNCTION IF EXISTS casegate_write(jsonb, bytea); -- raw bytes and texts travel apart now
+DROP FUNCTION IF EXISTS casegate_write(jsonb, bytea, bytea); -- (plans, raws, texts) became (plans, texts, raws)
 
 -- casegate_array(j): j when it is a JSON array, else an empty one (a Go
 -- nil slice arrives as null).
@@ -203,7 +204,7 @@ BEGIN
 END
 $$;
 
--- casegate_write(plans, raws, texts): writes a batch of plans (threads/write.go),
+-- casegate_write(plans, texts, raws): writes a batch of plans (threads/write.go),
 -- each as a whole or not at all, and returns for each what became of it:
 -- filed (with its case and message), duplicate (an earlier copy of the
 -- message was filed meanwhile: nothing written), conflict (its case
@@ -211,9 +212,11 @@ $$;
 -- quarantined. Raw messages travel in raws and their texts in texts, each
 -- plan naming its slices, so that no byte of a mail is escaped into text
 -- (and a batch of one passes its raw message as it was received, not a
--- copy of it: threads/write.go). Nothing is
+-- copy of it: threads/write.go). raws comes last: the driver appends each
+-- parameter to one buffer, and a text appended after a 25 MB message grew
+-- it once more, by a quarter, and copied it. Nothing is
 -- written before a plan's checks pass, so no plan needs a savepoint.
-CREATE OR REPLACE FUNCTION casegate_write(plans jsonb, raws bytea, texts bytea) RETURNS jsonb
+CREATE OR REPLACE FUNCTION casegate_write(plans jsonb, texts bytea, raws bytea) RETURNS jsonb
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     p jsonb;

@@ -11,7 +11,8 @@ SELECT casegate_snapshot(CAST($1 AS jsonb), $2, $3);
 SELECT casegate_case_state($1);
 
 -- name: write
--- $1 the plans (JSON), $2 their messages' raw bytes, $3 their texts.
+-- $1 the plans (JSON), $2 their messages' texts, $3 their raw bytes
+-- (last: see casegate_write).
 SELECT casegate_write(CAST($1 AS jsonb), $2, $3);
 
 -- Rendering intents after the commit (compose.go).

@@ -99,7 +99,7 @@ func (s *Store) write(ctx context.Context, r sqlfile.Runner, plans []*plan, now 
 	}
 	// Neither is nil, so neither reaches PostgreSQL as NULL.
 	var out []byte
-	if err := s.q.Write.QueryRow(ctx, r, string(doc), raws, texts).Scan(&out); err != nil {
+	if err := s.q.Write.QueryRow(ctx, r, string(doc), texts, raws).Scan(&out); err != nil {
 		return nil, fmt.Errorf("write %d plans: %w", len(plans), err)
 	}
 	var res []written
