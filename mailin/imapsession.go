@@ -450,7 +450,8 @@ func readFetched(msg *imapclient.FetchMessageData, limit int64) (uid imap.UID, r
 				raw = []byte{}
 				continue
 			}
-			raw, err = io.ReadAll(io.LimitReader(it.Literal, limit+1))
+			// The server says the literal's size: one allocation of it.
+			raw, _, err = readMessage(io.LimitReader(it.Literal, limit+1), min(it.Literal.Size(), limit+1))
 			if err != nil {
 				return 0, nil, fmt.Errorf("fetch body: %w", err)
 			}
