@@ -508,7 +508,7 @@ func (p *IMAPPoller) parseAndFile(ctx context.Context, log *slog.Logger, st *mai
 			err = fmt.Errorf("%w: %v", errFilingPanicked, r)
 		}
 	}()
-	in = Parse(raw)
+	in = parseForFiling(raw)
 	in.Source = p.source(st.name)
 	in.ReceivedAt = p.opts.Now()
 	env := readEnvelope(raw)
