@@ -2,14 +2,15 @@ package views
 
 import (
 	"context"
-	"sync/atomic"
+	"fmt"
 	"testing"
 	"time"
 )
 
-// TestIndexerYieldsToFiling: while sessions wait for their filing, the
-// search index waits too, but never more than Yield after its last round;
-// when filing is quiet, mail is indexed at the next Poll.
+// TestIndexerYieldsToFiling: while a session waits for its filing to
+// commit (threads.Store.Filing, as the service wires it), the search index
+// waits too, but never more than Yield after its last round; when filing
+// is quiet, mail is indexed at the next Poll.
 func TestIndexerYieldsToFiling(t *testing.T) {
 	f := newFixture(t, nil)
 	queued := func() (n int) {
@@ -29,22 +30,42 @@ func TestIndexerYieldsToFiling(t *testing.T) {
 		}
 		return time.Since(since)
 	}
-	var busy atomic.Bool
 	const poll, yield = 50 * time.Millisecond, 1500 * time.Millisecond
-	x := NewIndexer(f.reader, IndexerOptions{Poll: poll, Yield: yield, Busy: busy.Load})
+	x := NewIndexer(f.reader, IndexerOptions{Poll: poll, Yield: yield, Busy: f.store.Filing})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- x.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
 	// Quiet: found within a poll or two.
-	f.file(t, "idx-1@x", "ada@customer.example", "Printer", "The printer smokes.")
+	printer := f.file(t, "idx-1@x", "ada@customer.example", "Printer", "The printer smokes.")
 	waitIndexed(time.Now(), 2*time.Second)
+
+	// A session whose filing cannot commit yet: Ada's reply waits for her
+	// case's row, which another transaction holds.
+	lock, err := f.db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.Exec(`SELECT 1 FROM cases WHERE id = $1 FOR UPDATE`, printer); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := f.store.File(context.Background(), inbound("idx-wait@x", "ada@customer.example", fmt.Sprintf("Re: Printer [#%d]", printer), "Still smoking."))
+		waiting <- err
+	}()
+	for i := 0; !f.store.Filing(); i++ {
+		if i == 500 {
+			t.Fatal("the waiting filing never started")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	round := time.Now()
 
 	// Busy: nothing indexed before Yield has passed since the last round,
 	// everything once it has.
-	busy.Store(true)
 	f.file(t, "idx-2@x", "bob@customer.example", "Router", "The router blinks.")
 	x.Wake()
 	time.Sleep(yield / 3)
@@ -56,7 +77,10 @@ func TestIndexerYieldsToFiling(t *testing.T) {
 	}
 
 	// Quiet again: at once.
-	busy.Store(false)
+	lock.Rollback()
+	if err := <-waiting; err != nil {
+		t.Fatal(err)
+	}
 	f.file(t, "idx-3@x", "cy@customer.example", "Modem", "The modem hums.")
 	waitIndexed(time.Now(), time.Second)
 	if ids := f.ids(t, CaseFilter{Text: "hums"}); len(ids) != 1 {
